@@ -1,0 +1,92 @@
+// The ring model every backend presents: netmap's rings, slots and indices.
+//
+// A ring has num_slots slots; the user owns [head, tail), the backend ("kernel side") owns
+// [tail, head). One slot is always kept empty, so at most num_slots - 1 slots are usable.
+// The user writes head and cur only; the backend writes tail only (during txsync/rxsync/poll).
+// Indices only move forward (mod num_slots), and num_slots need not be a power of two.
+//
+// TX ring: [head, tail) are free slots the user may fill; txsync hands [old head, head) to the
+// backend and moves tail forward over slots whose packets have left.
+// RX ring: [head, tail) are received packets; rxsync takes back [old head, head) and moves tail
+// forward over newly received slots.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nmc {
+
+// Slot flags, values as in netmap's <net/netmap.h>.
+enum : uint16_t {
+  NS_BUF_CHANGED = 0x0001,  // buf_idx changed: the backend must re-read it
+  NS_REPORT = 0x0002,       // ask for a completion report
+  NS_FORWARD = 0x0004,
+  NS_NO_LEARN = 0x0008,
+  NS_INDIRECT = 0x0010,
+  NS_MOREFRAG = 0x0020,  // packet continues in the next slot; len is this fragment's length
+};
+
+// Same layout as struct netmap_slot (16 bytes), so the netmap backend can point at the
+// kernel's slot array directly.
+struct Slot {
+  uint32_t buf_idx;
+  uint16_t len;
+  uint16_t flags;
+  uint64_t ptr;
+};
+static_assert(sizeof(Slot) == 16, "Slot must match struct netmap_slot");
+
+// What a timestamp in a ring or slot really is, so pcapng IDBs can say it (if_tsresol) and
+// nobody invents precision a backend does not have.
+enum class TsSource : uint8_t {
+  kNone = 0,        // backend gives no time at all
+  kSyncMicros = 1,  // one realtime stamp per rxsync, microsecond resolution (netmap)
+  kSyncNanos = 2,   // one realtime stamp per rxsync, taken with clock_gettime (pipes, AF_XDP)
+  kPacketNanos = 3, // a stamp per packet from the kernel (AF_PACKET tp_sec/tp_nsec)
+};
+
+struct Ring {
+  uint32_t num_slots = 0;
+  uint32_t buf_size = 0;  // bytes per buffer (netmap's nr_buf_size)
+  uint32_t head = 0;      // (u) first slot owned by the user
+  uint32_t cur = 0;       // (u) wake-up point: poll() waits until tail passes cur
+  uint32_t tail = 0;      // (k) first slot owned by the backend
+  uint32_t flags = 0;
+  uint32_t index = 0;     // ring number within its direction
+  bool is_tx = false;
+
+  // Time of the last rxsync, in nanoseconds since the Unix epoch (0 if none yet).
+  uint64_t ts_ns = 0;
+  TsSource ts_source = TsSource::kNone;
+
+  Slot* slot = nullptr;         // num_slots entries
+  uint8_t* buf_base = nullptr;  // buffer i lives at buf_base + i * buf_size
+  // Backends with per-packet kernel timestamps fill this (one entry per slot, ns since epoch);
+  // nullptr means "use ts_ns for every slot of the batch".
+  uint64_t* slot_ts_ns = nullptr;
+
+  uint8_t* buf(uint32_t buf_idx) const { return buf_base + size_t(buf_idx) * buf_size; }
+  uint64_t slot_time(uint32_t i) const { return slot_ts_ns ? slot_ts_ns[i] : ts_ns; }
+};
+
+inline uint32_t ring_next(const Ring& r, uint32_t i) { return i + 1 == r.num_slots ? 0 : i + 1; }
+
+// Slots available to the user: on RX, packets to read; on TX, free slots to fill.
+inline uint32_t ring_space(const Ring& r) {
+  int64_t n = int64_t(r.tail) - int64_t(r.head);
+  if (n < 0) n += r.num_slots;
+  return uint32_t(n);
+}
+
+inline bool ring_empty(const Ring& r) { return r.head == r.tail; }
+
+// TX only: are there slots handed to the backend whose packets have not left yet?
+inline bool tx_pending(const Ring& r) { return ring_next(r, r.tail) != r.head; }
+
+// TX only: how many slots are handed over and not yet completed.
+inline uint32_t tx_pending_count(const Ring& r) {
+  // Usable capacity is num_slots - 1; free slots are ring_space.
+  return r.num_slots - 1 - ring_space(r);
+}
+
+}  // namespace nmc
