@@ -1,3 +1,17 @@
+// The nmcap addon: ports (netmap's ring API over every backend), and the capture and replay
+// sessions whose loops run on native threads.
 #include <napi.h>
-Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
-NODE_API_MODULE(nmcap, Init)
+
+#include "js_port.h"
+
+namespace nmc {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Port", JsPort::Init(env));
+  return exports;
+}
+
+}  // namespace nmc
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return nmc::Init(env, exports); }
+NODE_API_MODULE(nmcap, InitModule)

@@ -61,11 +61,15 @@ struct Ring {
 
   Slot* slot = nullptr;         // num_slots entries
   uint8_t* buf_base = nullptr;  // buffer i lives at buf_base + i * buf_size
+  // Number of valid buffer indices, so loops can refuse a slot whose buf_idx came from a peer
+  // we do not trust (shared memory) instead of reading outside the mapping. 0 = unchecked.
+  uint32_t num_bufs = 0;
   // Backends with per-packet kernel timestamps fill this (one entry per slot, ns since epoch);
   // nullptr means "use ts_ns for every slot of the batch".
   uint64_t* slot_ts_ns = nullptr;
 
   uint8_t* buf(uint32_t buf_idx) const { return buf_base + size_t(buf_idx) * buf_size; }
+  bool valid_buf(uint32_t buf_idx) const { return num_bufs == 0 || buf_idx < num_bufs; }
   uint64_t slot_time(uint32_t i) const { return slot_ts_ns ? slot_ts_ns[i] : ts_ns; }
 };
 

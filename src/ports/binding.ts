@@ -1,0 +1,117 @@
+// Loads the native addon and describes what it exports. The .node file is loaded with
+// createRequire so no bundler or test transform ever touches it.
+import { createRequire } from 'node:module';
+
+export type Direction = 'rx' | 'tx' | 'both';
+export type TsSource = 'none' | 'sync-us' | 'sync-ns' | 'packet-ns';
+export type RingKind = 'tx' | 'rx';
+
+export interface PortOptions {
+  direction?: Direction;
+  promisc?: boolean;
+  rxSlots?: number;
+  txSlots?: number;
+  bufSize?: number;
+  snaplen?: number;
+  queue?: number;
+  txBudget?: number;
+  zeroCopy?: boolean;
+}
+
+export interface NativePortInfo {
+  name: string;
+  backend: string;
+  ifname: string;
+  description: string;
+  linkType: number;
+  maxFrame: number;
+  tsSource: TsSource;
+  knowsRxDrops: boolean;
+  knowsRxReceived: boolean;
+  mode: string;
+  txRings: number;
+  rxRings: number;
+  fd: number;
+}
+
+export interface RingState {
+  index: number;
+  numSlots: number;
+  bufSize: number;
+  head: number;
+  cur: number;
+  tail: number;
+  flags: number;
+  space: number;
+  tsNs: bigint;
+}
+
+export interface SlotState {
+  bufIdx: number;
+  len: number;
+  flags: number;
+}
+
+export interface PortCounters {
+  rxReceived: bigint | null;
+  rxDrops: bigint | null;
+  rxRingFull: bigint | null;
+}
+
+export interface PortEndState {
+  end: 'none' | 'peer-closed' | 'peer-died' | 'gone' | 'error';
+  code: string;
+  message: string;
+}
+
+export interface ReceivedPacket {
+  ring: number;
+  data: Buffer;
+  tsNs: bigint;
+}
+
+/** wait() event bits, as in native/port.h. */
+export const WAIT_RX = 1;
+export const WAIT_TX = 2;
+export const WAIT_TX_PROGRESS = 4;
+
+/** netmap's user API on one open port: rings, slots, syncs. Synchronous; for scripts and tests. */
+export interface NativePort {
+  info(): NativePortInfo;
+  ring(kind: RingKind, index: number): RingState;
+  setHead(kind: RingKind, index: number, head: number, cur?: number): void;
+  slot(kind: RingKind, ring: number, slot: number): SlotState;
+  setSlot(kind: RingKind, ring: number, slot: number, s: Partial<Pick<SlotState, 'len' | 'flags'>>): void;
+  readBuf(kind: RingKind, ring: number, slot: number): Buffer;
+  writeBuf(kind: RingKind, ring: number, slot: number, data: Uint8Array): void;
+  txsync(): void;
+  rxsync(): void;
+  wait(events: number, timeoutMs: number): 'ready' | 'timeout' | 'woken' | 'closed';
+  fd(): number;
+  counters(): PortCounters;
+  end(): PortEndState;
+  txPending(): number;
+  inject(data: Uint8Array): boolean;
+  receive(max?: number): ReceivedPacket[];
+  close(): void;
+}
+
+export interface NativeAddon {
+  Port: new (name: string, options?: PortOptions) => NativePort;
+}
+
+const require = createRequire(import.meta.url);
+
+function load(): NativeAddon {
+  try {
+    return require('../../build/Release/nmcap.node') as NativeAddon;
+  } catch (e) {
+    const err = new Error(
+      `nmcap: the native addon is not built (${(e as Error).message.split('\n')[0]}); run "npm ci" or "npm run build"`,
+    );
+    (err as Error & { code: string }).code = 'ERR_ADDON_MISSING';
+    throw err;
+  }
+}
+
+export const native: NativeAddon = load();
