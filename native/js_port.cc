@@ -169,9 +169,12 @@ Napi::Value JsPort::SetSlot(const Napi::CallbackInfo& info) {
 Napi::Value JsPort::ReadBuf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring& r = ring_arg(info, 0);
-  Slot& s = r.slot[slot_index_arg(info, r, 2)];
-  uint32_t len = s.len > r.buf_size ? r.buf_size : s.len;
-  return Napi::Buffer<uint8_t>::Copy(env, r.buf(s.buf_idx), len);
+  uint32_t i = slot_index_arg(info, r, 2);
+  const uint8_t* p = r.slot_data(i);
+  if (!p) throw coded_error(env, errc::kIo, "slot " + std::to_string(i) + " names an invalid buffer");
+  uint32_t len = r.slot[i].len;
+  if (!(r.slot[i].flags & NS_INDIRECT) && len > r.buf_size) len = r.buf_size;
+  return Napi::Buffer<uint8_t>::Copy(env, p, len);
 }
 
 Napi::Value JsPort::WriteBuf(const Napi::CallbackInfo& info) {
@@ -278,26 +281,34 @@ Napi::Value JsPort::Receive(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
   std::string frag;
+  uint64_t wire = 0;
   for (Ring& r : p.rx_rings()) {
     uint32_t cur = r.head;
     uint32_t released = cur;
     while (n < max && cur != r.tail) {
       Slot& s = r.slot[cur];
       uint64_t ts = r.slot_time(cur);
-      frag.append(reinterpret_cast<const char*>(r.buf(s.buf_idx)), s.len > r.buf_size ? r.buf_size : s.len);
+      const uint8_t* p = r.slot_data(cur);
+      if (!p) throw coded_error(env, errc::kIo, "slot " + std::to_string(cur) + " names an invalid buffer");
+      uint32_t len = (!(s.flags & NS_INDIRECT) && s.len > r.buf_size) ? r.buf_size : s.len;
+      frag.append(reinterpret_cast<const char*>(p), len);
+      wire += r.wire_len(cur);
       cur = ring_next(r, cur);
       if (s.flags & NS_MOREFRAG) continue;
       Napi::Object pkt = Napi::Object::New(env);
       pkt.Set("ring", r.index);
       pkt.Set("data", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(frag.data()), frag.size()));
       pkt.Set("tsNs", Napi::BigInt::New(env, ts));
+      pkt.Set("wireLen", Napi::Number::New(env, double(wire)));
       out.Set(n++, pkt);
       frag.clear();
+      wire = 0;
       released = cur;
     }
     // An incomplete fragment chain stays in the ring until its last slot arrives.
     r.head = r.cur = released;
     frag.clear();
+    wire = 0;
   }
   return out;
 }

@@ -22,7 +22,7 @@ enum : uint16_t {
   NS_REPORT = 0x0002,       // ask for a completion report
   NS_FORWARD = 0x0004,
   NS_NO_LEARN = 0x0008,
-  NS_INDIRECT = 0x0010,
+  NS_INDIRECT = 0x0010,     // data is at slot.ptr (a process address), not in buffer buf_idx
   NS_MOREFRAG = 0x0020,  // packet continues in the next slot; len is this fragment's length
 };
 
@@ -47,7 +47,9 @@ enum class TsSource : uint8_t {
 
 struct Ring {
   uint32_t num_slots = 0;
-  uint32_t buf_size = 0;  // bytes per buffer (netmap's nr_buf_size)
+  uint32_t buf_size = 0;    // usable bytes per buffer (netmap's nr_buf_size)
+  uint32_t buf_stride = 0;  // distance between buffers when it differs from buf_size (AF_PACKET
+                            // TX frames carry a header before the data); 0 = buf_size
   uint32_t head = 0;      // (u) first slot owned by the user
   uint32_t cur = 0;       // (u) wake-up point: poll() waits until tail passes cur
   uint32_t tail = 0;      // (k) first slot owned by the backend
@@ -67,10 +69,22 @@ struct Ring {
   // Backends with per-packet kernel timestamps fill this (one entry per slot, ns since epoch);
   // nullptr means "use ts_ns for every slot of the batch".
   uint64_t* slot_ts_ns = nullptr;
+  // Backends whose kernel truncates (snaplen) fill this with each packet's length on the wire;
+  // nullptr means slot.len is the whole packet.
+  uint32_t* slot_wire_len = nullptr;
 
-  uint8_t* buf(uint32_t buf_idx) const { return buf_base + size_t(buf_idx) * buf_size; }
+  uint8_t* buf(uint32_t buf_idx) const { return buf_base + size_t(buf_idx) * (buf_stride ? buf_stride : buf_size); }
   bool valid_buf(uint32_t buf_idx) const { return num_bufs == 0 || buf_idx < num_bufs; }
   uint64_t slot_time(uint32_t i) const { return slot_ts_ns ? slot_ts_ns[i] : ts_ns; }
+  uint32_t wire_len(uint32_t i) const { return slot_wire_len ? slot_wire_len[i] : slot[i].len; }
+  // Where slot i's bytes are: at slot.ptr for NS_INDIRECT slots (RX backends that hand out
+  // packets in place, like AF_PACKET's blocks), else in buffer buf_idx. nullptr if buf_idx is
+  // not a valid buffer.
+  const uint8_t* slot_data(uint32_t i) const {
+    const Slot& s = slot[i];
+    if (s.flags & NS_INDIRECT) return reinterpret_cast<const uint8_t*>(uintptr_t(s.ptr));
+    return valid_buf(s.buf_idx) ? buf(s.buf_idx) : nullptr;
+  }
 };
 
 inline uint32_t ring_next(const Ring& r, uint32_t i) { return i + 1 == r.num_slots ? 0 : i + 1; }

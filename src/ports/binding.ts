@@ -68,6 +68,8 @@ export interface ReceivedPacket {
   ring: number;
   data: Buffer;
   tsNs: bigint;
+  /** length on the wire (differs from data.length when the backend truncated to a snaplen) */
+  wireLen: number;
 }
 
 /** wait() event bits, as in native/port.h. */
