@@ -5,6 +5,10 @@
       "sources": [
         "native/addon.cc",
         "native/js_port.cc",
+        "native/js_capture.cc",
+        "native/js_replay.cc",
+        "native/capture_loop.cc",
+        "native/replay_loop.cc",
         "native/port_open.cc",
         "native/port_pipe.cc",
         "native/port_netmap.cc",

@@ -2,12 +2,41 @@
 // sessions whose loops run on native threads.
 #include <napi.h>
 
+#include <vector>
+
+#include "js_capture.h"
 #include "js_port.h"
+#include "js_replay.h"
+#include "session.h"
 
 namespace nmc {
 
+namespace {
+
+// At environment teardown (process exit, worker end) no loop may outlive the environment:
+// stop every live session and join its thread.
+void cleanup_sessions(void* arg) {
+  auto* data = static_cast<AddonData*>(arg);
+  std::vector<NativeSession*> live;
+  {
+    std::lock_guard<std::mutex> lk(data->m);
+    live.assign(data->live.begin(), data->live.end());
+  }
+  for (NativeSession* s : live) s->stop_and_join();
+}
+
+}  // namespace
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("Port", JsPort::Init(env));
+  auto* data = new AddonData();
+  env.SetInstanceData(data);  // deleted by node after the cleanup hooks ran
+  napi_add_env_cleanup_hook(env, cleanup_sessions, data);
+
+  Napi::Function port = JsPort::Init(env);
+  data->port_ctor = Napi::Persistent(port);
+  exports.Set("Port", port);
+  exports.Set("CaptureSession", JsCaptureSession::Init(env));
+  exports.Set("ReplaySession", JsReplaySession::Init(env));
   return exports;
 }
 

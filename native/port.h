@@ -36,6 +36,7 @@ struct PortInfo {
   std::string description;  // human-readable, e.g. "netmap pipe master end 0 of x"
   uint16_t link_type = 1;   // LINKTYPE_ETHERNET
   uint32_t max_frame = 0;   // largest frame TX can send (0 = limited only by the buffers)
+  bool tx_fragments = false; // TX takes a packet spread over several slots with NS_MOREFRAG
   TsSource ts_source = TsSource::kNone;
   // Which counters this backend can measure at all; the rest are reported as unknown.
   bool knows_rx_drops = false;

@@ -104,6 +104,7 @@ class PipePort final : public Port {
                         pn.base + " pipe " + pn.number;
     info_.link_type = 1;
     info_.ts_source = TsSource::kSyncNanos;
+    info_.tx_fragments = true;  // the receiving loop joins NS_MOREFRAG chains
     info_.knows_rx_drops = true;  // a pipe never drops: the sender waits
     info_.knows_rx_received = true;
     info_.mode = "shared memory";

@@ -1,0 +1,57 @@
+// JS class `CaptureSession`: runs the capture loop on a native thread over a Port, filling
+// JS-supplied buffers with EPBs and handing them back through a thread-safe function.
+#pragma once
+
+#include <napi.h>
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "capture_loop.h"
+#include "session.h"
+
+namespace nmc {
+
+class JsPort;
+
+class JsCaptureSession : public Napi::ObjectWrap<JsCaptureSession>, public NativeSession, public CaptureSink {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit JsCaptureSession(const Napi::CallbackInfo& info);
+  ~JsCaptureSession() override;
+
+  // CaptureSink (capture thread)
+  OutBuffer* take_buffer(StopSignal& stop) override;
+  void deliver(OutBuffer* buf, size_t used, const CaptureProgress& progress) override;
+  void request_stop() override;
+
+ private:
+  struct Event;
+  static void CallJs(Napi::Env env, Napi::Function cb, JsCaptureSession* self, Event* ev);
+
+  Napi::Value Supply(const Napi::CallbackInfo& info);
+  Napi::Value Recycle(const Napi::CallbackInfo& info);
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+
+  void finished_on_js_thread();
+
+  using Tsfn = Napi::TypedThreadSafeFunction<JsCaptureSession, Event, CallJs>;
+  Tsfn tsfn_;
+  JsPort* jsport_ = nullptr;
+  Napi::ObjectReference port_ref_;
+  std::shared_ptr<Port> port_;
+  CaptureConfig cfg_;
+  std::vector<std::unique_ptr<OutBuffer>> buffers_;
+  std::vector<Napi::ObjectReference> buffer_refs_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<OutBuffer*> free_;
+  bool started_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace nmc
