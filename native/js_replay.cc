@@ -40,6 +40,8 @@ Napi::Object stats_object(Napi::Env env, const ReplayStats& s) {
   o.Set("burstMax", num(s.burst_max));
   o.Set("loopsDone", num(s.loops_done));
   o.Set("inputWaits", num(s.input_waits));
+  o.Set("ringFullWaits", num(s.ring_full_waits));
+  o.Set("ringFullNs", num(s.ring_full_ns));
   // Durations, all from the first departure: until the last hand-over, and until the end
   // (the last packet had left).
   o.Set("sendNs", num(s.last_sync_ns > s.start_ns ? s.last_sync_ns - s.start_ns : 0));

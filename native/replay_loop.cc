@@ -151,7 +151,10 @@ class ReplayRun {
       while (ring_space(r) < need) {
         if (!flush()) return finish(ReplayEnd::kError);
         if (ring_space(r) >= need) break;
+        uint64_t w0 = monotonic_ns();
         int rc = port_.wait(kWaitTx, 100, stop_.fd());
+        ++st_.ring_full_waits;
+        st_.ring_full_ns += monotonic_ns() - w0;
         if (rc < 0) return finish(port_.end() == PortEnd::kPeerClosed ? ReplayEnd::kPeerClosed : ReplayEnd::kError);
         if (stop_.requested()) break;
       }

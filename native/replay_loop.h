@@ -61,6 +61,8 @@ struct ReplayStats {
   uint64_t last_sync_ns = 0;  // when the last packet was handed over
   uint64_t pending = 0;       // still pending at the end (never counted as sent)
   uint64_t input_waits = 0;   // times the loop had to wait for JS to parse more records
+  uint64_t ring_full_waits = 0;  // times the TX ring was full and we waited for the port
+  uint64_t ring_full_ns = 0;     // time spent in those waits
   LatencyHistogram departure;  // paced modes: handed-over time minus deadline, per packet
 };
 

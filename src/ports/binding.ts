@@ -98,8 +98,129 @@ export interface NativePort {
   close(): void;
 }
 
+export interface CaptureConfig {
+  snaplen?: number;
+  count?: number;
+  durationMs?: number;
+  flushMs?: number;
+  /** pcapng interface id of each RX ring */
+  ifaces?: number[];
+  /** ns per if_tsresol unit of each RX ring's interface (1 = ns, 1000 = us) */
+  tsDivisors?: number[];
+}
+
+export interface CaptureProgress {
+  packets: number;
+  wireBytes: number;
+  truncated: number;
+  invalid: number;
+  firstTsNs: bigint | null;
+  lastTsNs: bigint | null;
+}
+
+export interface CaptureBatchEvent extends CaptureProgress {
+  id: number;
+  bytes: number;
+}
+
+export interface CaptureEndEvent extends CaptureProgress {
+  reason: 'stopped' | 'count' | 'duration' | 'peer-closed' | 'error';
+  code: string;
+  message: string;
+  rxReceived: bigint | null;
+  rxDrops: bigint | null;
+  rxRingFull: bigint | null;
+}
+
+export interface NativeCaptureSession {
+  supply(buffer: Buffer): number;
+  recycle(id: number): void;
+  start(): void;
+  stop(): void;
+}
+
+export type CaptureEventHandler = {
+  (kind: 'batch', ev: CaptureBatchEvent): void;
+  (kind: 'end', ev: CaptureEndEvent): void;
+};
+
+export interface ReplayConfig {
+  mode: 'topspeed' | 'pps' | 'bps' | 'multiplier';
+  rateNum?: number;
+  rateDen?: number;
+  multNum?: number;
+  multDen?: number;
+  limit?: number;
+  durationMs?: number;
+  preload?: boolean;
+  /** preload only; 0 = forever */
+  loops?: number;
+  burst?: number;
+  truncateOversize?: boolean;
+  progressMs?: number;
+  drainTimeoutMs?: number;
+}
+
+export interface DepartureStats {
+  count: number;
+  meanNs: number;
+  p50Ns: number;
+  p90Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  maxNs: number;
+}
+
+export interface NativeReplayStats {
+  queued: number;
+  queuedBytes: number;
+  sent: number;
+  sentBytes: number;
+  failed: number;
+  truncated: number;
+  pending: number;
+  syncs: number;
+  burstMax: number;
+  loopsDone: number;
+  inputWaits: number;
+  ringFullWaits: number;
+  ringFullNs: number;
+  sendNs: number;
+  durationNs: number;
+  departure: DepartureStats | null;
+}
+
+export interface ReplayEndEvent extends NativeReplayStats {
+  reason: 'done' | 'limit' | 'duration' | 'stopped' | 'peer-closed' | 'error';
+  code: string;
+  message: string;
+}
+
+export interface NativeReplaySession {
+  push(
+    data: Uint8Array,
+    off: Uint32Array,
+    caplen: Uint32Array,
+    origlen: Uint32Array,
+    sec: Float64Array,
+    nsec: Uint32Array,
+    count: number,
+    loopStart: boolean,
+  ): number;
+  endInput(): void;
+  start(): void;
+  stop(): void;
+}
+
+export type ReplayEventHandler = (
+  kind: 'consumed' | 'progress' | 'end',
+  ev: number | NativeReplayStats | ReplayEndEvent,
+) => void;
+
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
+  CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
+  ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
 }
 
 const require = createRequire(import.meta.url);
