@@ -1,4 +1,6 @@
 // Error classes with stable string codes. Callers branch on `err.code`, never on the message text.
+// The CLI prints `nmcap: <message>` for any NmcapError, so messages are written to stand alone on one
+// line and to say what is wrong and, where it helps, what to do.
 
 /** Base class of every error nmcap raises on purpose. `code` is stable across releases. */
 export class NmcapError extends Error {
@@ -9,6 +11,77 @@ export class NmcapError extends Error {
     this.code = code;
     this.name = new.target.name;
   }
+}
+
+/** Codes of PcapFormatError: something in the bytes of a capture file is wrong. */
+export const PcapErrorCode = {
+  /** The file starts with neither a pcap magic nor a pcapng Section Header Block. */
+  BAD_MAGIC: 'ERR_PCAP_BAD_MAGIC',
+  /** The file ends inside its header (a last record cut short is a warning instead). */
+  TRUNCATED: 'ERR_PCAP_TRUNCATED',
+  /** A pcapng block length that is too small, not a multiple of 4, absurd, or disagrees with its trailer. */
+  BAD_BLOCK_LENGTH: 'ERR_PCAP_BAD_BLOCK_LENGTH',
+  /** A captured length beyond its block, beyond the snap length rules, or beyond reason. */
+  BAD_CAPLEN: 'ERR_PCAP_BAD_CAPLEN',
+  /** A block names an interface that no Interface Description Block of its section described yet. */
+  UNKNOWN_INTERFACE: 'ERR_PCAP_UNKNOWN_INTERFACE',
+  /** A pcap or pcapng version this reader does not understand. */
+  UNSUPPORTED_VERSION: 'ERR_PCAP_UNSUPPORTED_VERSION',
+  /** An option that overruns its block or has a length its type does not allow. */
+  BAD_OPTION: 'ERR_PCAP_BAD_OPTION',
+  /** A block body too short for its fixed fields, or whose inner records overrun it. */
+  BAD_BLOCK: 'ERR_PCAP_BAD_BLOCK',
+  /** Reserved bits set in a classic pcap link-type word. */
+  BAD_LINKTYPE: 'ERR_PCAP_BAD_LINKTYPE',
+} as const;
+export type PcapErrorCode = (typeof PcapErrorCode)[keyof typeof PcapErrorCode];
+
+/** A capture file is malformed at byte `offset` (from the start of the stream) because of `reason`. */
+export class PcapFormatError extends NmcapError {
+  readonly offset: number;
+  readonly reason: string;
+
+  constructor(code: PcapErrorCode, offset: number, reason: string) {
+    super(code, `${reason} (at byte offset ${offset})`);
+    this.offset = offset;
+    this.reason = reason;
+  }
+}
+
+/** Codes of errors raised by writers and sinks: the caller asked for something the format cannot hold. */
+export const WriteErrorCode = {
+  /** An argument out of range: unknown interface index, negative timestamp, a packet over 4 GiB, ... */
+  BAD_ARGUMENT: 'ERR_PCAP_BAD_ARGUMENT',
+  /** Classic pcap holds one link type; the input has packets of another. */
+  LINKTYPE_MISMATCH: 'ERR_PCAP_LINKTYPE_MISMATCH',
+  /** A write after close(). */
+  CLOSED: 'ERR_PCAP_WRITER_CLOSED',
+} as const;
+export type WriteErrorCode = (typeof WriteErrorCode)[keyof typeof WriteErrorCode];
+
+/** A writer refused its input; nothing of the refused packet or block was written. */
+export class PcapWriteError extends NmcapError {
+  constructor(code: WriteErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
+/** Codes of warnings: the reader carried on, but the caller should know. */
+export const PcapWarningCode = {
+  /** The last record of the file is cut short (a capture killed mid-write); complete packets were read. */
+  TRUNCATED: 'WARN_PCAP_TRUNCATED',
+  /** An option with a bad length was skipped (only options that do not change how packets read). */
+  BAD_OPTION: 'WARN_PCAP_BAD_OPTION',
+  /** A classic pcap timestamp fraction was 1 s or more and was carried into the seconds. */
+  BAD_TIMESTAMP: 'WARN_PCAP_BAD_TIMESTAMP',
+} as const;
+export type PcapWarningCode = (typeof PcapWarningCode)[keyof typeof PcapWarningCode];
+
+/** Something odd but survivable in a capture file, found at byte `offset`. */
+export interface PcapWarning {
+  code: PcapWarningCode;
+  offset: number;
+  message: string;
 }
 
 /** Codes of PortError: opening or driving a port (a pipe end, a NIC through some backend) failed. */

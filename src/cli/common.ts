@@ -1,0 +1,211 @@
+// What every nmcap mode shares: exit codes, the option table (one source for yargs and for the
+// fast argv scanner), one-line error reporting, Ctrl-C handling and buffered line output to stdout.
+// Kept free of heavy imports: the offline -r -w path loads only this, the scanner and src/pcap.
+
+import { NmcapError } from '../errors.js';
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_SIGINT = 130;
+
+/** A command line that cannot be run as given. Printed as one line; exit code 2. */
+export class UsageError extends NmcapError {
+  constructor(message: string) {
+    super('ERR_USAGE', message);
+  }
+}
+
+export type OptionType = 'string' | 'boolean' | 'number' | 'count';
+
+export interface OptionDef {
+  /** Long name, as used in the parsed options object (camelCase is derived by yargs). */
+  name: string;
+  /** Single-letter alias, without the dash. */
+  short?: string;
+  type: OptionType;
+  describe: string;
+  choices?: readonly string[];
+  /** Shown as the value placeholder in help. */
+  arg?: string;
+}
+
+/** nmcap's options. Live capture (-i) will add its own entries here. */
+export const NMCAP_OPTIONS: readonly OptionDef[] = [
+  { name: 'read', short: 'r', type: 'string', arg: 'FILE', describe: 'read packets from a pcap or pcapng file ("-" = stdin)' },
+  { name: 'write', short: 'w', type: 'string', arg: 'FILE', describe: 'write packets to FILE ("-" = stdout) instead of printing them' },
+  {
+    name: 'format',
+    short: 'F',
+    type: 'string',
+    arg: 'FMT',
+    choices: ['pcapng', 'pcap', 'pcap-ns'],
+    describe: 'output format for -w: pcapng (default), pcap (µs, or ns if the input is finer), pcap-ns',
+  },
+  { name: 'count', short: 'c', type: 'number', arg: 'N', describe: 'stop after N packets' },
+  { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
+  { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
+  { name: 'numeric', short: 'n', type: 'boolean', describe: 'numeric addresses and ports (always the case; accepted for tcpdump habits)' },
+  { name: 'link', short: 'e', type: 'boolean', describe: 'print the link-level header on each line' },
+  { name: 'timestamp', short: 't', type: 'count', describe: 'timestamps: -t none, -tt epoch seconds, -ttt delta, -tttt date and time, -ttttt since first' },
+  { name: 'nano', type: 'boolean', describe: 'nanosecond timestamps (printing, and classic pcap output)' },
+  {
+    name: 'time-stamp-precision',
+    type: 'string',
+    arg: 'P',
+    choices: ['micro', 'nano'],
+    describe: 'micro or nano: timestamp precision for printing and classic pcap output',
+  },
+];
+
+/** Options as both parsers deliver them (absent options are undefined). */
+export interface NmcapArgs {
+  read?: string;
+  write?: string;
+  format?: string;
+  count?: number;
+  json?: boolean;
+  quiet?: boolean;
+  numeric?: boolean;
+  link?: boolean;
+  timestamp?: number;
+  nano?: boolean;
+  timeStampPrecision?: string;
+}
+
+/** Checks that hold whichever parser read the command line. */
+export function validateArgs(a: NmcapArgs): void {
+  if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) {
+    throw new UsageError(`-c needs a positive whole number of packets, got ${String(a.count)}`);
+  }
+  if (a.read === undefined) throw new UsageError('nothing to do: give -r FILE to read a capture (see nmcap --help)');
+  if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');
+  if (a.write === '') throw new UsageError('-w needs a file name ("-" for stdout)');
+  if (a.format !== undefined && a.write === undefined) throw new UsageError('-F chooses the format of -w output; give -w FILE too');
+  if (a.read === '-' && a.write === '-' && a.json === true) {
+    // Allowed: statistics then go to stderr. Nothing to check; kept as documentation.
+  }
+}
+
+/** Node system errors (ENOENT...) as one friendly line. */
+export function describeError(err: unknown): string {
+  if (err instanceof NmcapError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e !== null && typeof e === 'object' && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    const what = e.path ?? '';
+    const why: Record<string, string> = {
+      ENOENT: 'No such file or directory',
+      EACCES: 'Permission denied',
+      EISDIR: 'Is a directory',
+      ENOTDIR: 'Not a directory',
+      ENOSPC: 'No space left on device',
+      EPIPE: 'Broken pipe',
+      EROFS: 'Read-only file system',
+    };
+    const text = why[e.code] ?? e.message;
+    return what !== '' ? `${what}: ${text}` : text;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Prints `nmcap: <message>` (one line, never a stack trace) and returns the exit code to use. */
+export function reportError(err: unknown): number {
+  const usage = err instanceof UsageError;
+  let line = describeError(err).replace(/\s*\n\s*/g, ' ');
+  if (!(err instanceof NmcapError) && !(err as NodeJS.ErrnoException)?.syscall && process.env['NMCAP_DEBUG']) {
+    line += ` [${(err as Error)?.stack ?? ''}]`;
+  }
+  process.stderr.write(`nmcap: ${line}\n`);
+  return usage ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+export function warnLine(message: string): void {
+  process.stderr.write(`nmcap: warning: ${message}\n`);
+}
+
+/**
+ * Ctrl-C: the first SIGINT calls `stop` (finish cleanly, files stay valid) and marks the run as
+ * interrupted (exit code 130); a second one exits at once with 130. Returns the uninstaller.
+ */
+export function onInterrupt(stop: () => void): { interrupted: () => boolean; dispose: () => void } {
+  let count = 0;
+  const handler = (): void => {
+    count++;
+    if (count === 1) {
+      stop();
+    } else {
+      process.exit(EXIT_SIGINT);
+    }
+  };
+  process.on('SIGINT', handler);
+  return {
+    interrupted: () => count > 0,
+    dispose: () => {
+      process.off('SIGINT', handler);
+    },
+  };
+}
+
+/**
+ * Line output to stdout, gathered into big writes, waiting for 'drain' when the pipe is full.
+ * A closed pipe (EPIPE, e.g. `| head`) makes `closed` true so the producer can stop quietly.
+ */
+export class LineOut {
+  private parts: string[] = [];
+  private size = 0;
+  closed = false;
+  /** A write error other than EPIPE, to be reported by the caller. */
+  error: Error | undefined;
+  private readonly stream: NodeJS.WriteStream;
+
+  constructor(stream: NodeJS.WriteStream = process.stdout) {
+    this.stream = stream;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      this.closed = true;
+      if (err.code !== 'EPIPE') this.error = err;
+    });
+  }
+
+  line(s: string): void {
+    this.parts.push(s);
+    this.size += s.length + 1;
+    if (this.size >= 1 << 16) this.push();
+  }
+
+  private push(): boolean {
+    if (this.parts.length === 0 || this.closed) {
+      this.parts = [];
+      this.size = 0;
+      return true;
+    }
+    const text = this.parts.join('\n') + '\n';
+    this.parts = [];
+    this.size = 0;
+    return this.stream.write(text);
+  }
+
+  /** Writes what is gathered; resolves when the stream can take more. */
+  async drain(): Promise<void> {
+    if (this.push() || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.once('drain', done);
+      this.stream.once('close', done);
+    });
+  }
+
+  /** Everything written and flushed to the stream. */
+  async end(): Promise<void> {
+    this.push();
+    if (this.closed) return;
+    await new Promise<void>((resolve) => {
+      if (this.stream.writableNeedDrain) this.stream.once('drain', () => resolve());
+      else resolve();
+    });
+  }
+}

@@ -1,0 +1,33 @@
+// nmcap's command line. `main` parses (the fast scanner first, yargs for everything else), then runs
+// the mode. Offline reading (-r) is implemented here; live capture (-i) will slot in beside it.
+// Errors end as one `nmcap: ...` line on stderr: exit 2 for usage, 1 at run time, 130 after Ctrl-C.
+
+import { scanArgs } from './argv.js';
+import { EXIT_OK, NMCAP_OPTIONS, reportError, validateArgs, type NmcapArgs } from './common.js';
+
+const USAGE = `Usage: $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
+
+Reads a pcap or pcapng capture. Without -w it prints one line per packet, like tcpdump -n
+(--json: one JSON object per line). With -w it rewrites the capture: pcapng by default, classic
+pcap with -F pcap.`;
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    let args = scanArgs(argv, NMCAP_OPTIONS);
+    if (args === undefined) {
+      const { parseWithYargs } = await import('./yargs-args.js');
+      const parsed = await parseWithYargs(argv, NMCAP_OPTIONS, { scriptName: 'nmcap', usage: USAGE });
+      if (parsed === null) {
+        process.exitCode = EXIT_OK;
+        return;
+      }
+      args = parsed;
+    }
+    const a = args as NmcapArgs;
+    validateArgs(a);
+    const { runOffline } = await import('./nmcap-offline.js');
+    process.exitCode = await runOffline(a);
+  } catch (err) {
+    process.exitCode = reportError(err);
+  }
+}

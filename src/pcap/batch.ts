@@ -1,0 +1,206 @@
+// A batch of packets in struct-of-arrays form: one chunk Buffer the packet bytes live in, plus typed
+// arrays of offsets, lengths, interfaces and timestamps. This is the fast path between the reader,
+// the writers and the native replay loop: nothing per packet is allocated until a caller asks.
+
+import type { Packet, PacketBlockType, PacketExtras, SectionInfo, TraceRecord } from './types.js';
+
+/** Values of PacketBatch.kinds. */
+export const KIND_PCAP = 0;
+export const KIND_EPB = 1;
+export const KIND_SPB = 2;
+export const KIND_PB = 3;
+const KIND_NAMES: readonly PacketBlockType[] = ['pcap', 'epb', 'spb', 'pb'];
+
+/** tsNsec value meaning "this packet carries no timestamp" (Simple Packet Block). */
+export const NO_TIMESTAMP = 0xffffffff;
+
+export class PacketBatch {
+  /** The section every packet (and record) of this batch belongs to. A batch never spans two. */
+  readonly section: SectionInfo;
+  readonly count: number;
+  /** The chunk the packet data lives in; dataOffset is relative to it. */
+  readonly buffer: Buffer;
+  readonly dataOffset: Uint32Array;
+  readonly capLen: Uint32Array;
+  readonly origLen: Uint32Array;
+  /** Interface index within the section (0 for classic pcap). */
+  readonly iface: Uint32Array;
+  /** Whole seconds since the epoch (exact integers), if_tsoffset applied. */
+  readonly tsSec: Float64Array;
+  /** 0..999_999_999, or NO_TIMESTAMP (0xFFFFFFFF). */
+  readonly tsNsec: Uint32Array;
+  /** Block kind per packet: KIND_PCAP, KIND_EPB, KIND_SPB, KIND_PB. */
+  readonly kinds: Uint8Array;
+  /** Non-packet blocks met before this batch's first packet, in file order. */
+  readonly records: TraceRecord[];
+  /** Byte offset in the stream of the first block or record this batch covers. */
+  readonly streamOffset: number;
+  private readonly extraList: (PacketExtras | undefined)[] | null;
+
+  constructor(init: {
+    section: SectionInfo;
+    count: number;
+    buffer: Buffer;
+    dataOffset: Uint32Array;
+    capLen: Uint32Array;
+    origLen: Uint32Array;
+    iface: Uint32Array;
+    tsSec: Float64Array;
+    tsNsec: Uint32Array;
+    kinds: Uint8Array;
+    records: TraceRecord[];
+    extras: (PacketExtras | undefined)[] | null;
+    streamOffset: number;
+  }) {
+    this.section = init.section;
+    this.count = init.count;
+    this.buffer = init.buffer;
+    this.dataOffset = init.dataOffset;
+    this.capLen = init.capLen;
+    this.origLen = init.origLen;
+    this.iface = init.iface;
+    this.tsSec = init.tsSec;
+    this.tsNsec = init.tsNsec;
+    this.kinds = init.kinds;
+    this.records = init.records;
+    this.extraList = init.extras;
+    this.streamOffset = init.streamOffset;
+  }
+
+  /** Exact nanoseconds since the epoch, or null when the block carries no timestamp. */
+  ts(i: number): bigint | null {
+    const ns = this.tsNsec[i]!;
+    if (ns === NO_TIMESTAMP) return null;
+    return BigInt(this.tsSec[i]!) * 1_000_000_000n + BigInt(ns);
+  }
+
+  /** The packet bytes: a view into `buffer`, never a copy. */
+  data(i: number): Buffer {
+    const off = this.dataOffset[i]!;
+    return this.buffer.subarray(off, off + this.capLen[i]!);
+  }
+
+  linkType(i: number): number {
+    return this.section.interfaces[this.iface[i]!]!.linkType;
+  }
+
+  /** EPB/PB options (flags, drop count, queue, hashes, packet id, verdicts, comments), if any. */
+  extras(i: number): PacketExtras | undefined {
+    return this.extraList === null ? undefined : this.extraList[i];
+  }
+
+  /** True when at least one packet of the batch has extras. */
+  get hasExtras(): boolean {
+    return this.extraList !== null;
+  }
+
+  blockType(i: number): PacketBlockType {
+    return KIND_NAMES[this.kinds[i]!]!;
+  }
+
+  /**
+   * Packets [start, end) as a batch sharing this one's memory (no copy). The records stay with the
+   * slice that starts at 0.
+   */
+  slice(start: number, end: number = this.count): PacketBatch {
+    const s = Math.max(0, Math.min(start, this.count));
+    const e = Math.max(s, Math.min(end, this.count));
+    const extras = this.extraList === null ? null : this.extraList.slice(s, e);
+    return new PacketBatch({
+      section: this.section,
+      count: e - s,
+      buffer: this.buffer,
+      dataOffset: this.dataOffset.subarray(s, e),
+      capLen: this.capLen.subarray(s, e),
+      origLen: this.origLen.subarray(s, e),
+      iface: this.iface.subarray(s, e),
+      tsSec: this.tsSec.subarray(s, e),
+      tsNsec: this.tsNsec.subarray(s, e),
+      kinds: this.kinds.subarray(s, e),
+      records: s === 0 ? this.records : [],
+      extras: extras !== null && extras.some((x) => x !== undefined) ? extras : null,
+      streamOffset: this.streamOffset,
+    });
+  }
+
+  /** Packet i as an object (allocates; use the arrays in hot loops). */
+  packet(i: number): Packet {
+    const p: Packet = {
+      ts: this.ts(i),
+      data: this.data(i),
+      capLen: this.capLen[i]!,
+      origLen: this.origLen[i]!,
+      interface: this.iface[i]!,
+      linkType: this.linkType(i),
+      section: this.section,
+      blockType: this.blockType(i),
+    };
+    const x = this.extras(i);
+    if (x !== undefined) p.extras = x;
+    return p;
+  }
+
+  *[Symbol.iterator](): IterableIterator<Packet> {
+    for (let i = 0; i < this.count; i++) yield this.packet(i);
+  }
+}
+
+/** Fills the arrays of one batch; the parser writes into the public arrays directly. */
+export class BatchBuilder {
+  readonly capacity: number;
+  count = 0;
+  readonly dataOffset: Uint32Array;
+  readonly capLen: Uint32Array;
+  readonly origLen: Uint32Array;
+  readonly iface: Uint32Array;
+  readonly tsSec: Float64Array;
+  readonly tsNsec: Uint32Array;
+  readonly kinds: Uint8Array;
+  extras: (PacketExtras | undefined)[] | null = null;
+  records: TraceRecord[] = [];
+  /** Chunk the packets point into; set with the first packet. */
+  buffer: Buffer | null = null;
+  section: SectionInfo | null = null;
+  streamOffset = -1;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    // One ArrayBuffer for all the 4-byte columns keeps allocation to two calls per batch.
+    const words = new ArrayBuffer(capacity * 4 * 6);
+    this.dataOffset = new Uint32Array(words, 0, capacity);
+    this.capLen = new Uint32Array(words, capacity * 4, capacity);
+    this.origLen = new Uint32Array(words, capacity * 8, capacity);
+    this.iface = new Uint32Array(words, capacity * 12, capacity);
+    this.tsNsec = new Uint32Array(words, capacity * 16, capacity);
+    this.tsSec = new Float64Array(capacity);
+    this.kinds = new Uint8Array(words, capacity * 20, capacity);
+  }
+
+  get empty(): boolean {
+    return this.count === 0 && this.records.length === 0;
+  }
+
+  setExtras(i: number, x: PacketExtras): void {
+    if (this.extras === null) this.extras = [];
+    this.extras[i] = x;
+  }
+
+  finish(emptyBuffer: Buffer): PacketBatch {
+    const n = this.count;
+    return new PacketBatch({
+      section: this.section!,
+      count: n,
+      buffer: this.buffer ?? emptyBuffer,
+      dataOffset: this.dataOffset.subarray(0, n),
+      capLen: this.capLen.subarray(0, n),
+      origLen: this.origLen.subarray(0, n),
+      iface: this.iface.subarray(0, n),
+      tsSec: this.tsSec.subarray(0, n),
+      tsNsec: this.tsNsec.subarray(0, n),
+      kinds: this.kinds.subarray(0, n),
+      records: this.records,
+      extras: this.extras,
+      streamOffset: this.streamOffset,
+    });
+  }
+}

@@ -1,0 +1,158 @@
+// Where the reader's bytes come from: a file (fixed-size reads, the next one already in flight while
+// the current chunk is parsed), a Readable stream, or a buffer in memory. Each hands the driver a
+// chunk that starts with the bytes the parser has not consumed yet (the "tail") followed by new data.
+// Memory stays bounded: chunks are chunkSize (a few MiB) except a one-off buffer for a single block
+// larger than that, which the parser has already checked against maxBlockLength.
+
+import { open, type FileHandle } from 'node:fs/promises';
+
+export interface Chunk {
+  chunk: Buffer;
+  /** Stream offset of chunk[0]. */
+  base: number;
+  /** No byte will ever follow this chunk. */
+  eof: boolean;
+}
+
+export interface ChunkSource {
+  /** A chunk beginning with `tail` (at stream offset tailBase), holding `need` bytes if the input has them. */
+  refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk>;
+  close(): Promise<void>;
+}
+
+/** A whole capture already in memory: one chunk, views into the caller's memory. */
+export class BufferSource implements ChunkSource {
+  private given = false;
+  constructor(private readonly buf: Buffer) {}
+
+  async refill(tail: Buffer, tailBase: number): Promise<Chunk> {
+    if (!this.given) {
+      this.given = true;
+      return { chunk: this.buf, base: 0, eof: true };
+    }
+    return { chunk: tail, base: tailBase, eof: true };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Room kept in front of each read so a short tail can be placed before the new data without a copy of the data. */
+const TAIL_ROOM = 256 * 1024;
+
+interface PendingRead {
+  buf: Buffer;
+  bytes: number;
+}
+
+export class FileSource implements ChunkSource {
+  private fh: FileHandle | undefined;
+  private readonly opening: Promise<FileHandle>;
+  private filePos = 0;
+  private eof = false;
+  private pending: Promise<PendingRead> | null = null;
+  private closed = false;
+
+  constructor(
+    path: string,
+    private readonly chunkSize: number,
+  ) {
+    this.opening = open(path, 'r');
+    // The caller sees an open failure on its first refill; keep it from being reported as unhandled.
+    this.opening.catch(() => undefined);
+  }
+
+  private startRead(fh: FileHandle): void {
+    const buf = Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
+    const at = this.filePos;
+    this.pending = fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead }));
+  }
+
+  async refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk> {
+    const fh = (this.fh ??= await this.opening);
+    if (this.eof) return { chunk: tail, base: tailBase, eof: true };
+    if (this.pending === null) this.startRead(fh);
+    const { buf, bytes } = await this.pending!;
+    this.pending = null;
+    this.filePos += bytes;
+    if (bytes === 0) this.eof = true;
+    const t = tail.length;
+    let chunk: Buffer;
+    if (t <= TAIL_ROOM) {
+      tail.copy(buf, TAIL_ROOM - t);
+      chunk = buf.subarray(TAIL_ROOM - t, TAIL_ROOM + bytes);
+    } else {
+      chunk = Buffer.allocUnsafeSlow(t + bytes);
+      tail.copy(chunk, 0);
+      buf.copy(chunk, t, TAIL_ROOM, TAIL_ROOM + bytes);
+    }
+    if (chunk.length < need && !this.eof) chunk = await this.readUpTo(fh, chunk, need);
+    if (!this.eof) this.startRead(fh);
+    return { chunk, base: tailBase, eof: this.eof };
+  }
+
+  /** The one-off path for a block bigger than a chunk: read straight into a buffer of `need` bytes. */
+  private async readUpTo(fh: FileHandle, have: Buffer, need: number): Promise<Buffer> {
+    const big = Buffer.allocUnsafeSlow(need);
+    have.copy(big, 0);
+    let fill = have.length;
+    while (fill < need) {
+      const { bytesRead } = await fh.read(big, fill, need - fill, this.filePos);
+      if (bytesRead === 0) {
+        this.eof = true;
+        break;
+      }
+      fill += bytesRead;
+      this.filePos += bytesRead;
+    }
+    return big.subarray(0, fill);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pending !== null) await this.pending.catch(() => undefined);
+    this.pending = null;
+    let fh = this.fh;
+    if (fh === undefined) fh = await this.opening.catch(() => undefined);
+    await fh?.close();
+  }
+}
+
+/** A Readable (or any async iterable of bytes): zero-copy when no tail is pending. */
+export class StreamSource implements ChunkSource {
+  private readonly it: AsyncIterator<unknown>;
+  private done = false;
+
+  constructor(stream: NodeJS.ReadableStream | AsyncIterable<unknown>) {
+    this.it = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  }
+
+  async refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk> {
+    if (this.done) return { chunk: tail, base: tailBase, eof: true };
+    const parts: Buffer[] = tail.length > 0 ? [tail] : [];
+    let total = tail.length;
+    // At least one new piece, then until the parser's need is met.
+    do {
+      const r = await this.it.next();
+      if (r.done === true) {
+        this.done = true;
+        break;
+      }
+      const v = r.value;
+      const piece =
+        typeof v === 'string' ? Buffer.from(v, 'latin1') : Buffer.isBuffer(v) ? v : Buffer.from((v as Uint8Array).buffer, (v as Uint8Array).byteOffset, (v as Uint8Array).byteLength);
+      if (piece.length === 0) continue;
+      parts.push(piece);
+      total += piece.length;
+    } while (total < need);
+    const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    return { chunk, base: tailBase, eof: this.done };
+  }
+
+  async close(): Promise<void> {
+    if (!this.done) {
+      this.done = true;
+      await this.it.return?.();
+    }
+  }
+}
