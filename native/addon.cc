@@ -2,9 +2,11 @@
 // sessions whose loops run on native threads.
 #include <napi.h>
 
+#include <cstring>
 #include <vector>
 
 #include "js_capture.h"
+#include "pcapng_epb.h"
 #include "js_port.h"
 #include "js_replay.h"
 #include "session.h"
@@ -25,6 +27,23 @@ void cleanup_sessions(void* arg) {
   for (NativeSession* s : live) s->stop_and_join();
 }
 
+// encodeEpb(iface, tsUnits: bigint, data, wireLen): the native capture's EPB bytes, so tests
+// can compare them with src/pcap's encoder.
+Napi::Value EncodeEpb(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t iface = info[0].ToNumber().Uint32Value();
+  bool lossless;
+  uint64_t ts = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  Napi::Uint8Array data = info[2].As<Napi::Uint8Array>();
+  uint32_t wire = info[3].ToNumber().Uint32Value();
+  uint32_t caplen = uint32_t(data.ByteLength());
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, epb_size(caplen));
+  epb_begin(out.Data(), iface, ts, caplen, wire);
+  std::memcpy(out.Data() + 28, data.Data(), caplen);
+  epb_finish(out.Data(), caplen);
+  return out;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -37,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Port", port);
   exports.Set("CaptureSession", JsCaptureSession::Init(env));
   exports.Set("ReplaySession", JsReplaySession::Init(env));
+  exports.Set("encodeEpb", Napi::Function::New(env, EncodeEpb, "encodeEpb"));
   return exports;
 }
 

@@ -221,6 +221,8 @@ export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
   ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
+  /** The native capture's EPB encoder (host byte order), exposed so tests can compare it with src/pcap. */
+  encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number): Buffer;
 }
 
 const require = createRequire(import.meta.url);

@@ -1,0 +1,319 @@
+// nmreplay's command line: `nmreplay -i PORT [options] FILE...`, with tcpreplay's habits
+// (-t, -p, -M, -x, -l, -L, -K, --duration) and nmreplay's --rate. Statistics at the end in
+// tcpreplay's form on stderr, or one JSON object on stdout with --json.
+import yargs from 'yargs';
+
+import { NmcapError } from '../errors.js';
+import type { PcapWarning } from '../pcap/index.js';
+import type { NativeReplayStats } from '../ports/binding.js';
+import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
+import { Replay, type ReplayResult } from '../replay/replay.js';
+import { VERSION } from '../version.js';
+import { EXIT_OK, EXIT_RUNTIME, EXIT_SIGINT, EXIT_USAGE, UsageError, describeError } from './common.js';
+
+const PROGRAM = 'nmreplay';
+const EXIT_SIGTERM = 143;
+
+interface ReplayArgs {
+  intf1: string;
+  files: string[];
+  rate?: string;
+  pps?: number;
+  mbps?: number;
+  multiplier?: string;
+  topspeed?: boolean;
+  loop: number;
+  limit?: number;
+  duration?: number;
+  preload?: boolean;
+  burst?: number;
+  truncate?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  stats?: number;
+  queue?: number;
+  txSlots?: number;
+  txBudget?: number;
+}
+
+function say(line: string): void {
+  process.stderr.write(`${PROGRAM}: ${line}\n`);
+}
+
+async function parse(argv: string[]): Promise<ReplayArgs | null> {
+  let shown = false;
+  const y = yargs(argv)
+    .scriptName(PROGRAM)
+    .usage(
+      `Usage: $0 -i PORT [--rate R | -p PPS | -M MBPS | -x X | -t] [-l N] [-L N] [--duration S] [-K] FILE...
+
+Replays pcap and pcapng files into a port's TX ring at a controlled rate, then waits until every
+packet has left. Without a rate option the trace's own timing is followed (-x 1).
+PORT: pipe:NAME{N or pipe:NAME}N (shared-memory pipe), an interface (eth0: best backend), or
+af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.`,
+    )
+    .option('intf1', { alias: 'i', type: 'string', requiresArg: true, describe: 'port to send on', demandOption: 'give the port with -i PORT' })
+    .option('rate', { type: 'string', requiresArg: true, describe: 'constant rate: packets/s (10Mpps, 250kpps, 5000) or bits/s (1Gbps, 100Mbps)' })
+    .option('pps', { alias: 'p', type: 'number', requiresArg: true, describe: 'constant rate in packets per second (tcpreplay --pps)' })
+    .option('mbps', { alias: 'M', type: 'number', requiresArg: true, describe: 'constant rate in megabits per second (tcpreplay --mbps)' })
+    .option('multiplier', { alias: 'x', type: 'string', requiresArg: true, describe: "follow the trace's timing, X times as fast" })
+    .option('topspeed', { alias: 't', type: 'boolean', describe: 'as fast as the port takes them' })
+    .option('loop', { alias: 'l', type: 'number', default: 1, requiresArg: true, describe: 'passes over the files (0 = until stopped)' })
+    .option('limit', { alias: 'L', type: 'number', requiresArg: true, describe: 'stop after N packets' })
+    .option('duration', { type: 'number', requiresArg: true, describe: 'stop after S seconds' })
+    .option('preload', { alias: ['K', 'preload-pcap'], type: 'boolean', describe: 'read the whole trace into memory first' })
+    .option('burst', { type: 'number', requiresArg: true, describe: 'most packets handed over per TX sync (default: 64 paced, 512 topspeed)' })
+    .option('truncate', { type: 'boolean', describe: "send the first MTU bytes of packets too big for the port (default: skip and count them as failed)" })
+    .option('json', { type: 'boolean', describe: 'print the final statistics as one JSON object on stdout' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no statistics on stderr' })
+    .option('stats', { type: 'number', requiresArg: true, describe: 'print progress every N seconds on stderr' })
+    .option('queue', { type: 'number', requiresArg: true, describe: 'send on this hardware queue only (AF_XDP/netmap)' })
+    .option('tx-slots', { type: 'number', requiresArg: true, describe: 'TX ring size in slots (backend default otherwise)' })
+    .option('tx-budget', { type: 'number', requiresArg: true, describe: 'AF_XDP: packets per kick (default: the largest the kernel allows)' })
+    .conflicts({
+      rate: ['pps', 'mbps', 'multiplier', 'topspeed'],
+      pps: ['mbps', 'multiplier', 'topspeed'],
+      mbps: ['multiplier', 'topspeed'],
+      multiplier: ['topspeed'],
+    })
+    .strictOptions()
+    .help('help')
+    .alias('help', 'h')
+    .version(VERSION)
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg: string | undefined, err: Error | undefined) => {
+      throw new UsageError((msg ?? err?.message ?? 'invalid command line').replace(/\s*\n\s*/g, '; '));
+    });
+  const p = (await y.parseAsync()) as Record<string, unknown>;
+  if (argv.some((a) => a === '--help' || a === '-h' || a === '--version')) shown = true;
+  if (shown) return null;
+  const files = (p['_'] as unknown[]).map(String);
+  for (const key of ['intf1', 'rate', 'multiplier', 'pps', 'mbps', 'limit', 'duration', 'burst', 'loop', 'stats'] as const) {
+    if (Array.isArray(p[key])) throw new UsageError(`--${key} given more than once`);
+  }
+  return { ...(p as unknown as ReplayArgs), files };
+}
+
+function wholeNumber(name: string, v: number | undefined, min: number): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
+    throw new UsageError(`${name} needs a whole number${min > 0 ? ` of at least ${min}` : ''}, got ${String(v)}`);
+  }
+}
+
+function rateOf(a: ReplayArgs): Rate | undefined {
+  try {
+    if (a.rate !== undefined) return parseRate(a.rate);
+    if (a.pps !== undefined) return parseRate(String(a.pps));
+    if (a.mbps !== undefined) return parseRate(`${a.mbps}Mbps`);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return undefined;
+}
+
+function validate(a: ReplayArgs): void {
+  if (a.files.length === 0) throw new UsageError('no trace file given: nmreplay -i PORT FILE...');
+  wholeNumber('--loop', a.loop, 0);
+  wholeNumber('--limit', a.limit, 1);
+  wholeNumber('--burst', a.burst, 1);
+  wholeNumber('--queue', a.queue, 0);
+  wholeNumber('--tx-slots', a.txSlots, 2);
+  wholeNumber('--tx-budget', a.txBudget, 1);
+  if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
+  if (a.stats !== undefined && !(a.stats > 0)) throw new UsageError(`--stats needs a positive number of seconds`);
+  if (a.loop === 0 && a.limit === undefined && a.duration === undefined && !process.stdin.isTTY) {
+    // Looping forever is allowed (tcpreplay -l 0); Ctrl-C or a signal ends it.
+  }
+}
+
+// --- output ----------------------------------------------------------------------------------------
+
+function seconds(s: number): string {
+  return s >= 1 ? s.toFixed(2) : s.toFixed(6);
+}
+
+function duration(ns: number): string {
+  if (ns < 1_000) return `${ns.toFixed(0)} ns`;
+  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(1)} µs`;
+  if (ns < 1_000_000_000) return `${(ns / 1_000_000).toFixed(2)} ms`;
+  return `${(ns / 1e9).toFixed(3)} s`;
+}
+
+function pad(label: string, v: number): string {
+  return `\t${label.padEnd(27)}${v}`;
+}
+
+/** tcpreplay's end report, plus what nmreplay measures about pacing. */
+export function formatReport(r: ReplayResult): string[] {
+  const lines: string[] = [];
+  lines.push(`Actual: ${r.packets} packets (${r.bytes} bytes) sent in ${seconds(r.seconds)} seconds`);
+  const mbps = r.bps / 1e6;
+  lines.push(`Rated: ${(r.bps / 8).toFixed(1)} Bps, ${mbps < 1 ? mbps.toFixed(3) : mbps.toFixed(2)} Mbps, ${r.pps.toFixed(2)} pps`);
+  if (r.failed) lines.push(`Failed write attempts: ${r.failed}`);
+  if (r.mode !== 'topspeed' && r.pacedRate !== undefined) {
+    let s = `Pacing: ${r.mode === 'multiplier' ? 'trace timing' : `target ${formatSi(r.target!)}${r.mode}`}`;
+    if (r.mode === 'pps' && r.target) {
+      const dev = ((r.pacedRate - r.target) / r.target) * 100;
+      s += `, achieved ${r.pacedRate.toFixed(1)} pps over the sending span (${dev >= 0 ? '+' : ''}${dev.toFixed(3)}%)`;
+    }
+    lines.push(s);
+  }
+  lines.push(`Bursts: ${r.bursts.syncs} TX syncs, ${r.bursts.mean.toFixed(1)} packets per sync on average, at most ${r.bursts.max}`);
+  if (r.departure) {
+    const d = r.departure;
+    lines.push(
+      `Departure error: p50 ${duration(d.p50Ns)}, p90 ${duration(d.p90Ns)}, p99 ${duration(d.p99Ns)}, p99.9 ${duration(d.p999Ns)}, max ${duration(d.maxNs)}`,
+    );
+  }
+  lines.push(`Statistics for network device: ${r.port}`);
+  lines.push(pad('Successful packets:', r.packets));
+  lines.push(pad('Failed packets:', r.failed));
+  lines.push(pad('Truncated packets:', r.truncated));
+  if (r.pending) lines.push(pad('Never left (pending):', r.pending));
+  return lines;
+}
+
+/** When a fixed rate was missed, say by how much and what held it back. */
+export function shortfall(r: ReplayResult): string | undefined {
+  if (r.mode !== 'pps' && r.mode !== 'bps') return undefined;
+  if (!r.target || r.packets < 2 || r.reason === 'stopped') return undefined;
+  const achieved = r.mode === 'pps' ? r.pacedRate ?? r.pps : r.bps;
+  if (achieved >= r.target * 0.99) return undefined;
+  const unit = r.mode;
+  const pct = ((achieved / r.target) * 100).toFixed(1);
+  const span = r.seconds || 1;
+  let why: string;
+  if (r.ringFullSeconds > span * 0.2) {
+    why = `the port was full for ${((r.ringFullSeconds / span) * 100).toFixed(0)}% of the run (the receiver or the link takes packets slower than that)`;
+  } else if (r.inputWaits > 0 && !r.bursts) {
+    why = 'reading the trace was slower than sending it: try --preload';
+  } else if (r.inputWaits > 10) {
+    why = `the sender waited ${r.inputWaits} times for the trace to be read: try --preload`;
+  } else {
+    why = `the sender's per-packet cost is the limit on this machine (bursts grew to ${r.bursts.max} packets per sync)`;
+  }
+  return `reached ${formatSi(achieved)}${unit} of the ${formatSi(r.target)}${unit} target (${pct}%): ${why}`;
+}
+
+function jsonReport(r: ReplayResult): Record<string, unknown> {
+  return {
+    packets: r.packets,
+    bytes: r.bytes,
+    seconds: r.seconds,
+    pps: r.pps,
+    bps: r.bps,
+    failed: r.failed,
+    truncated: r.truncated,
+    pending: r.pending,
+    queued: r.queued,
+    reason: r.reason,
+    port: r.port,
+    backend: r.backend,
+    mode: r.mode,
+    target: r.target ?? null,
+    pacedRate: r.pacedRate ?? null,
+    bursts: r.bursts,
+    departure: r.departure,
+    loops: r.loops,
+    inputWaits: r.inputWaits,
+    ringFullWaits: r.ringFullWaits,
+    ringFullSeconds: r.ringFullSeconds,
+    warnings: r.warnings.map((w) => w.message),
+    error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,
+  };
+}
+
+function progressLine(p: NativeReplayStats): string {
+  const s = p.sendNs / 1e9;
+  return `progress: ${p.sent} packets sent, ${p.queued} queued, ${s > 0 ? formatSi(p.queued / s) : 0}pps`;
+}
+
+// --- main ----------------------------------------------------------------------------------------
+
+export async function main(argv: string[]): Promise<void> {
+  let a: ReplayArgs | null;
+  try {
+    a = await parse(argv);
+    if (a === null) {
+      process.exitCode = EXIT_OK;
+      return;
+    }
+    validate(a);
+  } catch (e) {
+    say(describeError(e));
+    process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
+    return;
+  }
+
+  const rate = rateOf(a);
+  let multiplier: { num: number; den: number } | undefined;
+  try {
+    if (a.multiplier !== undefined) multiplier = parseMultiplier(a.multiplier);
+  } catch (e) {
+    say((e as Error).message);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+
+  let lastProgress = 0;
+  const replay = new Replay({
+    port: a.intf1,
+    files: a.files,
+    rate,
+    multiplier,
+    topspeed: a.topspeed,
+    loop: a.loop,
+    limit: a.limit,
+    duration: a.duration,
+    preload: a.preload,
+    burst: a.burst,
+    truncate: a.truncate,
+    portOptions: { queue: a.queue, txSlots: a.txSlots, txBudget: a.txBudget },
+    onOpen: (p) => {
+      if (p.choice && !a.quiet) say(p.choice);
+      if (!a.quiet && rate) say(`sending on ${p.name} at ${formatRate(rate)}`);
+    },
+    onProgress: (p) => {
+      if (a.stats === undefined || a.quiet) return;
+      const now = Date.now();
+      if (now - lastProgress >= a.stats * 1000) {
+        lastProgress = now;
+        say(progressLine(p));
+      }
+    },
+    onWarning: (w: PcapWarning) => say(`warning: ${w.message}`),
+  });
+
+  let signal: 'SIGINT' | 'SIGTERM' | undefined;
+  let interrupts = 0;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
+    signal ??= sig;
+    if (++interrupts > 1) process.exit(sig === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);
+    replay.stop();
+  };
+  const onInt = onSignal('SIGINT');
+  const onTerm = onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const r = await replay.run();
+    if (!a.quiet) for (const line of formatReport(r)) process.stderr.write(`${line}\n`);
+    if (a.json) process.stdout.write(`${JSON.stringify(jsonReport(r))}\n`);
+    const over = r.failed && !a.truncate && r.failed > 0;
+    if (over && !a.quiet) say(`${r.failed} packets were not sent (empty, or larger than ${r.port} takes; --truncate sends their first bytes)`);
+    const miss = shortfall(r);
+    if (miss) say(miss);
+    if (r.inputError) say(r.inputError.message);
+    if (r.error) say(r.error.message);
+    if (signal) process.exitCode = signal === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM;
+    else process.exitCode = r.error || r.inputError ? EXIT_RUNTIME : EXIT_OK;
+  } catch (e) {
+    say(describeError(e));
+    process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
+    if (!(e instanceof NmcapError) && process.env['NMCAP_DEBUG']) console.error(e);
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+}
