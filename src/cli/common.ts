@@ -30,8 +30,9 @@ export interface OptionDef {
   arg?: string;
 }
 
-/** nmcap's options. Live capture (-i) will add its own entries here. */
+/** nmcap's options, for offline reading (-r) and live capture (-i). */
 export const NMCAP_OPTIONS: readonly OptionDef[] = [
+  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y' },
   { name: 'read', short: 'r', type: 'string', arg: 'FILE', describe: 'read packets from a pcap or pcapng file ("-" = stdin)' },
   { name: 'write', short: 'w', type: 'string', arg: 'FILE', describe: 'write packets to FILE ("-" = stdout) instead of printing them' },
   {
@@ -43,6 +44,10 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
     describe: 'output format for -w: pcapng (default), pcap (µs, or ns if the input is finer), pcap-ns',
   },
   { name: 'count', short: 'c', type: 'number', arg: 'N', describe: 'stop after N packets' },
+  { name: 'snaplen', short: 's', type: 'number', arg: 'BYTES', describe: 'live: keep at most BYTES of each packet (default and 0: 262144)' },
+  { name: 'duration', type: 'number', arg: 'S', describe: 'live: stop after S seconds' },
+  { name: 'no-promiscuous-mode', short: 'p', type: 'boolean', describe: 'live: do not put the interface into promiscuous mode' },
+  { name: 'queue', type: 'number', arg: 'N', describe: 'live: capture hardware queue N only (default: all queues)' },
   { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
   { name: 'numeric', short: 'n', type: 'boolean', describe: 'numeric addresses and ports (always the case; accepted for tcpdump habits)' },
@@ -60,6 +65,11 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
 
 /** Options as both parsers deliver them (absent options are undefined). */
 export interface NmcapArgs {
+  interface?: string;
+  snaplen?: number;
+  duration?: number;
+  noPromiscuousMode?: boolean;
+  queue?: number;
   read?: string;
   write?: string;
   format?: string;
@@ -78,8 +88,24 @@ export function validateArgs(a: NmcapArgs): void {
   if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) {
     throw new UsageError(`-c needs a positive whole number of packets, got ${String(a.count)}`);
   }
-  if (a.read === undefined) throw new UsageError('nothing to do: give -r FILE to read a capture (see nmcap --help)');
+  if (a.read !== undefined && a.interface !== undefined) throw new UsageError('give either -r FILE (read a capture) or -i PORT (capture live), not both');
+  if (a.read === undefined && a.interface === undefined) {
+    throw new UsageError('nothing to do: give -i PORT to capture live or -r FILE to read a capture (see nmcap --help)');
+  }
   if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');
+  if (a.interface === '') throw new UsageError('-i needs a port name (an interface, or pipe:NAME}N)');
+  if (a.interface === undefined) {
+    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue]] as const) {
+      if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
+    }
+  } else if (a.format !== undefined && a.format !== 'pcapng') {
+    throw new UsageError('live capture writes pcapng; convert afterwards with: nmcap -r FILE.pcapng -w FILE.pcap -F pcap');
+  }
+  if (a.snaplen !== undefined && (!Number.isInteger(a.snaplen) || a.snaplen < 0 || a.snaplen > 262144)) {
+    throw new UsageError(`-s needs a snap length from 0 to 262144 bytes, got ${String(a.snaplen)}`);
+  }
+  if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds, got ${String(a.duration)}`);
+  if (a.queue !== undefined && (!Number.isInteger(a.queue) || a.queue < 0)) throw new UsageError(`--queue needs a queue number, got ${String(a.queue)}`);
   if (a.write === '') throw new UsageError('-w needs a file name ("-" for stdout)');
   if (a.format !== undefined && a.write === undefined) throw new UsageError('-F chooses the format of -w output; give -w FILE too');
   if (a.read === '-' && a.write === '-' && a.json === true) {

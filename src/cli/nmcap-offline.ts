@@ -141,7 +141,7 @@ class PcapOutput {
   }
 }
 
-interface RunState {
+export interface RunState {
   stop: boolean;
 }
 
@@ -151,7 +151,7 @@ function nsText(sec: number, nsec: number): string {
   return `"${BigInt(sec) * 1_000_000_000n + BigInt(nsec)}"`;
 }
 
-async function printPackets(a: NmcapArgs, batches: AsyncIterable<PacketBatch>, limit: number, st: RunState): Promise<number> {
+export async function printPackets(a: NmcapArgs, batches: AsyncIterable<PacketBatch>, limit: number, st: RunState): Promise<number> {
   const out = new LineOut();
   const nano = a.nano === true || a.timeStampPrecision === 'nano';
   const printer = new PacketPrinter({ link: a.link === true, quick: a.quiet === true, tsFormat: a.timestamp ?? 0, nano });

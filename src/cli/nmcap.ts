@@ -5,11 +5,14 @@
 import { scanArgs } from './argv.js';
 import { EXIT_OK, NMCAP_OPTIONS, reportError, validateArgs, type NmcapArgs } from './common.js';
 
-const USAGE = `Usage: $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
+const USAGE = `Usage: $0 -i PORT [-w OUT.pcapng] [-s SNAPLEN] [-c N] [--duration S] [-p] [--json]
+       $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
 
-Reads a pcap or pcapng capture. Without -w it prints one line per packet, like tcpdump -n
-(--json: one JSON object per line). With -w it rewrites the capture: pcapng by default, classic
-pcap with -F pcap.`;
+-i captures live from every RX ring of PORT into pcapng (-w -: stdout); without -w it prints one
+line per packet, like tcpdump -n. PORT: pipe:NAME}N (shared-memory pipe), an interface (eth0: the
+best backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.
+-r reads a pcap or pcapng capture: prints it (--json: one JSON object per line) or rewrites it with
+-w (pcapng by default, classic pcap with -F pcap).`;
 
 export async function main(argv: string[]): Promise<void> {
   try {
@@ -25,6 +28,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     const a = args as NmcapArgs;
     validateArgs(a);
+    if (a.interface !== undefined) {
+      const { runLive } = await import('./nmcap-live.js');
+      process.exitCode = await runLive(a);
+      return;
+    }
     const { runOffline } = await import('./nmcap-offline.js');
     process.exitCode = await runOffline(a);
   } catch (err) {

@@ -233,6 +233,8 @@ function progressLine(p: NativeReplayStats): string {
 
 export async function main(argv: string[]): Promise<void> {
   let a: ReplayArgs | null;
+  let rate: Rate | undefined;
+  let multiplier: { num: number; den: number } | undefined;
   try {
     a = await parse(argv);
     if (a === null) {
@@ -240,19 +242,17 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     validate(a);
+    rate = rateOf(a);
+    if (a.multiplier !== undefined) {
+      try {
+        multiplier = parseMultiplier(a.multiplier);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
   } catch (e) {
     say(describeError(e));
     process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
-    return;
-  }
-
-  const rate = rateOf(a);
-  let multiplier: { num: number; den: number } | undefined;
-  try {
-    if (a.multiplier !== undefined) multiplier = parseMultiplier(a.multiplier);
-  } catch (e) {
-    say((e as Error).message);
-    process.exitCode = EXIT_USAGE;
     return;
   }
 

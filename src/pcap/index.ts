@@ -49,3 +49,4 @@ export {
   WriteErrorCode,
 } from '../errors.js';
 export type { PcapWarning } from '../errors.js';
+export { linkTypeName } from './linktypes.js';

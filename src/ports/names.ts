@@ -65,6 +65,9 @@ export function resolvePortName(spec: string, direction: PortDirection, hasNetma
       `bad port name '${spec}': give an interface (eth0), or pipe:NAME{N, netmap:IF, valeX:Y, af_packet:IF, af_xdp:IF`,
     );
   }
+  if (!existsSync(`/sys/class/net/${s}`)) {
+    throw new PortError(PortErrorCode.NOT_FOUND, `no interface '${s}' (see ip link), and no backend prefix such as pipe: given`);
+  }
   const candidates: PortCandidate[] = [];
   if (hasNetmap) candidates.push({ backend: 'netmap', name: `netmap:${s}` });
   for (const b of LINUX_PREFERENCE[direction]) candidates.push({ backend: b, name: `${b}:${s}` });

@@ -1,6 +1,8 @@
 // A replay: reads pcap/pcapng records with src/pcap and feeds them, in batches, to the native
 // replay loop, which paces them into a port's TX slots. JS owns files, options and statistics;
 // the hot loop never runs on the event loop.
+import { accessSync, constants, statSync } from 'node:fs';
+
 import { NmcapError, PortError } from '../errors.js';
 import { openTrace, type PacketBatch, type PcapWarning } from '../pcap/index.js';
 import {
@@ -96,6 +98,7 @@ export class Replay {
   async run(): Promise<ReplayResult> {
     const o = this.opts;
     if (o.files.length === 0) throw new NmcapError('ERR_USAGE', 'no trace file given');
+    checkReadable(o.files);
     const config = this.config();
     // Preload reads everything before the port opens: a bad trace then fails before anything is sent.
     let preloaded: PacketBatch[] | undefined;
@@ -130,14 +133,17 @@ export class Replay {
       });
     });
     const session = this.session!;
+    let started = false;
     try {
       if (preloaded) {
         for (const b of preloaded) push(session, b, b === preloaded[0]);
         session.endInput();
         session.start();
+        started = true;
         if (this.stopped) session.stop();
       } else {
         session.start();
+        started = true;
         if (this.stopped) session.stop();
         inputError = await this.stream(session, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
           while (inflightBytes > HIGH_WATER_BYTES && endEvent === undefined) {
@@ -148,6 +154,14 @@ export class Replay {
       }
       const end = await ended;
       return this.result(opened, config, end, inputError);
+    } catch (e) {
+      // Never leave the native thread waiting for input that will not come.
+      if (started) {
+        session.stop();
+        session.endInput();
+        await ended;
+      }
+      throw e;
     } finally {
       opened.port.close();
     }
@@ -271,6 +285,19 @@ export class Replay {
     if (config.mode === 'pps' || config.mode === 'bps') r.target = config.rateNum! / config.rateDen!;
     if (config.mode !== 'topspeed' && end.sendNs > 0 && end.queued > 1) r.pacedRate = (end.queued - 1) / (end.sendNs / 1e9);
     return r;
+  }
+}
+
+/** Fails early, before any port is opened, on a trace that cannot be read. */
+function checkReadable(files: string[]): void {
+  for (const f of files) {
+    try {
+      accessSync(f, constants.R_OK);
+      if (statSync(f).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory' : 'cannot be read';
+      throw new NmcapError('ERR_TRACE_UNREADABLE', `${f}: ${why}`);
+    }
   }
 }
 

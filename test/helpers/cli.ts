@@ -1,0 +1,94 @@
+// Running nmcap/nmreplay as users do: real processes, real exit codes, real stdout/stderr.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BIN = {
+  nmcap: new URL('../../bin/nmcap', import.meta.url).pathname,
+  nmreplay: new URL('../../bin/nmreplay', import.meta.url).pathname,
+};
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  /** resolves when stderr has printed a line matching re */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  done: Promise<Finished>;
+  stdout(): string;
+  stderr(): string;
+}
+
+/** Start a command (node script or executable). `prefix` (e.g. ['ip','netns','exec',ns]) wraps it. */
+export function start(cmd: keyof typeof BIN | string, args: string[], opts: SpawnOptions & { prefix?: string[] } = {}): Running {
+  const file = cmd in BIN ? BIN[cmd as keyof typeof BIN] : cmd;
+  const argv = cmd in BIN ? [process.execPath, file, ...args] : [file, ...args];
+  const full = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  let out = '';
+  let err = '';
+  const watchers: { re: RegExp; resolve: (l: string) => void }[] = [];
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const w of [...watchers]) {
+      const m = err.split('\n').find((l) => w.re.test(l));
+      if (m !== undefined) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  const done = new Promise<Finished>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+  });
+  return {
+    child,
+    done,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor(re, timeoutMs = 10_000) {
+      const m = err.split('\n').find((l) => re.test(l));
+      if (m !== undefined) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} on stderr; got:\n${err}`)), timeoutMs);
+        const w = {
+          re,
+          resolve: (l: string) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        };
+        watchers.push(w);
+        void done.then(() => {
+          if (watchers.includes(w)) {
+            clearTimeout(t);
+            reject(new Error(`process ended before ${re} appeared on stderr:\n${err}`));
+          }
+        });
+      });
+    },
+  };
+}
+
+export function run(cmd: keyof typeof BIN | string, args: string[], opts: SpawnOptions & { prefix?: string[] } = {}): Promise<Finished> {
+  return start(cmd, args, opts).done;
+}
+
+/** A temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'nmcap-test-'): { dir: string; path: (name: string) => string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, path: (n) => join(dir, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+let seq = 0;
+/** A pipe name no other test uses. */
+export function pipeName(tag = 'p'): string {
+  return `${tag}${process.pid}n${seq++}`;
+}
