@@ -8,6 +8,7 @@
         "native/port_open.cc",
         "native/port_pipe.cc",
         "native/port_netmap.cc",
+        "native/netmap_name.cc",
         "native/port_af_packet.cc",
         "native/port_af_xdp.cc"
       ],
