@@ -9,6 +9,7 @@
         "native/port_pipe.cc",
         "native/port_netmap.cc",
         "native/netmap_name.cc",
+        "native/netmap_rings.cc",
         "native/port_af_packet.cc",
         "native/port_af_xdp.cc"
       ],
