@@ -10,6 +10,7 @@
         "native/port_netmap.cc",
         "native/netmap_name.cc",
         "native/netmap_rings.cc",
+        "native/js_netmap_test.cc",
         "native/port_af_packet.cc",
         "native/port_af_xdp.cc"
       ],

@@ -2,12 +2,14 @@
 // sessions whose loops run on native threads.
 #include <napi.h>
 
+#include "js_netmap_test.h"
 #include "js_port.h"
 
 namespace nmc {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Port", JsPort::Init(env));
+  exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
   return exports;
 }
 

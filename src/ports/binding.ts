@@ -1,6 +1,7 @@
 // Loads the native addon and describes what it exports. The .node file is loaded with
 // createRequire so no bundler or test transform ever touches it.
 import { createRequire } from 'node:module';
+import type { NetmapName } from './netmap.js';
 
 export type Direction = 'rx' | 'tx' | 'both';
 export type TsSource = 'none' | 'sync-us' | 'sync-ns' | 'packet-ns';
@@ -98,8 +99,60 @@ export interface NativePort {
   close(): void;
 }
 
+/** One ring adapter of a netmapTest.Region, with byte offsets into the region's Buffer. */
+export interface NetmapTestRing {
+  index: number;
+  isTx: boolean;
+  numSlots: number;
+  bufSize: number;
+  head: number;
+  cur: number;
+  tail: number;
+  flags: number;
+  tsNs: bigint;
+  tsSource: TsSource;
+  numBufs: number;
+  slotOffset: number;
+  bufOffset: number;
+  space: number;
+}
+
+/** The netmap backend's ring adapters attached to a memory image in a Buffer (the test plays the kernel). */
+export interface NetmapTestRegion {
+  rings(): {
+    tx: NetmapTestRing[];
+    rx: NetmapTestRing[];
+    ifName: string;
+    nicTx: number;
+    nicRx: number;
+    hostTx: number;
+    hostRx: number;
+  };
+  setHead(kind: RingKind, ring: number, head: number, cur?: number): void;
+  /** The backend's sync sequence (push head/cur, kernel(), pull tail/ts) with kernel() in place of the ioctl. */
+  sync(kind: RingKind, kernel: () => number | void): { rc: number; why: string };
+  readSlot(kind: RingKind, ring: number, slot: number): Buffer | null;
+}
+
+/** Kernel-free parts of the netmap backend, for tests (native/js_netmap_test.cc). */
+export interface NetmapTestHooks {
+  parseName(name: string): NetmapName;
+  isNetmapName(name: string): boolean;
+  /** nmreq_header (88 bytes) + nmreq_register (56 bytes) as the port would send them, nr_body = 0 */
+  registerRequest(name: string, options?: PortOptions): Buffer;
+  layout(): {
+    api: { version: number; min: number; max: number };
+    sizes: Record<string, number>;
+    offsets: Record<string, number>;
+    ioctls: Record<string, number>;
+    constants: Record<string, number>;
+  };
+  Region: new (image: Buffer, nifpOffset: number, poolBufs?: number) => NetmapTestRegion;
+}
+
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
+  netmapTest: NetmapTestHooks;
 }
 
 const require = createRequire(import.meta.url);
