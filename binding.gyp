@@ -12,6 +12,9 @@
         "native/port_open.cc",
         "native/port_pipe.cc",
         "native/port_netmap.cc",
+        "native/netmap_name.cc",
+        "native/netmap_rings.cc",
+        "native/js_netmap_test.cc",
         "native/port_af_packet.cc",
         "native/port_af_xdp.cc"
       ],

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "js_capture.h"
+#include "js_netmap_test.h"
 #include "pcapng_epb.h"
 #include "js_port.h"
 #include "js_replay.h"
@@ -57,6 +58,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CaptureSession", JsCaptureSession::Init(env));
   exports.Set("ReplaySession", JsReplaySession::Init(env));
   exports.Set("encodeEpb", Napi::Function::New(env, EncodeEpb, "encodeEpb"));
+  exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
   return exports;
 }
 

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 
 import { PortError, PortErrorCode } from '../errors.js';
+import { isNetmapName, netmapAvailable } from './netmap.js';
 
 export type Backend = 'pipe' | 'netmap' | 'af_packet' | 'af_xdp';
 export type PortDirection = 'rx' | 'tx';
@@ -41,10 +42,6 @@ export const LINUX_PREFERENCE: Record<PortDirection, Backend[]> = {
   rx: ['af_packet', 'af_xdp'],
 };
 
-export function netmapAvailable(): boolean {
-  return existsSync('/dev/netmap');
-}
-
 const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
 export function resolvePortName(spec: string, direction: PortDirection, hasNetmap = netmapAvailable()): ResolvedName {
@@ -52,7 +49,8 @@ export function resolvePortName(spec: string, direction: PortDirection, hasNetma
   for (const [prefix, backend] of PREFIXES) {
     if (s.startsWith(prefix)) return { spec, auto: false, candidates: [{ backend, name: s }] };
   }
-  if (/^vale[0-9A-Za-z_]*:/.test(s)) return { spec, auto: false, candidates: [{ backend: 'netmap', name: s }] };
+  // Every vale* name goes to the netmap parser, which explains what is wrong with a bad one.
+  if (isNetmapName(s) || s.startsWith('vale')) return { spec, auto: false, candidates: [{ backend: 'netmap', name: s }] };
   if (/[{}]/.test(s)) {
     throw new PortError(
       PortErrorCode.BAD_NAME,
