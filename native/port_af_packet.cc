@@ -9,7 +9,17 @@
 // slot that points into it. Walking may stop in the middle of a block when the slot array is full
 // and resume at the next rxsync, so any slot count works; the default covers the whole block ring
 // at 60-byte frames. Per-slot kernel timestamps and wire lengths live in slot_ts_ns and
-// slot_wire_len.
+// slot_wire_len. VLAN tags the kernel moved out of band (it always untags on receive) are written
+// back into the frame, in the 4 bytes of headroom PACKET_RESERVE leaves before it.
+//
+// Snaplen: a one-instruction socket filter `ret #snaplen` makes the kernel copy exactly snaplen
+// bytes into the block (tp_len keeps the wire length); slot.len is also capped at snaplen (after
+// a re-inserted VLAN tag) and at 65535, the most a slot can say. Without a snaplen the kernel
+// only truncates at the block size (128 KiB), far above any MTU.
+//
+// Outgoing packets are captured like incoming ones (tcpdump's default -Q inout), except on
+// loopback devices where each packet would otherwise appear twice. Our own TX never shows up in
+// our RX: with qdisc bypass it skips the taps, for every packet socket (tcpdump -i IF too).
 //
 // Multi-queue devices get one socket + ring per RX queue, joined in a PACKET_FANOUT_QM group.
 // QM picks member (skb->queue_mapping % N). Drivers that record the RX queue store queue + 1
@@ -63,9 +73,11 @@ constexpr uint32_t kRxMaxBlocks = 4096;        // 512 MiB per RX queue
 constexpr uint32_t kRxRetireMs = 4;            // a quiet link still delivers within ~4 ms (+1 jiffy)
 // tpacket_block_desc rounded to 8 bytes: where the first packet of a block may start.
 constexpr uint32_t kV3BlockHeader = (sizeof(tpacket_block_desc) + 7) & ~7u;
+// Headroom before each frame (PACKET_RESERVE) where a VLAN tag the kernel took out is put back.
+constexpr uint32_t kVlanReserve = 4;
 // Bytes one 60-byte frame (the Ethernet minimum) occupies in a V3 block: the header area up to
-// tp_mac is TPACKET_ALIGN(TPACKET3_HDRLEN + 16) - 14 = 82, plus the frame, 8-byte aligned.
-constexpr uint32_t kV3Footprint60 = (82 + 60 + 7) & ~7u;
+// tp_mac is TPACKET_ALIGN(TPACKET3_HDRLEN + 16) + reserve - 14 = 86, plus the frame, 8-byte aligned.
+constexpr uint32_t kV3Footprint60 = (86 + 60 + 7) & ~7u;
 constexpr uint32_t kRxPacketsPerBlock60 = (kRxBlockSize - kV3BlockHeader - 1) / kV3Footprint60;
 constexpr uint32_t kMinSlots = 64;
 constexpr uint32_t kMaxSlots = 1u << 22;
@@ -359,6 +371,7 @@ class AfPacketPort final : public Port {
   void open_rx() {
     const uint32_t nq = opts_.queue >= 0 ? 1 : iface_.rx_queues;
     fanout_ = nq > 1;
+    vlan_reinsert_ = info_.link_type == 1;
     qm_offset_ = iface_.driver == "veth" ? 0 : 1;
     uint32_t nblocks = kRxDefaultBlocks;
     uint32_t nslots = nblocks * kRxPacketsPerBlock60 + 1;
@@ -384,6 +397,7 @@ class AfPacketPort final : public Port {
       q.fd = new_socket();
       bind_to(q.fd, 0);
       set_int(q.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION");
+      if (vlan_reinsert_) set_int(q.fd, SOL_PACKET, PACKET_RESERVE, int(kVlanReserve), "PACKET_RESERVE");
       tpacket_req3 req{};
       req.tp_block_size = kRxBlockSize;
       req.tp_block_nr = nblocks;
@@ -595,14 +609,31 @@ class AfPacketPort final : public Port {
         skip = sll->sll_pkttype == PACKET_OUTGOING;
       }
       if (!skip) {
+        uint8_t* frame = const_cast<uint8_t*>(pkt) + mac;
+        uint32_t len = snap, wire = h->tp_len;
+        if (vlan_reinsert_ && (h->tp_status & TP_STATUS_VLAN_VALID) && snap >= 12 && mac >= kVlanReserve) {
+          // The kernel moved the 802.1Q tag out of the frame (it always untags on receive, and
+          // offloads do on send); put it back where it was on the wire, as libpcap does.
+          const uint16_t tpid =
+              (h->tp_status & TP_STATUS_VLAN_TPID_VALID) && h->hv1.tp_vlan_tpid ? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+          const uint16_t tci = uint16_t(h->hv1.tp_vlan_tci);
+          std::memmove(frame - kVlanReserve, frame, 12);
+          frame -= kVlanReserve;
+          frame[12] = uint8_t(tpid >> 8);
+          frame[13] = uint8_t(tpid);
+          frame[14] = uint8_t(tci >> 8);
+          frame[15] = uint8_t(tci);
+          len += kVlanReserve;
+          wire += kVlanReserve;
+        }
         const uint32_t i = r.tail;
         Slot& s = r.slot[i];
         s.buf_idx = 0;
         s.flags = NS_INDIRECT;
-        s.len = uint16_t(std::min<uint32_t>(snap, len_cap_));
-        s.ptr = uint64_t(uintptr_t(pkt + mac));
+        s.len = uint16_t(std::min<uint32_t>(len, len_cap_));
+        s.ptr = uint64_t(uintptr_t(frame));
         q.ts[i] = uint64_t(h->tp_sec) * 1000000000ull + h->tp_nsec;
-        q.wire[i] = h->tp_len;
+        q.wire[i] = wire;
         r.tail = ring_next(r, i);
         ++q.walked;
         --room;
@@ -760,6 +791,7 @@ class AfPacketPort final : public Port {
   bool want_rx_ = false;
   bool want_tx_ = false;
   bool fanout_ = false;
+  bool vlan_reinsert_ = false;
   bool bypass_ = false;
   bool closed_ = false;
   uint32_t qm_offset_ = 1;
