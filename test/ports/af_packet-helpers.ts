@@ -61,7 +61,7 @@ export function writePcap(file: string, frames: Buffer[]): void {
   gh.writeUInt16LE(4, 6);
   gh.writeUInt32LE(65535, 16);
   gh.writeUInt32LE(1, 20);
-  const parts = [gh];
+  const parts: Buffer[] = [gh];
   frames.forEach((f, i) => {
     const rh = Buffer.alloc(16);
     rh.writeUInt32LE(1700000000, 0);

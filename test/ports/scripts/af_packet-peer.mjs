@@ -2,7 +2,9 @@
 // sockets see the namespace they were created in). Reports one JSON line on stdout per result;
 // the test decides what is right.
 //
-//   txrx  FRAMES RXOPTS   TX on va and RX on vb in one process, frames from FRAMES
+//   txrx  FRAMES RXOPTS [late]  TX on va and RX on vb in one process, frames from FRAMES; with
+//                               "late", nothing is read until everything was sent
+//   idle                  CPU time of waits on an idle RX port
 //   tx    FRAMES IF       send FRAMES on IF and wait until nothing is pending
 //   rx    COUNT IF RXOPTS print {"ready"}, then receive until COUNT packets or 1.5 s of silence
 //   hold  NAME OPTS       open, print {"ready"}; stdin "close" closes, "exit" exits
@@ -89,7 +91,8 @@ if (mode === 'txrx') {
       got.push(...r);
     }
   };
-  const pend = sendAll(tx, frames, drain);
+  const late = args[2] === 'late';
+  const pend = sendAll(tx, frames, late ? () => {} : drain);
   collect(rx, frames.length, 500, got);
   const t1 = nowNs();
   out({
@@ -107,6 +110,15 @@ if (mode === 'txrx') {
   });
   rx.close();
   tx.close();
+} else if (mode === 'idle') {
+  const rx = new Port('af_packet:vb', { direction: 'rx' });
+  const before = process.cpuUsage();
+  const t0 = Date.now();
+  const results = [];
+  for (let i = 0; i < 3; i++) results.push(rx.wait(WAIT_RX, 100));
+  const cpu = process.cpuUsage(before);
+  out({ results, wallMs: Date.now() - t0, cpuUs: cpu.user + cpu.system });
+  rx.close();
 } else if (mode === 'tx') {
   const frames = readFrames(args[0]);
   const tx = new Port(`af_packet:${args[1] ?? 'va'}`, { direction: 'tx' });
