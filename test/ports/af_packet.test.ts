@@ -244,6 +244,22 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
 
   // A packet socket's PACKET_MR_PROMISC membership raises the device's promiscuity count; the
   // PROMISC flag `ip link show` prints is only the administrative one (ip link set promisc on).
+  it.skipIf(!has('tcpreplay'))('shows each packet once on loopback, where the kernel taps it going out and coming in', async () => {
+    bed.exec('ip', ['link', 'set', 'lo', 'up']);
+    const frames = frameSizes(50).map((len, i) => makeFrame(i, len, 5));
+    const pcap = tmp.file('lo.pcap');
+    writePcap(pcap, frames);
+    // Duplicates would interleave (out, in, out, in), so the first 50 packets would show them.
+    const rx = Peer.start(bed, ['rx', String(frames.length), 'lo']);
+    const ready = await rx.next<{ info: { linkType: number; maxFrame: number } }>();
+    expect(ready.info.linkType).toBe(1);
+    bed.exec('tcpreplay', ['-q', '-i', 'lo', '--topspeed', pcap]);
+    const r = await rx.next<{ packets: PacketJson[] }>();
+    await rx.exited;
+    const ours = r.packets.filter((p) => decode(p)[11] === 5);
+    expect(ours.map((p) => decode(p).toString('hex'))).toEqual(frames.map((f) => f.toString('hex')));
+  });
+
   const promisc = () => Number(/promiscuity (\d+)/.exec(bed.exec('ip', ['-d', 'link', 'show', 'vb']))![1]) > 0;
   async function until(cond: () => boolean, ms = 3000): Promise<boolean> {
     const end = Date.now() + ms;
@@ -351,6 +367,12 @@ describe.skipIf(why !== null)(`af_packet on a 2-queue veth${why ? ` (skipped: ${
       writeFrames(fb, frameSizes(per).map((len, i) => makeFrame(i, len, 2)));
       const rx = Peer.start(bed, ['rx', String(2 * per), 'vb']);
       const ready = await rx.next<{ info: { rxRings: number; mode: string }; rings: { index: number }[] }>();
+      // A second capture of queue 1 alone, side by side (every packet socket gets its own copy).
+      const rx1 = Peer.start(bed, ['rx', String(per), 'vb', '{"queue":1}']);
+      const ready1 = await rx1.next<{ info: { rxRings: number; description: string }; rings: { index: number }[] }>();
+      expect(ready1.info.rxRings).toBe(1);
+      expect(ready1.rings[0].index).toBe(1);
+      expect(ready1.info.description).toMatch(/queue 1 only/);
       expect(ready.info.rxRings).toBe(2);
       expect(ready.rings.map((r) => r.index)).toEqual([0, 1]);
       expect(ready.info.mode).toMatch(/fanout/);
@@ -371,7 +393,13 @@ describe.skipIf(why !== null)(`af_packet on a 2-queue veth${why ? ` (skipped: ${
         const seqs = ours.filter((p) => decode(p)[11] === sender).map((p) => decode(p).readUInt32BE(14));
         expect(seqs).toEqual([...Array(per).keys()]);
       }
+      const r1 = await rx1.next<{ packets: PacketJson[] }>();
+      await rx1.exited;
+      const ours1 = r1.packets.filter((p) => decode(p).readUInt16BE(12) === 0x88b5);
       if (twoCpus) {
+        // Queue 1 alone: exactly the second sender's frames, on a ring labelled 1.
+        expect(ours1.length).toBe(per);
+        expect(ours1.every((p) => decode(p)[11] === 2 && p.ring === 1)).toBe(true);
         // Each queue's traffic sits on its own ring.
         const ringsOf = (sender: number) => new Set(ours.filter((p) => decode(p)[11] === sender).map((p) => p.ring));
         expect([...ringsOf(1)]).toEqual([0]);
@@ -384,7 +412,23 @@ describe.skipIf(why !== null)(`af_packet on a 2-queue veth${why ? ` (skipped: ${
   });
 });
 
-describe.skipIf(why !== null)(`af_packet when the interface vanishes${why ? ` (skipped: ${why})` : ''}`, () => {
+describe.skipIf(why !== null)(`af_packet when the interface goes away${why ? ` (skipped: ${why})` : ''}`, () => {
+  it('ends RX with ERR_PORT_DOWN when the interface is set down', async () => {
+    const bed = createVethBed();
+    try {
+      const p = Peer.start(bed, ['gone', 'rx']);
+      await p.next();
+      await new Promise((r) => setTimeout(r, 100));
+      bed.exec('ip', ['link', 'set', 'vb', 'down']);
+      const r = await p.next<{ rx: Record<string, unknown> }>();
+      expect((await p.exited).code).toBe(0);
+      expect(r.rx).toMatchObject({ code: 'ERR_PORT_DOWN', end: { end: 'error', code: 'ERR_PORT_DOWN' } });
+      expect(r.rx.message).toBe('interface vb went down: ip link set vb up, then start again');
+    } finally {
+      bed.destroy();
+    }
+  });
+
   it('ends RX and TX with ERR_PORT_GONE and a message, without crashing', async () => {
     const bed = createVethBed();
     try {

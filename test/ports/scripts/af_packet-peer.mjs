@@ -148,6 +148,8 @@ if (mode === 'txrx') {
     }
   }
 } else if (mode === 'gone') {
+  // With an argument, only RX is watched (for "interface went down", where TX keeps working).
+  const rxOnly = args[0] === 'rx';
   const rx = new Port('af_packet:vb', { direction: 'rx' });
   const tx = new Port('af_packet:va', { direction: 'tx' });
   out({ ready: true });
@@ -162,6 +164,7 @@ if (mode === 'txrx') {
     result.rx = { code: e.code, message: e.message, errno: e.errno, end: rx.end() };
   }
   try {
+    if (rxOnly) throw Object.assign(new Error('not asked'), { code: 'SKIPPED' });
     const f = Buffer.alloc(60, 0xff);
     tx.inject(f);
     tx.txsync();
