@@ -28,7 +28,11 @@
 // both kinds of device.
 //
 // TX: one TPACKET_V2 ring of fixed frames on its own socket (bound to protocol 0, so it never
-// receives), PACKET_QDISC_BYPASS and PACKET_LOSS. Slot i is frame i. txsync marks
+// receives), PACKET_QDISC_BYPASS and PACKET_LOSS. Slot i is frame i; buf_idx cannot change and
+// NS_INDIRECT slots are copied into their frame. A frame the link cannot carry (over max_frame,
+// over MTU + header without an 802.1Q tag, shorter than the link header, part of a NS_MOREFRAG
+// chain) is refused: it is still handed over, in a form the kernel skips without a word, since
+// the kernel's own cursor only moves over frames it processed. txsync marks
 // [old head, head) SEND_REQUEST (status written last, with release order) and kicks with a
 // non-blocking sendto(); the kernel stops at the first frame it cannot send now (no socket
 // memory, or the device dropped it) and leaves it SEND_REQUEST, so later syncs kick again until
@@ -163,7 +167,8 @@ class AfPacketPort final : public Port {
     if (!(iface_.flags & IFF_UP)) throw PortError(errc::kDown, "interface " + n + " is down: ip link set " + n + " up");
     ll_len_ = af_packet_ll_header_len(iface_.arphrd);
     // The kernel allows 4 bytes over MTU + header only for 802.1Q-tagged Ethernet frames.
-    max_frame_ = iface_.mtu + ll_len_ + (iface_.arphrd == ARPHRD_ETHER ? 4 : 0);
+    // Capped at 65535: a slot's len cannot say more (lo's MTU is 65536).
+    max_frame_ = std::min<uint32_t>(iface_.mtu + ll_len_ + (iface_.arphrd == ARPHRD_ETHER ? 4 : 0), 65535);
     info_.max_frame = max_frame_;
     want_rx_ = opts.direction != Direction::kTx;
     want_tx_ = opts.direction != Direction::kRx;
@@ -727,7 +732,10 @@ class AfPacketPort final : public Port {
       end_errno_ = EINVAL;
       return -EINVAL;
     }
-    ok = ok && frame_ok(data, len);
+    // One frame per slot: the frames hold max_frame, so a NS_MOREFRAG chain is a caller's error.
+    const bool chained = (s.flags & NS_MOREFRAG) || in_chain_;
+    in_chain_ = (s.flags & NS_MOREFRAG) != 0;
+    ok = ok && !chained && frame_ok(data, len);
     if (ok) {
       h->tp_len = len;
     } else {
@@ -792,6 +800,7 @@ class AfPacketPort final : public Port {
   bool want_tx_ = false;
   bool fanout_ = false;
   bool vlan_reinsert_ = false;
+  bool in_chain_ = false;  // TX: inside a NS_MOREFRAG chain (all of it is refused)
   bool bypass_ = false;
   bool closed_ = false;
   uint32_t qm_offset_ = 1;

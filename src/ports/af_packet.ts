@@ -15,7 +15,7 @@ export const AF_PACKET = {
   /** block retire timeout: how late a packet on a quiet link can be handed over (ms) */
   rxRetireMs: 4,
   /** 60-byte frames one block holds; default slots = blocks × this + 1 */
-  rxPacketsPerBlock60: 862,
+  rxPacketsPerBlock60: 861,
   /** TX frames (slots) when txSlots is not given */
   txDefaultFrames: 4096,
   /** smallest TX frame; frames are a power of two holding a 32-byte header and the largest frame */
@@ -49,10 +49,11 @@ export function linkTypeOfArphrd(arphrd: number): number | null {
   return LINK_TYPES.get(arphrd) ?? null;
 }
 
-/** Largest frame the TX ring sends: MTU + link header, + 4 for 802.1Q-tagged Ethernet frames. */
+/** Largest frame the TX ring sends: MTU + link header, + 4 for 802.1Q-tagged Ethernet frames,
+ * at most 65535 (what a slot's length can say). */
 export function maxFrameOf(arphrd: number, mtu: number): number {
   const ll = arphrd === ARPHRD_ETHER || arphrd === ARPHRD_LOOPBACK ? 14 : 0;
-  return mtu + ll + (arphrd === ARPHRD_ETHER ? 4 : 0);
+  return Math.min(65535, mtu + ll + (arphrd === ARPHRD_ETHER ? 4 : 0));
 }
 
 /** Why Linux cannot have an interface called `name` (its dev_valid_name rules), or null. */

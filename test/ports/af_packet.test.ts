@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { AF_PACKET } from '../../src/ports/af_packet.js';
 import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
 import {
   decode,
@@ -100,7 +101,9 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     expect(r.rxInfo.mode).toMatch(/TPACKET_V3/);
     expect(r.txInfo).toMatchObject({ tsSource: 'none', knowsRxDrops: false, rxRings: 0, txRings: 1 });
     expect(r.txInfo.mode).toMatch(/TPACKET_V2 tx, qdisc bypass/);
-    expect(r.txRing.numSlots).toBe(4096);
+    // Default geometry, as src/ports/af_packet.ts documents it.
+    expect(r.rxRing.numSlots).toBe(AF_PACKET.rxDefaultBlocks * AF_PACKET.rxPacketsPerBlock60 + 1);
+    expect(r.txRing.numSlots).toBe(AF_PACKET.txDefaultFrames);
     expect(r.txRing.bufSize).toBeGreaterThanOrEqual(1518);
 
     // Counters are bigints (JSON carries them as strings), measured, and drop-free for this load.
@@ -300,6 +303,7 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     name: string;
     opts: object;
     opened?: boolean;
+    info?: Record<string, unknown>;
     code?: string;
     message?: string;
     mirror?: { code: string; message: string } | null;
@@ -317,6 +321,7 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
       { name: 'af_packet:vb', opts: { direction: 'rx', queue: 3 } },
       { name: 'af_packet:vb', opts: { rxSlots: 10 } },
       { name: 'af_packet:vb', opts: { direction: 'rx' } },
+      { name: 'af_packet:va' }, // both directions: one RX and one TX ring
     ];
     const { results } = await runPeer<{ results: ErrorResult[] }>(bed, ['errors', JSON.stringify(cases)]);
     const by = (n: string, q?: number) => results.find((r) => r.name === n && (q === undefined || (r.opts as { queue?: number }).queue === q))!;
@@ -330,7 +335,9 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     expect(by('af_packet:vb', 3)).toMatchObject({ code: 'ERR_PORT_NOT_FOUND' });
     expect(by('af_packet:vb', 3).message).toMatch(/vb has 1 RX queue\(s\).*no queue 3/);
     expect(results.find((r) => (r.opts as { rxSlots?: number }).rxSlots === 10)).toMatchObject({ code: 'ERR_PORT_UNSUPPORTED' });
-    expect(results.at(-1)).toMatchObject({ opened: true });
+    expect(results.at(-2)).toMatchObject({ opened: true });
+    expect(results.at(-1)).toMatchObject({ opened: true, info: { rxRings: 1, txRings: 1, maxFrame: 1518 } });
+    expect(results.at(-1)!.info!.mode).toBe('TPACKET_V3 rx, TPACKET_V2 tx, qdisc bypass');
 
     for (const r of results) {
       expect(r.message ?? '').not.toMatch(/\n/); // one line each
