@@ -1,0 +1,152 @@
+// Shared pieces of the benchmarks: traces, timed processes (wall, user, sys, max RSS through
+// /usr/bin/time), and printing results with ratios against the peer tools run in the same session.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const BIN = { nmcap: join(ROOT, 'bin/nmcap'), nmreplay: join(ROOT, 'bin/nmreplay') };
+
+/** A scratch directory on tmpfs when there is one (the benchmarks measure us, not the disk). */
+export function scratch(tag) {
+  const base = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
+  const dir = mkdtempSync(join(base, `nmcap-bench-${tag}-`));
+  return { dir, path: (n) => join(dir, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A classic pcap of `count` Ethernet/IPv4/UDP frames of `size` bytes (without FCS), numbered in
+ * the payload, 1 us apart, written in one go.
+ */
+export async function udpTrace(path, count, size = 64) {
+  const { writeFileSync } = await import('node:fs');
+  const rec = 16 + size;
+  const buf = Buffer.alloc(24 + rec * count);
+  buf.writeUInt32LE(0xa1b2c3d4, 0);
+  buf.writeUInt16LE(2, 4);
+  buf.writeUInt16LE(4, 6);
+  buf.writeUInt32LE(65535, 16);
+  buf.writeUInt32LE(1, 20);
+  const frame = Buffer.alloc(size);
+  Buffer.from([0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00]).copy(frame, 0);
+  const ipLen = size - 14;
+  Buffer.from([0x45, 0, ipLen >> 8, ipLen & 0xff, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]).copy(frame, 14);
+  let s = 0;
+  for (let i = 0; i < 20; i += 2) s += frame.readUInt16BE(14 + i);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  frame.writeUInt16BE(~s & 0xffff, 24);
+  frame.writeUInt16BE(9000, 34);
+  frame.writeUInt16BE(9001, 36);
+  frame.writeUInt16BE(ipLen - 20, 38);
+  let o = 24;
+  const t0 = 1_767_225_600;
+  for (let i = 0; i < count; i++) {
+    buf.writeUInt32LE(t0 + Math.floor(i / 1e6), o);
+    buf.writeUInt32LE(i % 1e6, o + 4);
+    buf.writeUInt32LE(size, o + 8);
+    buf.writeUInt32LE(size, o + 12);
+    frame.copy(buf, o + 16);
+    buf.writeUInt32BE(i, o + 16 + 42);
+    o += rec;
+  }
+  writeFileSync(path, buf);
+  return path;
+}
+
+/** Starts a command under /usr/bin/time; `done` resolves with its output and resource use. */
+export function startTimed(cmd, args, opts = {}) {
+  const timeFile = join(opts.dir ?? '/tmp', `time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const useNode = cmd in BIN;
+  const argv = useNode ? [process.execPath, BIN[cmd], ...args] : [cmd, ...args];
+  const full = [...(opts.prefix ?? []), '/usr/bin/time', '-f', '%e %U %S %M', '-o', timeFile, ...argv];
+  const child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise((resolve) => {
+    child.on('close', (code) => {
+      let wall = NaN, user = NaN, sys = NaN, rssKB = NaN;
+      try {
+        const last = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1);
+        [wall, user, sys, rssKB] = last.split(/\s+/).map(Number);
+        rmSync(timeFile, { force: true });
+      } catch {
+        /* killed before time wrote */
+      }
+      resolve({ code, stdout, stderr, wall, user, sys, cpu: user + sys, rssKB });
+    });
+  });
+  return {
+    child,
+    done,
+    stderr: () => stderr,
+    /** Signals the measured command itself: /usr/bin/time ignores SIGINT and SIGQUIT. */
+    signal(sig) {
+      for (const pid of childrenOf(child.pid)) {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          /* gone */
+        }
+      }
+    },
+    async waitFor(re, ms = 15000) {
+      const t0 = Date.now();
+      while (!re.test(stderr)) {
+        if (Date.now() - t0 > ms) throw new Error(`timeout waiting for ${re}: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+function childrenOf(ppid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(d));
+    } catch {
+      /* raced with its exit */
+    }
+  }
+  return out;
+}
+
+export function timed(cmd, args, opts) {
+  return startTimed(cmd, args, opts).done;
+}
+
+export function have(tool) {
+  return ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin'].some((d) => existsSync(join(d, tool)));
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export const fmt = {
+  mpps: (pps) => `${(pps / 1e6).toFixed(3)} Mpps`,
+  kpps: (pps) => `${(pps / 1e3).toFixed(1)} kpps`,
+  ns: (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} ms` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} µs` : `${Math.round(n)} ns`),
+  s: (x) => `${x.toFixed(3)} s`,
+  ratio: (a, b) => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a'),
+};
+
+/** Prints a table of rows (arrays of cells), left-aligned first column. */
+export function table(rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  for (const r of rows) {
+    console.log('  ' + r.map((cell, c) => (c === 0 ? String(cell).padEnd(widths[c]) : String(cell).padStart(widths[c]))).join('  '));
+  }
+}
+
+/** A target line: PASS/MISS with the numbers, never hiding a miss. */
+export function verdict(label, ok, detail) {
+  console.log(`  ${ok ? 'PASS' : 'MISS'}  ${label}: ${detail}`);
+  return ok;
+}
