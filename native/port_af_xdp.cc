@@ -328,6 +328,13 @@ class AfXdpPort final : public Port {
   }
 
   int gone(int e) {
+    // Deleting an interface takes it down first and unbinds our sockets a moment later: if it
+    // is down, look again shortly before saying which of the two happened.
+    if (e == ENETDOWN) {
+      ::usleep(20000);
+      char name[IF_NAMESIZE];
+      if (!::if_indextoname(unsigned(ifindex_), name)) e = ENXIO;
+    }
     if (e == ENETDOWN)
       set_end(PortEnd::kGone, errc::kDown,
               "interface " + ifname_ + " went down; bring it up (ip link set dev " + ifname_ + " up) and start again");
@@ -424,6 +431,7 @@ class AfXdpPort final : public Port {
     const bool want_tx = opts_.direction != Direction::kRx;
 
     xdp::LinkState ls = xdp::query_link(ifname_);
+    ifindex_ = ls.ifindex;
     if (!ls.up)
       throw PortError(errc::kDown, "interface " + ifname_ + " is down; bring it up with `ip link set dev " + ifname_ + " up`");
     xdp::QueueCounts qc = xdp::queue_counts(ifname_, ls);
@@ -755,6 +763,7 @@ class AfXdpPort final : public Port {
   XskSocket* tx_sock_ = nullptr;
   int epoll_fd_ = -1;
   int promisc_fd_ = -1;
+  int ifindex_ = 0;
 };
 
 }  // namespace
