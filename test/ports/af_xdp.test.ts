@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAfXdpMode } from '../../src/ports/af_xdp.js';
 import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
 import { frame, readPcap, seqOf, writePcap } from './scripts/af_xdp-frames.mjs';
 
@@ -129,9 +130,12 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     const rx = new Child(bed, 'af_xdp-recv.mjs', ['--count', String(count)]);
     await rx.until((l) => l === 'ready');
     expect(xdpProgId(bed)).not.toBeNull();
-    const [tx] = await runScript(bed, 'af_xdp-send.mjs', ['--count', String(count)]);
+    // 64 TX slots: the sender's rings wrap six times. The receiver's kernel RX ring (2048) holds
+    // the whole burst even if it is not scheduled, so no frame can be dropped.
+    const [tx] = await runScript(bed, 'af_xdp-send.mjs', ['--count', String(count), '--slots', '64']);
     expect(tx.sent).toBe(count);
     expect(tx.pendingAfter).toBe(0);
+    expect(tx.maxPending).toBeLessThanOrEqual(63);
     expect(tx.mode).toMatch(/^copy, tx budget \d+|^copy, tx budget kernel default/);
     expect(tx.maxFrame).toBe(1514);
     expect((await rx.done()).code).toBe(0);
@@ -148,7 +152,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
       expect(p.ring).toBe(0);
     }
     expect(res.tsSource).toBe('sync-ns');
-    expect(res.mode).toMatch(/^copy, drv, bpf link$/);
+    expect(parseAfXdpMode(res.mode)).toMatchObject({ zeroCopy: false, attach: 'drv', method: 'bpf link', txBudget: null });
     // XDP_STATISTICS-based counters are bigints; nothing was dropped at this rate.
     expect(res.counters.rxReceived.type).toBe('bigint');
     expect(res.counters.rxDrops.type).toBe('bigint');
@@ -158,6 +162,47 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     expect(res.knows).toEqual([true, true]);
     // Closed: the program is gone.
     expect(await eventually(() => !hasXdp(bed))).toBe(true);
+  });
+
+  it('frames the RX ring had no room for are counted as drops (rx_ring_full), and received + drops adds up', async () => {
+    // The receiver does not read until the sender is done: its 64-entry kernel RX ring keeps 64
+    // frames and the XDP socket must drop the other 236.
+    const count = 300;
+    const rx = new Child(bed, 'af_xdp-recv.mjs', ['--count', String(count), '--slots', '64', '--wait-signal', '--count-drops']);
+    await rx.until((l) => l === 'ready');
+    const [tx] = await runScript(bed, 'af_xdp-send.mjs', ['--count', String(count), '--first', '20000']);
+    expect(tx.pendingAfter).toBe(0);
+    rx.proc.kill('SIGUSR1');
+    expect((await rx.done()).code).toBe(0);
+    const [res] = rx.json();
+    expect(res.packets.length).toBe(64);
+    expectFramesExact(
+      res.packets.map((p: { b64: string }) => Buffer.from(p.b64, 'base64')),
+      20000,
+      64,
+    );
+    expect(res.counters.rxRingFull).toEqual({ type: 'bigint', value: String(count - 64) });
+    expect(res.counters.rxDrops).toEqual({ type: 'bigint', value: String(count - 64) });
+    expect(res.counters.rxReceived).toEqual({ type: 'bigint', value: String(count + res.stray) });
+  });
+
+  it('direction both on both ends, 64-slot rings wrapping: va sends, an echo on vb sends every frame back, byte-exact', async () => {
+    const count = 150;
+    const echo = new Child(bed, 'af_xdp-echo.mjs', ['--count', String(count)]);
+    await echo.until((l) => l === 'ready');
+    const [pp] = await runScript(bed, 'af_xdp-pingpong.mjs', ['--count', String(count)]);
+    expect((await echo.done()).code).toBe(0);
+    const [e] = echo.json();
+    expect(e).toMatchObject({ echoed: count, pendingAfter: 0, txRings: 1, rxRings: 1 });
+    expect(parseAfXdpMode(e.mode)).toMatchObject({ attach: 'drv', method: 'bpf link' });
+    expect(parseAfXdpMode(pp.mode).txBudget).toBe(64);
+    expect(pp.sent).toBe(count);
+    expectFramesExact(
+      pp.back.map((b: string) => Buffer.from(b, 'base64')),
+      0,
+      count,
+    );
+    expect(await eventually(() => !hasXdp(bed, 'va') && !hasXdp(bed, 'vb'))).toBe(true);
   });
 
   it.skipIf(!have('tcpdump'))('af_xdp TX on va is seen byte-exact by tcpdump on vb', async () => {

@@ -1,5 +1,5 @@
 // Sends frames [--first, --first + --count) on --port (default af_xdp:va, TX only), --queue to
-// pick a queue, then waits until nothing is pending. Prints one JSON line.
+// pick a queue, --slots for the TX ring size, then waits until nothing is pending. Prints one JSON line.
 import { addon, arg, frame } from './af_xdp-frames.mjs';
 
 const { Port } = addon();
@@ -7,7 +7,12 @@ const name = arg('port', 'af_xdp:va');
 const count = Number(arg('count', '100'));
 const first = Number(arg('first', '0'));
 const queue = arg('queue');
-const port = new Port(name, { direction: 'tx', ...(queue !== undefined ? { queue: Number(queue) } : {}) });
+const slots = arg('slots');
+const port = new Port(name, {
+  direction: 'tx',
+  ...(queue !== undefined ? { queue: Number(queue) } : {}),
+  ...(slots !== undefined ? { txSlots: Number(slots) } : {}),
+});
 const t0 = Date.now();
 let sent = 0;
 let maxPending = 0;
