@@ -355,6 +355,51 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     }
   });
 
+  it.skipIf(!have('capsh') || !have('prlimit'))(
+    'missing privileges: CAP_BPF/CAP_NET_ADMIN, CAP_NET_RAW, locked memory (raised to the hard limit when allowed)',
+    () => {
+      const script = join(scripts, 'af_xdp-open.mjs');
+      const defaults = [
+        ['af_xdp:vb', { direction: 'rx' }],
+        ['af_xdp:va', { direction: 'tx' }],
+      ];
+      // memlock = soft:hard limits in bytes, set before the capabilities are dropped.
+      const run = (drop: string, memlock = '', cases = JSON.stringify(defaults)) =>
+        bed
+          .exec('prlimit', [
+            ...(memlock ? [`--memlock=${memlock}`] : []),
+            'capsh',
+            `--drop=${drop}`,
+            '--',
+            '-c',
+            `${process.execPath} ${script} --cases '${cases}'`,
+          ])
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+      const noBpf = run('cap_bpf,cap_net_admin,cap_sys_admin');
+      expect(noBpf[0].code).toBe('ERR_PORT_PERMISSION');
+      expect(noBpf[0].message).toMatch(/needs CAP_BPF and CAP_NET_ADMIN/);
+      expect(noBpf[1].ok).toBe(true); // TX loads no program
+      const noRaw = run('cap_net_raw');
+      expect(noRaw.map((r) => r.code)).toEqual(['ERR_PORT_PERMISSION', 'ERR_PORT_PERMISSION']);
+      expect(noRaw[0].message).toMatch(/AF_XDP sockets need CAP_NET_RAW/);
+      expect(hasXdp(bed)).toBe(false); // the program attached before the socket failed is gone
+      const locked = run('cap_ipc_lock,cap_sys_resource', '65536:65536');
+      expect(locked.map((r) => r.code)).toEqual(['ERR_PORT_PERMISSION', 'ERR_PORT_PERMISSION']);
+      expect(locked[0].message).toMatch(/refused to lock 8192 KiB of UMEM \(RLIMIT_MEMLOCK 64 KiB\); raise it/);
+      // Soft limit 64 KiB, hard limit 8 MiB: the backend raises the soft limit to the hard one
+      // and 256 KiB + 128 KiB of UMEM fit.
+      const small = JSON.stringify([
+        ['af_xdp:vb', { direction: 'rx', rxSlots: 64 }],
+        ['af_xdp:va', { direction: 'tx', txSlots: 64 }],
+      ]);
+      const raised = run('cap_ipc_lock,cap_sys_resource', '65536:8388608', small);
+      expect(raised.map((r) => r.ok)).toEqual([true, true]);
+      expect(hasXdp(bed)).toBe(false);
+    },
+  );
+
   it('refuses an MTU too large for XDP on veth, leaving nothing attached', async () => {
     bed.exec('ip', ['link', 'set', 'vb', 'mtu', '9000']);
     try {
