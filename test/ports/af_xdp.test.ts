@@ -423,6 +423,30 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     }
   });
 
+  it('falls back to generic (skb) mode when the driver refuses (veth: peer MTU too large for native XDP)', async () => {
+    bed.exec('ip', ['link', 'set', 'va', 'mtu', '9000']);
+    try {
+      const rx = new Child(bed, 'af_xdp-recv.mjs', ['--count', '50']);
+      await rx.until((l) => l === 'ready');
+      expect(hasXdp(bed)).toBe(true);
+      await runScript(bed, 'af_xdp-send.mjs', ['--count', '50', '--first', '300']);
+      expect((await rx.done()).code).toBe(0);
+      const [res] = rx.json();
+      const mode = parseAfXdpMode(res.mode);
+      expect(mode).toMatchObject({ attach: 'skb', method: 'bpf link' });
+      expect(mode.drvRefusal).toBeTruthy();
+      expect(res.description).toMatch(/in generic mode$/);
+      expectFramesExact(
+        res.packets.map((p: { b64: string }) => Buffer.from(p.b64, 'base64')),
+        300,
+        50,
+      );
+      expect(await eventually(() => !hasXdp(bed))).toBe(true);
+    } finally {
+      bed.exec('ip', ['link', 'set', 'va', 'mtu', '1500']);
+    }
+  });
+
   it('reports the interface vanishing mid-run as ERR_PORT_GONE', async () => {
     const gone = createVethBed();
     try {
