@@ -16,7 +16,8 @@
         "native/netmap_rings.cc",
         "native/js_netmap_test.cc",
         "native/port_af_packet.cc",
-        "native/port_af_xdp.cc"
+        "native/port_af_xdp.cc",
+        "native/xdp_prog.cc"
       ],
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")" ],
       "defines": [ "NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
