@@ -187,6 +187,8 @@ async function printPackets(a: NmcapArgs, batches: AsyncIterable<PacketBatch>, l
 export async function runOffline(a: NmcapArgs): Promise<number> {
   const warnings: PcapWarning[] = [];
   const reader = openTrace(a.read === '-' ? process.stdin : a.read!, {
+    // Rewriting copies every packet out before asking for the next batch: recycle the memory.
+    reuse: a.write !== undefined,
     onWarning: (w) => {
       warnings.push(w);
       warnLine(w.message);

@@ -51,10 +51,18 @@ export class FileSource implements ChunkSource {
   private eof = false;
   private pending: Promise<PendingRead> | null = null;
   private closed = false;
+  /** Read buffer holding the current chunk, and buffers free for the next reads (reuse mode). */
+  private current: Buffer | null = null;
+  private readonly free: Buffer[] = [];
 
+  /**
+   * With `reuse`, a chunk's buffer is read into again once the next chunk has been handed out, so
+   * views into a chunk are only valid until the following refill (the reader's reuse mode).
+   */
   constructor(
     path: string,
     private readonly chunkSize: number,
+    private readonly reuse = false,
   ) {
     this.opening = open(path, 'r');
     // The caller sees an open failure on its first refill; keep it from being reported as unhandled.
@@ -62,7 +70,7 @@ export class FileSource implements ChunkSource {
   }
 
   private startRead(fh: FileHandle): void {
-    const buf = Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
+    const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
     const at = this.filePos;
     this.pending = fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead }));
   }
@@ -86,6 +94,13 @@ export class FileSource implements ChunkSource {
       buf.copy(chunk, t, TAIL_ROOM, TAIL_ROOM + bytes);
     }
     if (chunk.length < need && !this.eof) chunk = await this.readUpTo(fh, chunk, need);
+    if (this.reuse) {
+      // The previous chunk's tail has been copied out: its buffer can take the next read.
+      if (this.current !== null) this.free.push(this.current);
+      this.current = null;
+      if (chunk.buffer === buf.buffer) this.current = buf;
+      else this.free.push(buf);
+    }
     if (!this.eof) this.startRead(fh);
     return { chunk, base: tailBase, eof: this.eof };
   }
