@@ -70,6 +70,7 @@ export interface StatsToWrite {
 }
 
 interface OutIface {
+  snapLen: number;
   res: TsResolution;
   mode: TsMode;
   divisor: number;
@@ -121,6 +122,7 @@ export class PcapngWriter {
     this.out.write(block);
     const mode = tsModeOf(res);
     this.ifaces.push({
+      snapLen: o.snapLen,
       res,
       mode,
       divisor: res.base === 10 && res.exponent <= 9 ? 10 ** res.exponent : 0,
@@ -153,10 +155,7 @@ export class PcapngWriter {
     const origLen = p.origLen ?? p.data.length;
     if (p.data.length > 0xffffffff - 64) badArg(`packet of ${p.data.length} bytes is too large`);
     if (p.ts === null) {
-      if (iface !== 0 || this.ifaces.length !== 1) {
-        badArg('a packet without timestamp can only be written as an SPB, which needs a single-interface section');
-      }
-      this.out.write(encodeSPB(p.data, origLen, this.byteOrder));
+      this.writeSpb(iface, p.data, origLen);
       this.packets++;
       return;
     }
@@ -261,10 +260,7 @@ export class PcapngWriter {
     const origLen = batch.origLen[i]!;
     const nsec = batch.tsNsec[i]!;
     if (nsec === NO_TIMESTAMP) {
-      if (oi !== 0 || this.ifaces.length !== 1) {
-        badArg('a packet without timestamp (SPB) can only be written to a single-interface pcapng section');
-      }
-      this.out.write(encodeSPB(data, origLen, this.byteOrder));
+      this.writeSpb(oi, data, origLen);
       return;
     }
     const f = this.ifaces[oi]!;
@@ -272,6 +268,22 @@ export class PcapngWriter {
     const opts = epbOptions(x, this.le);
     const at = this.out.reserve(epbLength(data.length, opts));
     putEPB(this.out.buf, at, oi, unitsOut[0]!, unitsOut[1]!, data, origLen, opts, this.le);
+  }
+
+  /**
+   * A packet without timestamp can only be a Simple Packet Block: it names no interface (so the
+   * section must have exactly one) and its captured length is implied, min(origLen, snapLen).
+   */
+  private writeSpb(iface: number, data: Uint8Array, origLen: number): void {
+    if (iface !== 0 || this.ifaces.length !== 1) {
+      badArg('a packet without timestamp can only be written as an SPB, which needs a single-interface section');
+    }
+    const snap = this.ifaces[0]!.snapLen;
+    const implied = snap === 0 ? origLen : Math.min(origLen, snap);
+    if (data.length !== implied) {
+      badArg(`an SPB cannot hold ${data.length} bytes of a ${origLen}-byte packet on an interface with snap length ${snap}`);
+    }
+    this.out.write(encodeSPB(data, origLen, this.byteOrder));
   }
 
   /** An Interface Statistics Block. Counters that are null or absent are omitted (unknown). */
