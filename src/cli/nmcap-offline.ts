@@ -197,6 +197,8 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
   const st: RunState = { stop: false };
   const sig = onInterrupt(() => {
     st.stop = true;
+    // Ends a read waiting on a quiet pipe; what was read so far is still written.
+    void reader.close();
   });
   const limit = a.count ?? Infinity;
   try {
@@ -261,7 +263,7 @@ async function rewrite(
     failure ??= err;
   }
   await reader.close().catch(() => undefined);
-  if (pcap !== undefined && pcap.dropped > 0) {
+  if (pcap !== undefined && pcap.dropped > 0 && failure === undefined) {
     warnLine(`classic pcap cannot hold name resolution, statistics, secrets or custom blocks: ${pcap.dropped} dropped`);
   }
   const toStdout = a.write === '-';

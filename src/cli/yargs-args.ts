@@ -48,7 +48,7 @@ export async function parseWithYargs(
     .scriptName(text.scriptName)
     .usage(text.usage)
     .options(options)
-    .strict()
+    .strictOptions()
     .help('help')
     .alias('help', 'h')
     .version(packageVersion())

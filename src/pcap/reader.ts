@@ -93,6 +93,7 @@ class Reader implements TraceReader {
   private readonly opts: ResolvedOptions;
   private readonly source: ChunkSource;
   private started = false;
+  private closing = false;
   private gen: AsyncGenerator<PacketBatch> | undefined;
   private readonly emitWarning: (w: PcapWarning) => void;
 
@@ -160,7 +161,7 @@ class Reader implements TraceReader {
         }
         if (eof) {
           try {
-            endOfInput(parser, chunk, pos, base, this.emitWarning);
+            if (!this.closing) endOfInput(parser, chunk, pos, base, this.emitWarning);
           } finally {
             if (!b.empty) yield b.finish(EMPTY);
           }
@@ -180,9 +181,14 @@ class Reader implements TraceReader {
     }
   }
 
+  /**
+   * Stops early. Safe while a batch is being awaited: the source is closed first (a pending stream
+   * read ends), so iteration finishes with what was already read, without a truncation warning.
+   */
   async close(): Promise<void> {
+    this.closing = true;
+    await this.source.close();
     if (this.gen !== undefined) await this.gen.return(undefined);
-    else await this.source.close();
   }
 }
 

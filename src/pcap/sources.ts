@@ -76,11 +76,12 @@ export class FileSource implements ChunkSource {
   }
 
   async refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk> {
+    if (this.closed || this.eof) return { chunk: tail, base: tailBase, eof: true };
     const fh = (this.fh ??= await this.opening);
-    if (this.eof) return { chunk: tail, base: tailBase, eof: true };
     if (this.pending === null) this.startRead(fh);
     const { buf, bytes } = await this.pending!;
     this.pending = null;
+    if (this.closed) return { chunk: tail, base: tailBase, eof: true };
     this.filePos += bytes;
     if (bytes === 0) this.eof = true;
     const t = tail.length;
@@ -137,8 +138,9 @@ export class FileSource implements ChunkSource {
 export class StreamSource implements ChunkSource {
   private readonly it: AsyncIterator<unknown>;
   private done = false;
+  private closed = false;
 
-  constructor(stream: NodeJS.ReadableStream | AsyncIterable<unknown>) {
+  constructor(private readonly stream: NodeJS.ReadableStream | AsyncIterable<unknown>) {
     this.it = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   }
 
@@ -148,8 +150,15 @@ export class StreamSource implements ChunkSource {
     let total = tail.length;
     // At least one new piece, then until the parser's need is met.
     do {
-      const r = await this.it.next();
-      if (r.done === true) {
+      let r: IteratorResult<unknown>;
+      try {
+        r = await this.it.next();
+      } catch (err) {
+        // close() destroyed the stream under a pending read: that is the end, not an error.
+        if (this.closed) r = { done: true, value: undefined };
+        else throw err;
+      }
+      if (r.done === true || this.closed) {
         this.done = true;
         break;
       }
@@ -160,14 +169,23 @@ export class StreamSource implements ChunkSource {
       parts.push(piece);
       total += piece.length;
     } while (total < need);
-    const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    const chunk = parts.length === 1 ? parts[0]! : parts.length === 0 ? tail : Buffer.concat(parts, total);
     return { chunk, base: tailBase, eof: this.done };
   }
 
   async close(): Promise<void> {
-    if (!this.done) {
-      this.done = true;
+    if (this.closed) return;
+    this.closed = true;
+    if (this.done) return;
+    this.done = true;
+    // An async iterator's return() waits behind a pending next(); destroying the stream ends that
+    // read now (a quiet pipe would otherwise keep us waiting for data that may never come).
+    const destroy = (this.stream as { destroy?: () => void }).destroy;
+    if (typeof destroy === 'function') destroy.call(this.stream);
+    try {
       await this.it.return?.();
+    } catch {
+      // The premature-close error belongs to the read close() ended on purpose.
     }
   }
 }
