@@ -16,6 +16,15 @@ export interface ByteSink {
   reserve(n: number): number;
   /** Appends a copy of `bytes`. */
   write(bytes: Uint8Array): void;
+  /**
+   * Bulk writers: room for n bytes at the current position without taking it (the buffer may be
+   * replaced); returns the position. Write there, then advance().
+   */
+  ensure(n: number): number;
+  /** The current write position in `buf`. */
+  cursor(): number;
+  /** Moves the write position forward to `pos` (within `buf`) after writing in place. */
+  advance(pos: number): void;
   /** True when the caller should await ready() before producing more. */
   readonly needsDrain: boolean;
   ready(): Promise<void>;
@@ -143,6 +152,21 @@ class BufferedSink implements ByteSink {
   write(bytes: Uint8Array): void {
     const at = this.reserve(bytes.length);
     this.buf.set(bytes, at);
+  }
+
+  ensure(n: number): number {
+    this.check();
+    if (this.pos + n > this.buf.length) this.rotate(n);
+    return this.pos;
+  }
+
+  cursor(): number {
+    return this.pos;
+  }
+
+  advance(pos: number): void {
+    if (pos < this.pos || pos > this.buf.length) throw new RangeError(`sink position ${pos} outside ${this.pos}..${this.buf.length}`);
+    this.pos = pos;
   }
 
   async ready(): Promise<void> {

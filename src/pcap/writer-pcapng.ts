@@ -194,20 +194,35 @@ export class PcapngWriter {
     const { dataOffset, capLen, origLen, iface, tsSec, tsNsec } = batch;
     const hasExtras = batch.hasExtras;
     const out = this.out;
+    // A local cursor into the sink's buffer: one bounds check per packet, no call.
+    let buf = out.buf;
+    let v = out.view;
+    let at = out.cursor();
+    let lim = buf.length;
     for (let i = 0; i < n; i++) {
       const si = iface[i]!;
       let oi = table[si];
       if (oi === undefined) {
+        // The map may add an interface (an IDB written through the sink): sync the cursor around it.
+        out.advance(at);
         oi = ifaceMap(si);
         this.iface(oi);
         table[si] = oi;
+        buf = out.buf;
+        v = out.view;
+        at = out.cursor();
+        lim = buf.length;
       }
       const cap = capLen[i]!;
-      const off = dataOffset[i]!;
       const nsec = tsNsec[i]!;
       const x = hasExtras ? batch.extras(i) : undefined;
       if (nsec === NO_TIMESTAMP || x !== undefined) {
+        out.advance(at);
         this.writeSlow(batch, i, oi, x);
+        buf = out.buf;
+        v = out.view;
+        at = out.cursor();
+        lim = buf.length;
         continue;
       }
       const f = this.ifaces[oi]!;
@@ -225,8 +240,13 @@ export class PcapngWriter {
       }
       const padded = (cap + 3) & ~3;
       const len = 32 + padded;
-      const at = out.reserve(len);
-      const v = out.view;
+      if (at + len > lim) {
+        out.advance(at);
+        at = out.ensure(len);
+        buf = out.buf;
+        v = out.view;
+        lim = buf.length;
+      }
       v.setUint32(at, BlockType.EPB, le);
       v.setUint32(at + 4, len, le);
       v.setUint32(at + 8, oi, le);
@@ -235,6 +255,7 @@ export class PcapngWriter {
       v.setUint32(at + 20, cap, le);
       v.setUint32(at + 24, origLen[i]!, le);
       const d = at + 28;
+      const off = dataOffset[i]!;
       if (cap <= 512) {
         // Short packets: word copies beat a subarray + set per packet by a wide margin.
         const whole = cap & ~3;
@@ -242,16 +263,16 @@ export class PcapngWriter {
         for (; k < whole; k += 4) v.setUint32(d + k, srcView.getUint32(off + k, true), true);
         if (k < padded) {
           v.setUint32(d + k, 0, true);
-          const buf = out.buf;
           for (; k < cap; k++) buf[d + k] = src[off + k]!;
         }
       } else {
-        const buf = out.buf;
         buf.set(src.subarray(off, off + cap), d);
         for (let k = cap; k < padded; k++) buf[d + k] = 0;
       }
       v.setUint32(at + len - 4, len, le);
+      at += len;
     }
+    out.advance(at);
     this.packets += n;
   }
 
