@@ -24,7 +24,7 @@ import {
   PCAPNG_BYTE_ORDER_MAGIC_SWAPPED,
 } from './constants.js';
 import { u16be, u16le, u32be, u32le } from './bytes.js';
-import { KIND_EPB, KIND_PB, KIND_PCAP, KIND_SPB, NO_TIMESTAMP, type BatchBuilder } from './batch.js';
+import { KIND_EPB, KIND_PB, KIND_SPB, NO_TIMESTAMP, type BatchBuilder } from './batch.js';
 import {
   parseCustom,
   parseDsb,
@@ -368,7 +368,7 @@ export class TraceParser {
             this.stop = STOP_FLUSH;
             break;
           }
-          const section = parseShb(buf, pos, len, le, base, this.sections.length, this.warn);
+          const section = parseShb(buf, pos, len, le, base, this.sections.length);
           this.le = le;
           this.section = section;
           this.sections.push(section);

@@ -47,7 +47,6 @@ export function parseShb(
   le: boolean,
   base: number,
   index: number,
-  warn: Warn,
 ): SectionInfo {
   if (len < 28) tooShort(base, pos, 'SHB', len, 28);
   const major = u16(buf, pos + 12, le);
@@ -88,7 +87,6 @@ export function parseShb(
       // Custom and unknown options are skipped, as the spec allows.
     }
   });
-  void warn;
   return section;
 }
 

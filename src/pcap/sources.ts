@@ -44,12 +44,18 @@ interface PendingRead {
   bytes: number;
 }
 
+/** Reads kept in flight ahead of the parser (each on a libuv thread-pool thread). */
+const READ_AHEAD = 2;
+
 export class FileSource implements ChunkSource {
   private fh: FileHandle | undefined;
   private readonly opening: Promise<FileHandle>;
+  /** File offset just after the last byte handed out. */
   private filePos = 0;
+  /** File offset the next read-ahead starts at. */
+  private issuePos = 0;
   private eof = false;
-  private pending: Promise<PendingRead> | null = null;
+  private readonly ahead: Promise<PendingRead>[] = [];
   private closed = false;
   /** Read buffer holding the current chunk, and buffers free for the next reads (reuse mode). */
   private current: Buffer | null = null;
@@ -69,21 +75,38 @@ export class FileSource implements ChunkSource {
     this.opening.catch(() => undefined);
   }
 
-  private startRead(fh: FileHandle): void {
-    const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
-    const at = this.filePos;
-    this.pending = fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead }));
+  /** Keeps READ_AHEAD reads of consecutive chunks in flight. */
+  private readAhead(fh: FileHandle): void {
+    while (!this.eof && this.ahead.length < READ_AHEAD) {
+      const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
+      const at = this.issuePos;
+      this.issuePos += this.chunkSize;
+      this.ahead.push(fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead })));
+    }
+  }
+
+  /** Drops reads issued past a short read (their offsets are wrong now); they restart at filePos. */
+  private async discardAhead(): Promise<void> {
+    const stale = this.ahead.splice(0);
+    for (const p of stale) {
+      const r = await p.catch(() => undefined);
+      if (r !== undefined && this.reuse) this.free.push(r.buf);
+    }
+    this.issuePos = this.filePos;
   }
 
   async refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk> {
     if (this.closed || this.eof) return { chunk: tail, base: tailBase, eof: true };
     const fh = (this.fh ??= await this.opening);
-    if (this.pending === null) this.startRead(fh);
-    const { buf, bytes } = await this.pending!;
-    this.pending = null;
+    this.readAhead(fh);
+    const { buf, bytes } = await this.ahead.shift()!;
     if (this.closed) return { chunk: tail, base: tailBase, eof: true };
     this.filePos += bytes;
-    if (bytes === 0) this.eof = true;
+    if (bytes < this.chunkSize) {
+      // End of file, or a file still growing: whatever was read beyond is out of place.
+      await this.discardAhead();
+      if (bytes === 0) this.eof = true;
+    }
     const t = tail.length;
     let chunk: Buffer;
     if (t <= TAIL_ROOM) {
@@ -94,7 +117,11 @@ export class FileSource implements ChunkSource {
       tail.copy(chunk, 0);
       buf.copy(chunk, t, TAIL_ROOM, TAIL_ROOM + bytes);
     }
-    if (chunk.length < need && !this.eof) chunk = await this.readUpTo(fh, chunk, need);
+    if (chunk.length < need && !this.eof) {
+      await this.discardAhead();
+      chunk = await this.readUpTo(fh, chunk, need);
+      this.issuePos = this.filePos;
+    }
     if (this.reuse) {
       // The previous chunk's tail has been copied out: its buffer can take the next read.
       if (this.current !== null) this.free.push(this.current);
@@ -102,7 +129,7 @@ export class FileSource implements ChunkSource {
       if (chunk.buffer === buf.buffer) this.current = buf;
       else this.free.push(buf);
     }
-    if (!this.eof) this.startRead(fh);
+    this.readAhead(fh);
     return { chunk, base: tailBase, eof: this.eof };
   }
 
@@ -126,8 +153,7 @@ export class FileSource implements ChunkSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pending !== null) await this.pending.catch(() => undefined);
-    this.pending = null;
+    for (const p of this.ahead.splice(0)) await p.catch(() => undefined);
     let fh = this.fh;
     if (fh === undefined) fh = await this.opening.catch(() => undefined);
     await fh?.close();

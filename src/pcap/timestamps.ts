@@ -4,9 +4,9 @@
 // Exactness: decimal resolutions 10^0 .. 10^-9 convert exactly both ways (integer long division on
 // 16-bit limbs, every intermediate below 2^53). Resolutions finer than 1 ns (10^-10 and beyond) and
 // binary resolutions (2^-n) cannot be represented in nanoseconds: reading floors to the nanosecond
-// below; writing decimal floors to the unit below, writing binary takes the first unit at or after
-// the timestamp, so that read -> write -> read gives back the same nanoseconds. Seconds are exact while below 2^53 (always, for any
-// timestamp a u64 of units at 10^-3 or finer can hold).
+// below. Writing floors to the unit below for decimal resolutions; for binary ones it takes the
+// first unit at or after the timestamp, so that read -> write -> read gives the same nanoseconds.
+// Seconds are exact while below 2^53 (always, for any u64 count of units at 10^-3 or finer).
 
 import type { TsResolution } from './types.js';
 

@@ -189,6 +189,27 @@ describe('PcapngWriter', () => {
   });
 });
 
+describe('PcapngWriter.writeBatch with interfaces added on first use', () => {
+  it('keeps the IDB written by the map ahead of the packets that use it', async () => {
+    const input = Buffer.concat([
+      shb('le'),
+      idb('le', 1, 0),
+      idb('le', 101, 0),
+      ...Array.from({ length: 50 }, (_, i) => epb('le', i % 2, BigInt(i), bytesOf(10 + i, i))),
+    ]);
+    const bytes = await pcapngBytes((w) => {
+      const m: number[] = [];
+      for (const b of readBatchesSync(input, { batchPackets: 8 })) {
+        w.writeBatch(b, (i) => (m[i] ??= w.addInterface({ linkType: b.section.interfaces[i]!.linkType, snapLen: 0, tsResolution: { base: 10, exponent: 6 } })));
+      }
+    });
+    const back = readPacketsSync(bytes);
+    expect(back.map((p) => [p.interface, p.linkType, p.ts, p.data.toString('hex')])).toEqual(
+      readPacketsSync(input).map((p) => [p.interface, p.linkType, p.ts, p.data.toString('hex')]),
+    );
+  });
+});
+
 describe('PcapWriter', () => {
   for (const o of ['le', 'be'] as Order[]) {
     it(`writes microsecond and nanosecond files (${o})`, async () => {
