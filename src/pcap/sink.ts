@@ -106,6 +106,12 @@ class BufferedSink implements ByteSink {
     return this.queued >= this.maxQueued;
   }
 
+  /** Records an error the output reported outside a write (a stream's 'error' event). */
+  fail(err: Error): void {
+    this.error ??= err;
+    this.wake();
+  }
+
   private check(): void {
     if (this.error !== undefined) throw this.error;
     if (this.closed) throw new Error('write to a closed sink');
@@ -220,7 +226,9 @@ export function openSink(target: string | number | Writable, opts?: SinkOptions)
 }
 
 function streamSink(s: Writable, end: boolean, opts: SinkOptions | undefined): ByteSink {
-  return new BufferedSink(
+  // A stream may report an error (EPIPE on stdout...) after the write that caused it completed:
+  // keep a listener for the sink's whole life so it is recorded, never thrown as unhandled.
+  const sink = new BufferedSink(
     (b) => writeStream(s, b),
     () =>
       end
@@ -230,4 +238,6 @@ function streamSink(s: Writable, end: boolean, opts: SinkOptions | undefined): B
         : Promise.resolve(),
     opts,
   );
+  s.on('error', (err: Error) => sink.fail(err));
+  return sink;
 }

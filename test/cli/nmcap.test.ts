@@ -1,6 +1,6 @@
 // nmcap -r as a user runs it: a child process on the built CLI (npm test compiles dist/ first).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -240,6 +240,42 @@ describe('nmcap usage', () => {
     const v = nmcap(['--version']);
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+});
+
+describe('nmcap and a reader that goes away (| head)', () => {
+  function bigCapture(): string {
+    const path = join(dir, 'big.pcap');
+    if (!existsSync(path)) {
+      const rec = Buffer.concat([Buffer.alloc(16), readFileSync(fx('classic-us-le.pcap')).subarray(40, 100)]);
+      rec.writeUInt32LE(60, 8);
+      rec.writeUInt32LE(60, 12);
+      writeFileSync(path, Buffer.concat([readFileSync(fx('classic-us-le.pcap')).subarray(0, 24), ...Array.from({ length: 60000 }, () => rec)]));
+    }
+    return path;
+  }
+
+  async function runUntilPipeCloses(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Take the first piece of output, then close the pipe as `head` does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    return { code, stderr };
+  }
+
+  it('stops printing quietly with exit 0', async () => {
+    const r = await runUntilPipeCloses(['-r', bigCapture()]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it('with -w - reports the broken pipe in one line, exit 1', async () => {
+    const r = await runUntilPipeCloses(['-r', bigCapture(), '-w', '-', '-q']);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual(['nmcap: Broken pipe']);
   });
 });
 
