@@ -76,7 +76,7 @@ export interface NmcapArgs {
 /** Checks that hold whichever parser read the command line. */
 export function validateArgs(a: NmcapArgs): void {
   if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) {
-    throw new UsageError(`-c needs a positive whole number of packets, got ${String(a.count)}`);
+    throw new UsageError(`-c needs a positive whole number of packets${Number.isNaN(a.count) ? '' : `, got ${a.count}`}`);
   }
   if (a.read === undefined) throw new UsageError('nothing to do: give -r FILE to read a capture (see nmcap --help)');
   if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');

@@ -55,7 +55,7 @@ export async function parseWithYargs(
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg: string | undefined, err: Error | undefined) => {
-      throw new UsageError((msg ?? err?.message ?? 'invalid command line').replace(/\s*\n\s*/g, '; '));
+      throw new UsageError((msg ?? err?.message ?? 'invalid command line').replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; '));
     });
   if (text.epilog !== undefined) y.epilog(text.epilog);
   const parsed = (await y.parseAsync()) as Record<string, unknown>;
