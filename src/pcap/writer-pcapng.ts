@@ -247,13 +247,26 @@ export class PcapngWriter {
         v = out.view;
         lim = buf.length;
       }
-      v.setUint32(at, BlockType.EPB, le);
-      v.setUint32(at + 4, len, le);
-      v.setUint32(at + 8, oi, le);
-      v.setUint32(at + 12, hi, le);
-      v.setUint32(at + 16, lo, le);
-      v.setUint32(at + 20, cap, le);
-      v.setUint32(at + 24, origLen[i]!, le);
+      // Literal byte orders: TurboFan then emits plain (or byte-swapped) stores.
+      if (le) {
+        v.setUint32(at, BlockType.EPB, true);
+        v.setUint32(at + 4, len, true);
+        v.setUint32(at + 8, oi, true);
+        v.setUint32(at + 12, hi, true);
+        v.setUint32(at + 16, lo, true);
+        v.setUint32(at + 20, cap, true);
+        v.setUint32(at + 24, origLen[i]!, true);
+        v.setUint32(at + len - 4, len, true);
+      } else {
+        v.setUint32(at, BlockType.EPB, false);
+        v.setUint32(at + 4, len, false);
+        v.setUint32(at + 8, oi, false);
+        v.setUint32(at + 12, hi, false);
+        v.setUint32(at + 16, lo, false);
+        v.setUint32(at + 20, cap, false);
+        v.setUint32(at + 24, origLen[i]!, false);
+        v.setUint32(at + len - 4, len, false);
+      }
       const d = at + 28;
       const off = dataOffset[i]!;
       if (cap <= 512) {
@@ -269,7 +282,6 @@ export class PcapngWriter {
         buf.set(src.subarray(off, off + cap), d);
         for (let k = cap; k < padded; k++) buf[d + k] = 0;
       }
-      v.setUint32(at + len - 4, len, le);
       at += len;
     }
     out.advance(at);
