@@ -209,10 +209,19 @@ export class TraceParser {
         this.needMore(16);
         break;
       }
-      let sec = dv.getUint32(pos, le);
-      let frac = dv.getUint32(pos + 4, le);
-      const incl = dv.getUint32(pos + 8, le);
-      const orig = dv.getUint32(pos + 12, le);
+      // Literal byte orders let TurboFan emit plain (or byte-swapped) loads.
+      let sec: number, frac: number, incl: number, orig: number;
+      if (le) {
+        sec = dv.getUint32(pos, true);
+        frac = dv.getUint32(pos + 4, true);
+        incl = dv.getUint32(pos + 8, true);
+        orig = dv.getUint32(pos + 12, true);
+      } else {
+        sec = dv.getUint32(pos, false);
+        frac = dv.getUint32(pos + 4, false);
+        incl = dv.getUint32(pos + 8, false);
+        orig = dv.getUint32(pos + 12, false);
+      }
       if (incl > limit) {
         b.count = n;
         throw new PcapFormatError(
