@@ -86,7 +86,7 @@ export interface NmcapArgs {
 /** Checks that hold whichever parser read the command line. */
 export function validateArgs(a: NmcapArgs): void {
   if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) {
-    throw new UsageError(`-c needs a positive whole number of packets, got ${String(a.count)}`);
+    throw new UsageError(`-c needs a positive whole number of packets${Number.isNaN(a.count) ? '' : `, got ${a.count}`}`);
   }
   if (a.read !== undefined && a.interface !== undefined) throw new UsageError('give either -r FILE (read a capture) or -i PORT (capture live), not both');
   if (a.read === undefined && a.interface === undefined) {

@@ -13,6 +13,12 @@ import { PcapWriter } from '../pcap/writer-pcap.js';
 import { describeError, EXIT_OK, EXIT_SIGINT, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
 import { PacketPrinter } from './print-packet.js';
 
+/**
+ * Read and write buffer size when rewriting: small enough that the few recycled buffers stay in
+ * cache and page faults stay few, big enough that syscalls do not matter (1 MiB).
+ */
+const REWRITE_BUFFER = 1 << 20;
+
 /** Output resolution for an input interface: kept when exact in ns (decimal, 10^-0..10^-9), else ns. */
 function keptResolution(r: TsResolution): TsResolution {
   return r.base === 10 && r.exponent <= 9 ? r : { base: 10, exponent: 9 };
@@ -187,6 +193,9 @@ export async function printPackets(a: NmcapArgs, batches: AsyncIterable<PacketBa
 export async function runOffline(a: NmcapArgs): Promise<number> {
   const warnings: PcapWarning[] = [];
   const reader = openTrace(a.read === '-' ? process.stdin : a.read!, {
+    // Rewriting copies every packet out before asking for the next batch: recycle the memory.
+    reuse: a.write !== undefined,
+    ...(a.write !== undefined ? { chunkSize: REWRITE_BUFFER } : {}),
     onWarning: (w) => {
       warnings.push(w);
       warnLine(w.message);
@@ -195,6 +204,8 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
   const st: RunState = { stop: false };
   const sig = onInterrupt(() => {
     st.stop = true;
+    // Ends a read waiting on a quiet pipe; what was read so far is still written.
+    void reader.close();
   });
   const limit = a.count ?? Infinity;
   try {
@@ -225,7 +236,7 @@ async function rewrite(
   const format = a.format ?? 'pcapng';
   let sink: ByteSink;
   try {
-    sink = openSink(a.write === '-' ? 1 : a.write!);
+    sink = openSink(a.write === '-' ? 1 : a.write!, { bufferSize: REWRITE_BUFFER });
   } catch (err) {
     await reader.close();
     return reportError(err);
@@ -259,7 +270,7 @@ async function rewrite(
     failure ??= err;
   }
   await reader.close().catch(() => undefined);
-  if (pcap !== undefined && pcap.dropped > 0) {
+  if (pcap !== undefined && pcap.dropped > 0 && failure === undefined) {
     warnLine(`classic pcap cannot hold name resolution, statistics, secrets or custom blocks: ${pcap.dropped} dropped`);
   }
   const toStdout = a.write === '-';

@@ -107,6 +107,10 @@ const ICMP6_TYPES: Record<number, string> = {
   136: 'neighbor advertisement',
 };
 
+function ethertypeText(type: number): string {
+  return `${ETHERTYPE_NAMES[type] ?? 'Unknown'} (0x${type.toString(16).padStart(4, '0')})`;
+}
+
 function pad(n: number, w: number): string {
   return String(n).padStart(w, '0');
 }
@@ -219,21 +223,25 @@ export class PacketPrinter {
 
   private ethernet(d: Uint8Array, origLen: number): string {
     if (d.length < 14) return `[|ether] length ${origLen}`;
+    const outer = u16(d, 12);
     let p = 12;
-    let type = u16(d, p);
+    let type = outer;
+    // 802.1Q / QinQ tags: tcpdump shows them only with the link header (-e).
     let vlan = '';
     while ((type === 0x8100 || type === 0x88a8) && d.length >= p + 6) {
       const tci = u16(d, p + 2);
-      vlan += `vlan ${tci & 0xfff}, p ${tci >> 13}, `;
+      type = u16(d, p + 4);
+      vlan += `vlan ${tci & 0xfff}, p ${tci >> 13}, ethertype ${ethertypeText(type)}, `;
       p += 4;
-      type = u16(d, p);
     }
     p += 2;
     const inner = this.byEthertype(d, p, type, origLen - p, origLen);
-    if (!this.link && ETHERTYPE_NAMES[type] !== undefined) return vlan === '' ? inner : `${vlan}ethertype ${ETHERTYPE_NAMES[type]} (0x${type.toString(16).padStart(4, '0')}), ${inner}`;
-    const name = ETHERTYPE_NAMES[type] ?? 'Unknown';
-    const head = `${mac(d, 6)} > ${mac(d, 0)}, ${vlan}ethertype ${name} (0x${type.toString(16).padStart(4, '0')}), length ${origLen}`;
-    return ETHERTYPE_NAMES[type] === undefined ? head : `${head}: ${inner}`;
+    if (!this.link && ETHERTYPE_NAMES[type] !== undefined) return inner;
+    const head = `${mac(d, 6)} > ${mac(d, 0)}, ethertype ${ethertypeText(outer)}, length ${origLen}`;
+    if (ETHERTYPE_NAMES[type] === undefined) return vlan === '' ? head : `${head}: ${vlan.slice(0, -2)}`;
+    // With the link header shown, tcpdump drops the protocol word the ethertype already says.
+    const bare = inner.startsWith('IP ') ? inner.slice(3) : inner.startsWith('IP6 ') ? inner.slice(4) : inner.startsWith('ARP, ') ? inner.slice(5) : inner;
+    return `${head}: ${vlan}${bare}`;
   }
 
   private byEthertype(d: Uint8Array, p: number, type: number, len: number, origLen: number): string {

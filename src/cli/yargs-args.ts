@@ -48,14 +48,14 @@ export async function parseWithYargs(
     .scriptName(text.scriptName)
     .usage(text.usage)
     .options(options)
-    .strict()
+    .strictOptions()
     .help('help')
     .alias('help', 'h')
     .version(packageVersion())
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg: string | undefined, err: Error | undefined) => {
-      throw new UsageError((msg ?? err?.message ?? 'invalid command line').replace(/\s*\n\s*/g, '; '));
+      throw new UsageError((msg ?? err?.message ?? 'invalid command line').replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; '));
     });
   if (text.epilog !== undefined) y.epilog(text.epilog);
   const parsed = (await y.parseAsync()) as Record<string, unknown>;

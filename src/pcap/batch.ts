@@ -180,6 +180,19 @@ export class BatchBuilder {
     return this.count === 0 && this.records.length === 0;
   }
 
+  /** Empties the builder for reuse; batches finished from it before then see their arrays change. */
+  reset(): void {
+    this.count = 0;
+    this.extras = null;
+    this.records = [];
+    this.buffer = null;
+    this.section = null;
+    this.streamOffset = -1;
+    // The parser does not store kinds/iface for classic pcap records: they must read as 0 again.
+    this.kinds.fill(0);
+    this.iface.fill(0);
+  }
+
   setExtras(i: number, x: PacketExtras): void {
     if (this.extras === null) this.extras = [];
     this.extras[i] = x;

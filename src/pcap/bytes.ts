@@ -73,6 +73,13 @@ export function putU64(b: Uint8Array, p: number, v: bigint, le: boolean): void {
   }
 }
 
+/** A plain Uint8Array copy of b[start, end) (not a Buffer, not a view). */
+export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(b.subarray(start, end));
+  return out;
+}
+
 /** Rounds a length up to the next multiple of 4. */
 export function pad4(n: number): number {
   return (n + 3) & ~3;

@@ -1,4 +1,19 @@
 // Public surface of nmcap's pcap/pcapng layer.
+//
+// Reading: openTrace(path | bytes | Readable) streams batches (PacketBatch: one chunk Buffer plus
+// typed arrays) in bounded memory; readBatchesSync(bytes) does the same synchronously. Classic pcap
+// (µs/ns magics, both byte orders, FCS bits) and all of pcapng (SHB in either byte order, several
+// sections, IDB options, EPB, SPB, PB, NRB, ISB, DSB, custom and unknown blocks) are read. Packet
+// bytes are views into the chunk. Timestamps are exact ns (tsSec + tsNsec, or ts(i) as bigint);
+// binary and sub-ns resolutions floor to the ns. Faults are PcapFormatError (code, offset, reason),
+// thrown after the packets before them were delivered; a last record cut short is a warning.
+// Options worth knowing: maxBlockLength (64 MiB: nothing larger is ever allocated), chunkSize,
+// batchPackets, and reuse (recycle buffers: a batch is valid only until the next one is asked for).
+//
+// Writing: PcapngWriter (SHB, IDB per interface with if_tsresol ns by default, EPB with options, SPB
+// for packets without timestamp on a single-interface section, ISB with unknown counters left out,
+// writeBatch fast path, writeRaw for pre-encoded EPBs) and PcapWriter (µs or ns), both over a
+// ByteSink from openSink(path | fd | Writable). The encode* functions are the pure block layouts.
 
 export * from './constants.js';
 export * from './types.js';

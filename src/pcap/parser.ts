@@ -24,7 +24,7 @@ import {
   PCAPNG_BYTE_ORDER_MAGIC_SWAPPED,
 } from './constants.js';
 import { u16be, u16le, u32be, u32le } from './bytes.js';
-import { KIND_EPB, KIND_PB, KIND_PCAP, KIND_SPB, NO_TIMESTAMP, type BatchBuilder } from './batch.js';
+import { KIND_EPB, KIND_PB, KIND_SPB, NO_TIMESTAMP, type BatchBuilder } from './batch.js';
 import {
   parseCustom,
   parseDsb,
@@ -196,6 +196,7 @@ export class TraceParser {
     const origLen = b.origLen;
     const tsSec = b.tsSec;
     const tsNsec = b.tsNsec;
+    const dv = this.viewOf(buf);
     // iface and kinds stay 0 (KIND_PCAP) from the zero-filled allocation.
     let n = b.count;
     if (b.streamOffset < 0) b.streamOffset = base + pos;
@@ -208,17 +209,18 @@ export class TraceParser {
         this.needMore(16);
         break;
       }
+      // Literal byte orders let TurboFan emit plain (or byte-swapped) loads.
       let sec: number, frac: number, incl: number, orig: number;
       if (le) {
-        sec = (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
-        frac = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
-        incl = (buf[pos + 8]! | (buf[pos + 9]! << 8) | (buf[pos + 10]! << 16) | (buf[pos + 11]! << 24)) >>> 0;
-        orig = (buf[pos + 12]! | (buf[pos + 13]! << 8) | (buf[pos + 14]! << 16) | (buf[pos + 15]! << 24)) >>> 0;
+        sec = dv.getUint32(pos, true);
+        frac = dv.getUint32(pos + 4, true);
+        incl = dv.getUint32(pos + 8, true);
+        orig = dv.getUint32(pos + 12, true);
       } else {
-        sec = ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
-        frac = ((buf[pos + 4]! << 24) | (buf[pos + 5]! << 16) | (buf[pos + 6]! << 8) | buf[pos + 7]!) >>> 0;
-        incl = ((buf[pos + 8]! << 24) | (buf[pos + 9]! << 16) | (buf[pos + 10]! << 8) | buf[pos + 11]!) >>> 0;
-        orig = ((buf[pos + 12]! << 24) | (buf[pos + 13]! << 16) | (buf[pos + 14]! << 8) | buf[pos + 15]!) >>> 0;
+        sec = dv.getUint32(pos, false);
+        frac = dv.getUint32(pos + 4, false);
+        incl = dv.getUint32(pos + 8, false);
+        orig = dv.getUint32(pos + 12, false);
       }
       if (incl > limit) {
         b.count = n;
@@ -250,6 +252,18 @@ export class TraceParser {
     return pos;
   }
 
+  private lastBuf: Buffer | undefined;
+  private lastView: DataView | undefined;
+
+  /** A DataView over the chunk (TurboFan turns its getters into single loads). */
+  private viewOf(buf: Buffer): DataView {
+    if (buf !== this.lastBuf) {
+      this.lastBuf = buf;
+      this.lastView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    return this.lastView!;
+  }
+
   private timestampWarning(offset: number): void {
     if (this.warnedTimestamp) return;
     this.warnedTimestamp = true;
@@ -265,6 +279,7 @@ export class TraceParser {
 
   private parsePcapng(buf: Buffer, pos: number, end: number, base: number, b: BatchBuilder): number {
     const max = this.maxBlock;
+    const dv = this.viewOf(buf);
     let n = b.count;
     try {
       for (;;) {
@@ -274,7 +289,7 @@ export class TraceParser {
           break;
         }
         let le = this.le;
-        const type = le ? u32le(buf, pos) : u32be(buf, pos);
+        const type = dv.getUint32(pos, le);
         if (type === BlockType.SHB) {
           const bom = u32le(buf, pos + 8);
           if (bom === PCAPNG_BYTE_ORDER_MAGIC) le = true;
@@ -287,7 +302,7 @@ export class TraceParser {
             );
           }
         }
-        const len = le ? u32le(buf, pos + 4) : u32be(buf, pos + 4);
+        const len = dv.getUint32(pos + 4, le);
         if (len < 12 || (len & 3) !== 0 || len > max) {
           const why =
             len < 12 ? 'is below the 12-byte minimum' : (len & 3) !== 0 ? 'is not a multiple of 4' : `exceeds the ${max}-byte limit`;
@@ -297,7 +312,7 @@ export class TraceParser {
           this.needMore(len);
           break;
         }
-        const trail = le ? u32le(buf, pos + len - 4) : u32be(buf, pos + len - 4);
+        const trail = dv.getUint32(pos + len - 4, le);
         if (trail !== len) {
           throw new PcapFormatError(
             PcapErrorCode.BAD_BLOCK_LENGTH,
@@ -312,13 +327,13 @@ export class TraceParser {
             break;
           }
           if (len < 32) this.blockTooShort(base + pos, 'EPB', len, 32);
-          const ifId = le ? u32le(buf, pos + 8) : u32be(buf, pos + 8);
+          const ifId = dv.getUint32(pos + 8, le);
           const convs = this.convs;
           if (ifId >= convs.length) this.unknownInterface(base + pos + 8, 'EPB', ifId);
-          const cap = le ? u32le(buf, pos + 20) : u32be(buf, pos + 20);
+          const cap = dv.getUint32(pos + 20, le);
           if (cap > len - 32) this.capBeyondBlock(base + pos + 20, 'EPB', cap, len - 32);
-          const hi = le ? u32le(buf, pos + 12) : u32be(buf, pos + 12);
-          const lo = le ? u32le(buf, pos + 16) : u32be(buf, pos + 16);
+          const hi = dv.getUint32(pos + 12, le);
+          const lo = dv.getUint32(pos + 16, le);
           const conv = convs[ifId]!;
           const mode = conv.mode;
           if (mode === TS_NANO) {
@@ -342,7 +357,7 @@ export class TraceParser {
           }
           b.dataOffset[n] = pos + 28;
           b.capLen[n] = cap;
-          b.origLen[n] = le ? u32le(buf, pos + 24) : u32be(buf, pos + 24);
+          b.origLen[n] = dv.getUint32(pos + 24, le);
           b.iface[n] = ifId;
           b.kinds[n] = KIND_EPB;
           const optStart = pos + 28 + ((cap + 3) & ~3);
@@ -362,7 +377,7 @@ export class TraceParser {
             this.stop = STOP_FLUSH;
             break;
           }
-          const section = parseShb(buf, pos, len, le, base, this.sections.length, this.warn);
+          const section = parseShb(buf, pos, len, le, base, this.sections.length);
           this.le = le;
           this.section = section;
           this.sections.push(section);
@@ -410,7 +425,7 @@ export class TraceParser {
           }
           case BlockType.ISB: {
             if (len < 24) this.blockTooShort(base + pos, 'ISB', len, 24);
-            const ifId = le ? u32le(buf, pos + 8) : u32be(buf, pos + 8);
+            const ifId = dv.getUint32(pos + 8, le);
             if (ifId >= this.convs.length) this.unknownInterface(base + pos + 8, 'ISB', ifId);
             b.records.push(parseIsb(buf, pos, len, le, base, ifId, this.convs[ifId]!, this.warn));
             break;

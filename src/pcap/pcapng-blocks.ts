@@ -15,7 +15,7 @@ import {
   PCAPNG_VERSION_MAJOR,
   ShbOption,
 } from './constants.js';
-import { hexOctets, ipv4String, ipv6String, readString, readStrings, s64, u16, u32, u64 } from './bytes.js';
+import { copyBytes, hexOctets, ipv4String, ipv6String, readString, readStrings, s64, u16, u32, u64 } from './bytes.js';
 import { badLengthError, badLengthWarning, walkOptions } from './pcapng-options.js';
 import { resolutionFromByte, RES_MICRO, TsConverter } from './timestamps.js';
 import type {
@@ -47,7 +47,6 @@ export function parseShb(
   le: boolean,
   base: number,
   index: number,
-  warn: Warn,
 ): SectionInfo {
   if (len < 28) tooShort(base, pos, 'SHB', len, 28);
   const major = u16(buf, pos + 12, le);
@@ -88,7 +87,6 @@ export function parseShb(
       // Custom and unknown options are skipped, as the spec allows.
     }
   });
-  void warn;
   return section;
 }
 
@@ -163,7 +161,7 @@ export function parseIdb(
         if (n < 1) badLengthWarning(warn, at, 'IDB', 'if_filter', n, 'at least 1');
         else {
           const kind = buf[s]!;
-          const data = Uint8Array.prototype.slice.call(buf, s + 1, s + n);
+          const data = copyBytes(buf, s + 1, s + n);
           info.filter = kind === 0 ? { kind, text: readString(buf, s + 1, s + n), data } : { kind, data };
         }
         break;
@@ -220,7 +218,7 @@ export function parsePacketOptions(
         break;
       case EpbOption.HASH:
         if (n < 1) badLengthWarning(warn, at, name, 'hash', n, 'at least 1');
-        else (x.hashes ??= []).push({ algorithm: buf[s]!, value: Uint8Array.prototype.slice.call(buf, s + 1, s + n) });
+        else (x.hashes ??= []).push({ algorithm: buf[s]!, value: copyBytes(buf, s + 1, s + n) });
         break;
       case EpbOption.DROPCOUNT:
         if (n !== 8) badLengthWarning(warn, at, name, 'epb_dropcount', n, '8');
@@ -236,7 +234,7 @@ export function parsePacketOptions(
         break;
       case EpbOption.VERDICT:
         if (n < 1) badLengthWarning(warn, at, name, 'epb_verdict', n, 'at least 1');
-        else (x.verdicts ??= []).push({ type: buf[s]!, value: Uint8Array.prototype.slice.call(buf, s + 1, s + n) });
+        else (x.verdicts ??= []).push({ type: buf[s]!, value: copyBytes(buf, s + 1, s + n) });
         break;
       case EpbOption.PROCESSID_THREADID:
         if (n !== 8) badLengthWarning(warn, at, name, 'epb_processid_threadid', n, '8');
@@ -377,7 +375,7 @@ export function parseDsb(buf: Uint8Array, pos: number, len: number, le: boolean,
     kind: 'dsb',
     offset: base + pos,
     secretsType,
-    data: Uint8Array.prototype.slice.call(buf, pos + 16, pos + 16 + n),
+    data: copyBytes(buf, pos + 16, pos + 16 + n),
     comments: [],
   };
   walkOptions(buf, pos + 16 + ((n + 3) & ~3), pos + len - 4, le, base, 'DSB', (code, s, m) => {
@@ -394,6 +392,6 @@ export function parseCustom(buf: Uint8Array, pos: number, len: number, le: boole
     blockType: type,
     copyable: type === BlockType.CUSTOM,
     pen: u32(buf, pos + 8, le),
-    data: Uint8Array.prototype.slice.call(buf, pos + 12, pos + len - 4),
+    data: copyBytes(buf, pos + 12, pos + len - 4),
   };
 }

@@ -22,6 +22,15 @@ export interface ByteSink {
    * blocks produced elsewhere, like the native capture thread's EPB buffers.
    */
   writeOwned(bytes: Buffer): Promise<void>;
+  /**
+   * Bulk writers: room for n bytes at the current position without taking it (the buffer may be
+   * replaced); returns the position. Write there, then advance().
+   */
+  ensure(n: number): number;
+  /** The current write position in `buf`. */
+  cursor(): number;
+  /** Moves the write position forward to `pos` (within `buf`) after writing in place. */
+  advance(pos: number): void;
   /** True when the caller should await ready() before producing more. */
   readonly needsDrain: boolean;
   ready(): Promise<void>;
@@ -103,6 +112,12 @@ class BufferedSink implements ByteSink {
     return this.queued >= this.maxQueued;
   }
 
+  /** Records an error the output reported outside a write (a stream's 'error' event). */
+  fail(err: Error): void {
+    this.error ??= err;
+    this.wake();
+  }
+
   private check(): void {
     if (this.error !== undefined) throw this.error;
     if (this.closed) throw new Error('write to a closed sink');
@@ -171,6 +186,21 @@ class BufferedSink implements ByteSink {
     return done;
   }
 
+  ensure(n: number): number {
+    this.check();
+    if (this.pos + n > this.buf.length) this.rotate(n);
+    return this.pos;
+  }
+
+  cursor(): number {
+    return this.pos;
+  }
+
+  advance(pos: number): void {
+    if (pos < this.pos || pos > this.buf.length) throw new RangeError(`sink position ${pos} outside ${this.pos}..${this.buf.length}`);
+    this.pos = pos;
+  }
+
   async ready(): Promise<void> {
     while (this.queued >= this.maxQueued && this.error === undefined) {
       await new Promise<void>((r) => this.waiters.push(r));
@@ -222,7 +252,9 @@ export function openSink(target: string | number | Writable, opts?: SinkOptions)
 }
 
 function streamSink(s: Writable, end: boolean, opts: SinkOptions | undefined): ByteSink {
-  return new BufferedSink(
+  // A stream may report an error (EPIPE on stdout...) after the write that caused it completed:
+  // keep a listener for the sink's whole life so it is recorded, never thrown as unhandled.
+  const sink = new BufferedSink(
     (b) => writeStream(s, b),
     () =>
       end
@@ -232,4 +264,6 @@ function streamSink(s: Writable, end: boolean, opts: SinkOptions | undefined): B
         : Promise.resolve(),
     opts,
   );
+  s.on('error', (err: Error) => sink.fail(err));
+  return sink;
 }

@@ -44,37 +44,69 @@ interface PendingRead {
   bytes: number;
 }
 
+/** Reads kept in flight ahead of the parser (each on a libuv thread-pool thread). */
+const READ_AHEAD = 2;
+
 export class FileSource implements ChunkSource {
   private fh: FileHandle | undefined;
   private readonly opening: Promise<FileHandle>;
+  /** File offset just after the last byte handed out. */
   private filePos = 0;
+  /** File offset the next read-ahead starts at. */
+  private issuePos = 0;
   private eof = false;
-  private pending: Promise<PendingRead> | null = null;
+  private readonly ahead: Promise<PendingRead>[] = [];
   private closed = false;
+  /** Read buffer holding the current chunk, and buffers free for the next reads (reuse mode). */
+  private current: Buffer | null = null;
+  private readonly free: Buffer[] = [];
 
+  /**
+   * With `reuse`, a chunk's buffer is read into again once the next chunk has been handed out, so
+   * views into a chunk are only valid until the following refill (the reader's reuse mode).
+   */
   constructor(
     path: string,
     private readonly chunkSize: number,
+    private readonly reuse = false,
   ) {
     this.opening = open(path, 'r');
     // The caller sees an open failure on its first refill; keep it from being reported as unhandled.
     this.opening.catch(() => undefined);
   }
 
-  private startRead(fh: FileHandle): void {
-    const buf = Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
-    const at = this.filePos;
-    this.pending = fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead }));
+  /** Keeps READ_AHEAD reads of consecutive chunks in flight. */
+  private readAhead(fh: FileHandle): void {
+    while (!this.eof && this.ahead.length < READ_AHEAD) {
+      const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
+      const at = this.issuePos;
+      this.issuePos += this.chunkSize;
+      this.ahead.push(fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead })));
+    }
+  }
+
+  /** Drops reads issued past a short read (their offsets are wrong now); they restart at filePos. */
+  private async discardAhead(): Promise<void> {
+    const stale = this.ahead.splice(0);
+    for (const p of stale) {
+      const r = await p.catch(() => undefined);
+      if (r !== undefined && this.reuse) this.free.push(r.buf);
+    }
+    this.issuePos = this.filePos;
   }
 
   async refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk> {
+    if (this.closed || this.eof) return { chunk: tail, base: tailBase, eof: true };
     const fh = (this.fh ??= await this.opening);
-    if (this.eof) return { chunk: tail, base: tailBase, eof: true };
-    if (this.pending === null) this.startRead(fh);
-    const { buf, bytes } = await this.pending!;
-    this.pending = null;
+    this.readAhead(fh);
+    const { buf, bytes } = await this.ahead.shift()!;
+    if (this.closed) return { chunk: tail, base: tailBase, eof: true };
     this.filePos += bytes;
-    if (bytes === 0) this.eof = true;
+    if (bytes < this.chunkSize) {
+      // End of file, or a file still growing: whatever was read beyond is out of place.
+      await this.discardAhead();
+      if (bytes === 0) this.eof = true;
+    }
     const t = tail.length;
     let chunk: Buffer;
     if (t <= TAIL_ROOM) {
@@ -85,8 +117,19 @@ export class FileSource implements ChunkSource {
       tail.copy(chunk, 0);
       buf.copy(chunk, t, TAIL_ROOM, TAIL_ROOM + bytes);
     }
-    if (chunk.length < need && !this.eof) chunk = await this.readUpTo(fh, chunk, need);
-    if (!this.eof) this.startRead(fh);
+    if (chunk.length < need && !this.eof) {
+      await this.discardAhead();
+      chunk = await this.readUpTo(fh, chunk, need);
+      this.issuePos = this.filePos;
+    }
+    if (this.reuse) {
+      // The previous chunk's tail has been copied out: its buffer can take the next read.
+      if (this.current !== null) this.free.push(this.current);
+      this.current = null;
+      if (chunk.buffer === buf.buffer) this.current = buf;
+      else this.free.push(buf);
+    }
+    this.readAhead(fh);
     return { chunk, base: tailBase, eof: this.eof };
   }
 
@@ -110,8 +153,7 @@ export class FileSource implements ChunkSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pending !== null) await this.pending.catch(() => undefined);
-    this.pending = null;
+    for (const p of this.ahead.splice(0)) await p.catch(() => undefined);
     let fh = this.fh;
     if (fh === undefined) fh = await this.opening.catch(() => undefined);
     await fh?.close();
@@ -122,8 +164,9 @@ export class FileSource implements ChunkSource {
 export class StreamSource implements ChunkSource {
   private readonly it: AsyncIterator<unknown>;
   private done = false;
+  private closed = false;
 
-  constructor(stream: NodeJS.ReadableStream | AsyncIterable<unknown>) {
+  constructor(private readonly stream: NodeJS.ReadableStream | AsyncIterable<unknown>) {
     this.it = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   }
 
@@ -133,8 +176,15 @@ export class StreamSource implements ChunkSource {
     let total = tail.length;
     // At least one new piece, then until the parser's need is met.
     do {
-      const r = await this.it.next();
-      if (r.done === true) {
+      let r: IteratorResult<unknown>;
+      try {
+        r = await this.it.next();
+      } catch (err) {
+        // close() destroyed the stream under a pending read: that is the end, not an error.
+        if (this.closed) r = { done: true, value: undefined };
+        else throw err;
+      }
+      if (r.done === true || this.closed) {
         this.done = true;
         break;
       }
@@ -145,14 +195,23 @@ export class StreamSource implements ChunkSource {
       parts.push(piece);
       total += piece.length;
     } while (total < need);
-    const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    const chunk = parts.length === 1 ? parts[0]! : parts.length === 0 ? tail : Buffer.concat(parts, total);
     return { chunk, base: tailBase, eof: this.done };
   }
 
   async close(): Promise<void> {
-    if (!this.done) {
-      this.done = true;
+    if (this.closed) return;
+    this.closed = true;
+    if (this.done) return;
+    this.done = true;
+    // An async iterator's return() waits behind a pending next(); destroying the stream ends that
+    // read now (a quiet pipe would otherwise keep us waiting for data that may never come).
+    const destroy = (this.stream as { destroy?: () => void }).destroy;
+    if (typeof destroy === 'function') destroy.call(this.stream);
+    try {
       await this.it.return?.();
+    } catch {
+      // The premature-close error belongs to the read close() ended on purpose.
     }
   }
 }

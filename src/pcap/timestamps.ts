@@ -4,8 +4,9 @@
 // Exactness: decimal resolutions 10^0 .. 10^-9 convert exactly both ways (integer long division on
 // 16-bit limbs, every intermediate below 2^53). Resolutions finer than 1 ns (10^-10 and beyond) and
 // binary resolutions (2^-n) cannot be represented in nanoseconds: reading floors to the nanosecond
-// below; writing floors to the unit below. Seconds are exact while below 2^53 (always, for any
-// timestamp a u64 of units at 10^-3 or finer can hold).
+// below. Writing floors to the unit below for decimal resolutions; for binary ones it takes the
+// first unit at or after the timestamp, so that read -> write -> read gives the same nanoseconds.
+// Seconds are exact while below 2^53 (always, for any u64 count of units at 10^-3 or finer).
 
 import type { TsResolution } from './types.js';
 
@@ -184,8 +185,10 @@ export function secNsecToNs(sec: number, nsec: number): bigint | null {
 }
 
 /**
- * Unit count for a timestamp given in ns, at `res`, floored for resolutions coarser than 1 ns and
- * exact for finer decimal ones. Negative results and results over 64 bits throw RangeError.
+ * Unit count for a timestamp given in ns, at `res`: floored for decimal resolutions coarser than
+ * 1 ns, exact for finer decimal ones, and for binary resolutions the first unit at or after the
+ * timestamp (so a timestamp read from a file writes back to the units it came from). Negative
+ * results and results over 64 bits throw RangeError.
  */
 export function nsToUnits(ns: bigint, res: TsResolution): bigint {
   let units: bigint;
@@ -194,7 +197,10 @@ export function nsToUnits(ns: bigint, res: TsResolution): bigint {
     if (e <= 9) units = floorDiv(ns, 10n ** BigInt(9 - e));
     else units = ns * 10n ** BigInt(e - 9);
   } else {
-    units = floorDiv(ns << BigInt(res.exponent), 1_000_000_000n);
+    // Ceiling, not floor: the reader floors units to ns, and the first unit at or after a
+    // timestamp is the one that reads back as that same timestamp (read -> write -> read is stable).
+    const scaled = ns << BigInt(res.exponent);
+    units = -floorDiv(-scaled, 1_000_000_000n);
   }
   if (units < 0n || units > 0xffffffffffffffffn) {
     throw new RangeError(`timestamp ${ns} ns does not fit a u64 count of the interface's units`);
@@ -213,6 +219,7 @@ export function secNsecToUnits(sec: number, nsec: number, mode: TsMode, divisor:
   if (sec < 0 || sec >= 17179869184 /* 2^34 */) return false;
   if (mode === TS_MICRO) {
     const u = sec * 1e6 + Math.floor(nsec / 1000);
+    if (u > Number.MAX_SAFE_INTEGER) return false;
     const hi = Math.floor(u / TWO32);
     unitsOut[0] = hi;
     unitsOut[1] = u - hi * TWO32;

@@ -70,6 +70,7 @@ export interface StatsToWrite {
 }
 
 interface OutIface {
+  snapLen: number;
   res: TsResolution;
   mode: TsMode;
   divisor: number;
@@ -121,6 +122,7 @@ export class PcapngWriter {
     this.out.write(block);
     const mode = tsModeOf(res);
     this.ifaces.push({
+      snapLen: o.snapLen,
       res,
       mode,
       divisor: res.base === 10 && res.exponent <= 9 ? 10 ** res.exponent : 0,
@@ -153,10 +155,7 @@ export class PcapngWriter {
     const origLen = p.origLen ?? p.data.length;
     if (p.data.length > 0xffffffff - 64) badArg(`packet of ${p.data.length} bytes is too large`);
     if (p.ts === null) {
-      if (iface !== 0 || this.ifaces.length !== 1) {
-        badArg('a packet without timestamp can only be written as an SPB, which needs a single-interface section');
-      }
-      this.out.write(encodeSPB(p.data, origLen, this.byteOrder));
+      this.writeSpb(iface, p.data, origLen);
       this.packets++;
       return;
     }
@@ -195,20 +194,35 @@ export class PcapngWriter {
     const { dataOffset, capLen, origLen, iface, tsSec, tsNsec } = batch;
     const hasExtras = batch.hasExtras;
     const out = this.out;
+    // A local cursor into the sink's buffer: one bounds check per packet, no call.
+    let buf = out.buf;
+    let v = out.view;
+    let at = out.cursor();
+    let lim = buf.length;
     for (let i = 0; i < n; i++) {
       const si = iface[i]!;
       let oi = table[si];
       if (oi === undefined) {
+        // The map may add an interface (an IDB written through the sink): sync the cursor around it.
+        out.advance(at);
         oi = ifaceMap(si);
         this.iface(oi);
         table[si] = oi;
+        buf = out.buf;
+        v = out.view;
+        at = out.cursor();
+        lim = buf.length;
       }
       const cap = capLen[i]!;
-      const off = dataOffset[i]!;
       const nsec = tsNsec[i]!;
       const x = hasExtras ? batch.extras(i) : undefined;
       if (nsec === NO_TIMESTAMP || x !== undefined) {
+        out.advance(at);
         this.writeSlow(batch, i, oi, x);
+        buf = out.buf;
+        v = out.view;
+        at = out.cursor();
+        lim = buf.length;
         continue;
       }
       const f = this.ifaces[oi]!;
@@ -226,16 +240,35 @@ export class PcapngWriter {
       }
       const padded = (cap + 3) & ~3;
       const len = 32 + padded;
-      const at = out.reserve(len);
-      const v = out.view;
-      v.setUint32(at, BlockType.EPB, le);
-      v.setUint32(at + 4, len, le);
-      v.setUint32(at + 8, oi, le);
-      v.setUint32(at + 12, hi, le);
-      v.setUint32(at + 16, lo, le);
-      v.setUint32(at + 20, cap, le);
-      v.setUint32(at + 24, origLen[i]!, le);
+      if (at + len > lim) {
+        out.advance(at);
+        at = out.ensure(len);
+        buf = out.buf;
+        v = out.view;
+        lim = buf.length;
+      }
+      // Literal byte orders: TurboFan then emits plain (or byte-swapped) stores.
+      if (le) {
+        v.setUint32(at, BlockType.EPB, true);
+        v.setUint32(at + 4, len, true);
+        v.setUint32(at + 8, oi, true);
+        v.setUint32(at + 12, hi, true);
+        v.setUint32(at + 16, lo, true);
+        v.setUint32(at + 20, cap, true);
+        v.setUint32(at + 24, origLen[i]!, true);
+        v.setUint32(at + len - 4, len, true);
+      } else {
+        v.setUint32(at, BlockType.EPB, false);
+        v.setUint32(at + 4, len, false);
+        v.setUint32(at + 8, oi, false);
+        v.setUint32(at + 12, hi, false);
+        v.setUint32(at + 16, lo, false);
+        v.setUint32(at + 20, cap, false);
+        v.setUint32(at + 24, origLen[i]!, false);
+        v.setUint32(at + len - 4, len, false);
+      }
       const d = at + 28;
+      const off = dataOffset[i]!;
       if (cap <= 512) {
         // Short packets: word copies beat a subarray + set per packet by a wide margin.
         const whole = cap & ~3;
@@ -243,16 +276,15 @@ export class PcapngWriter {
         for (; k < whole; k += 4) v.setUint32(d + k, srcView.getUint32(off + k, true), true);
         if (k < padded) {
           v.setUint32(d + k, 0, true);
-          const buf = out.buf;
           for (; k < cap; k++) buf[d + k] = src[off + k]!;
         }
       } else {
-        const buf = out.buf;
         buf.set(src.subarray(off, off + cap), d);
         for (let k = cap; k < padded; k++) buf[d + k] = 0;
       }
-      v.setUint32(at + len - 4, len, le);
+      at += len;
     }
+    out.advance(at);
     this.packets += n;
   }
 
@@ -261,10 +293,7 @@ export class PcapngWriter {
     const origLen = batch.origLen[i]!;
     const nsec = batch.tsNsec[i]!;
     if (nsec === NO_TIMESTAMP) {
-      if (oi !== 0 || this.ifaces.length !== 1) {
-        badArg('a packet without timestamp (SPB) can only be written to a single-interface pcapng section');
-      }
-      this.out.write(encodeSPB(data, origLen, this.byteOrder));
+      this.writeSpb(oi, data, origLen);
       return;
     }
     const f = this.ifaces[oi]!;
@@ -272,6 +301,22 @@ export class PcapngWriter {
     const opts = epbOptions(x, this.le);
     const at = this.out.reserve(epbLength(data.length, opts));
     putEPB(this.out.buf, at, oi, unitsOut[0]!, unitsOut[1]!, data, origLen, opts, this.le);
+  }
+
+  /**
+   * A packet without timestamp can only be a Simple Packet Block: it names no interface (so the
+   * section must have exactly one) and its captured length is implied, min(origLen, snapLen).
+   */
+  private writeSpb(iface: number, data: Uint8Array, origLen: number): void {
+    if (iface !== 0 || this.ifaces.length !== 1) {
+      badArg('a packet without timestamp can only be written as an SPB, which needs a single-interface section');
+    }
+    const snap = this.ifaces[0]!.snapLen;
+    const implied = snap === 0 ? origLen : Math.min(origLen, snap);
+    if (data.length !== implied) {
+      badArg(`an SPB cannot hold ${data.length} bytes of a ${origLen}-byte packet on an interface with snap length ${snap}`);
+    }
+    this.out.write(encodeSPB(data, origLen, this.byteOrder));
   }
 
   /** An Interface Statistics Block. Counters that are null or absent are omitted (unknown). */
