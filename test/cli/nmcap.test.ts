@@ -222,7 +222,7 @@ describe('nmcap -r -w (rewriting)', () => {
 
 describe('nmcap usage', () => {
   it('exits 2 with one line on usage errors', () => {
-    expectOneErrorLine(nmcap([]), 2, /give -r FILE/);
+    expectOneErrorLine(nmcap([]), 2, /give -i PORT to capture live or -r FILE/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-c', '0']), 2, /-c needs a positive whole number/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-c', 'many']), 2, /-c needs a positive whole number|Invalid|number/i);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-w', join(dir, 'x'), '-F', 'pcapx']), 2, /Invalid values|Choices/);
@@ -235,7 +235,7 @@ describe('nmcap usage', () => {
   it('prints help and the version with exit 0', () => {
     const h = nmcap(['--help']);
     expect(h.status).toBe(0);
-    expect(h.stdout).toMatch(/Usage: nmcap -r FILE/);
+    expect(h.stdout).toMatch(/Usage: nmcap -i PORT.*\n\s*nmcap -r FILE/);
     expect(h.stdout).toMatch(/--read/);
     const v = nmcap(['--version']);
     expect(v.status).toBe(0);
