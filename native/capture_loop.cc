@@ -104,20 +104,32 @@ class CaptureRun {
     }
     if (used_ == 0) filled_since_ = monotonic_ns();
     uint8_t* out = buf_->data + used_;
-    uint32_t copied = 0;
-    for (uint32_t i = first;; i = ring_next(r, i)) {
-      const uint8_t* src = r.slot_data(i);
-      uint32_t n = std::min<uint32_t>(r.slot[i].len, caplen - copied);
-      if (!src || (!(r.slot[i].flags & NS_INDIRECT) && r.slot[i].len > r.buf_size)) {
+    auto unreadable = [&](uint32_t i, const uint8_t* src) {
+      return !src || (!(r.slot[i].flags & NS_INDIRECT) && r.slot[i].len > r.buf_size);
+    };
+    if (first == last) {  // the common case: one slot, one copy
+      const uint8_t* src = r.slot_data(first);
+      if (unreadable(first, src)) {
         ++progress_.invalid;  // a slot we cannot read: skip the packet, count it
         return true;
       }
-      std::memcpy(out + 28 + copied, src, n);
-      copied += n;
-      if (i == last) break;
+      std::memcpy(out + 28, src, caplen);
+    } else {
+      uint32_t copied = 0;
+      for (uint32_t i = first;; i = ring_next(r, i)) {
+        const uint8_t* src = r.slot_data(i);
+        if (unreadable(i, src)) {
+          ++progress_.invalid;
+          return true;
+        }
+        uint32_t n = std::min<uint32_t>(r.slot[i].len, caplen - copied);
+        std::memcpy(out + 28 + copied, src, n);
+        copied += n;
+        if (i == last) break;
+      }
     }
     uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
-    epb_begin(out, iface, ts_ns / ts_div, caplen, wire32);
+    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_ns / ts_div, caplen, wire32);
     used_ += epb_finish(out, caplen);
     ++progress_.packets;
     progress_.wire_bytes += wire;

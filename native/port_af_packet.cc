@@ -70,10 +70,10 @@ namespace nmc {
 namespace {
 
 // --- RX sizing ----------------------------------------------------------------------------------
-constexpr uint32_t kRxBlockSize = 128 * 1024;  // one block: 128 KiB, an order-5 allocation
-constexpr uint32_t kRxDefaultBlocks = 32;      // 4 MiB per RX queue
+constexpr uint32_t kRxBlockSize = 512 * 1024;  // one block: 512 KiB (fewer wake-ups per packet at high rates)
+constexpr uint32_t kRxDefaultBlocks = 16;      // 8 MiB per RX queue
 constexpr uint32_t kRxMinBlocks = 4;
-constexpr uint32_t kRxMaxBlocks = 4096;        // 512 MiB per RX queue
+constexpr uint32_t kRxMaxBlocks = 1024;        // 512 MiB per RX queue
 constexpr uint32_t kRxRetireMs = 4;            // a quiet link still delivers within ~4 ms (+1 jiffy)
 // tpacket_block_desc rounded to 8 bytes: where the first packet of a block may start.
 constexpr uint32_t kV3BlockHeader = (sizeof(tpacket_block_desc) + 7) & ~7u;

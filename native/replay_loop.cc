@@ -69,6 +69,8 @@ std::vector<ReplayBatch> ReplayInput::take_all() {
 namespace {
 
 constexpr uint32_t kNoTs = 0xFFFFFFFFu;
+// A paced sender this late may hand over bigger bursts to catch up.
+constexpr uint64_t kLateNs = 20000;
 
 struct Record {
   const uint8_t* data;
@@ -99,8 +101,12 @@ class ReplayRun {
     uint32_t max_frame = port_.info().max_frame;
     if (!frag) max_frame = max_frame ? std::min(max_frame, r.buf_size) : r.buf_size;
     if (frag && !max_frame) max_frame = 65535;
-    uint32_t burst_cap = cfg_.burst ? cfg_.burst : (sched_.paced() ? 64 : 512);
-    burst_cap = std::max<uint32_t>(1, std::min(burst_cap, r.num_slots - 1));
+    // Paced bursts stay small while on time, and may grow to the topspeed size once the sender
+    // runs late, so it catches up instead of falling further behind. --burst fixes both.
+    auto clamp_burst = [&](uint32_t b) { return std::max<uint32_t>(1, std::min(b, r.num_slots - 1)); };
+    const uint32_t burst_on_time = clamp_burst(cfg_.burst ? cfg_.burst : (sched_.paced() ? 64 : 512));
+    const uint32_t burst_late = clamp_burst(cfg_.burst ? cfg_.burst : 512);
+    uint32_t burst_cap = burst_on_time;
     if (cfg_.preload) preload_ = input_.take_all();
 
     ReplayEnd end = ReplayEnd::kDone;
@@ -144,6 +150,9 @@ class ReplayRun {
           if (!flush()) return finish(ReplayEnd::kError);
           wait_until(t0_ + deadline);
           if (stop_.requested()) continue;
+          burst_cap = burst_on_time;
+        } else if (now - deadline > kLateNs) {
+          burst_cap = burst_late;
         }
       }
 
