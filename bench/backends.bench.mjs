@@ -12,7 +12,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
-import { ROOT, fmt, have, median, scratch, startTimed, table, timed, udpTrace, verdict } from './harness.mjs';
+import { ROOT, fmt, have, median, scratch, startTimed, table, timed, udpFrame, udpTrace, verdict } from './harness.mjs';
 
 if (process.getuid?.() !== 0) {
   console.log('\n== backends: skipped (needs root for a network namespace and veth) ==');
@@ -75,13 +75,8 @@ function steady(rows) {
 }
 
 function trafgenConfig(path) {
-  // One 64-byte Ethernet/IPv4/UDP frame, the same bytes our trace carries.
-  const bytes = [
-    0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00,
-    0x45, 0, 0, 50, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-    0x23, 0x28, 0x23, 0x29, 0, 30,
-  ];
-  while (bytes.length < 64) bytes.push(0);
+  // One 64-byte frame, the same bytes our trace carries (trafgen's own format: a byte list).
+  const bytes = [...udpFrame(64)];
   writeFileSync(path, `{ ${bytes.map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ')} }\n`);
   return path;
 }

@@ -14,19 +14,8 @@ export function scratch(tag) {
   return { dir, path: (n) => join(dir, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/**
- * A classic pcap of `count` Ethernet/IPv4/UDP frames of `size` bytes (without FCS), numbered in
- * the payload, 1 us apart, written in one go.
- */
-export async function udpTrace(path, count, size = 64) {
-  const { writeFileSync } = await import('node:fs');
-  const rec = 16 + size;
-  const buf = Buffer.alloc(24 + rec * count);
-  buf.writeUInt32LE(0xa1b2c3d4, 0);
-  buf.writeUInt16LE(2, 4);
-  buf.writeUInt16LE(4, 6);
-  buf.writeUInt32LE(65535, 16);
-  buf.writeUInt32LE(1, 20);
+/** A 64-byte (or `size`) Ethernet/IPv4/UDP frame with a valid IP header checksum, numbered `seq`. */
+export function udpFrame(size = 64, seq = 0) {
   const frame = Buffer.alloc(size);
   Buffer.from([0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00]).copy(frame, 0);
   const ipLen = size - 14;
@@ -38,18 +27,25 @@ export async function udpTrace(path, count, size = 64) {
   frame.writeUInt16BE(9000, 34);
   frame.writeUInt16BE(9001, 36);
   frame.writeUInt16BE(ipLen - 20, 38);
-  let o = 24;
+  frame.writeUInt32BE(seq, 42);
+  return frame;
+}
+
+/**
+ * A classic pcap of `count` such frames of `size` bytes, numbered in the payload, 1 us apart,
+ * written with src/pcap's encoders (dist/).
+ */
+export async function udpTrace(path, count, size = 64) {
+  const { writeFileSync } = await import('node:fs');
+  const { encodePcapHeader, encodePcapRecord } = await import('../dist/pcap/index.js');
+  const parts = [encodePcapHeader({ linkType: 1, snapLen: 65535 })];
+  const frame = udpFrame(size);
   const t0 = 1_767_225_600;
   for (let i = 0; i < count; i++) {
-    buf.writeUInt32LE(t0 + Math.floor(i / 1e6), o);
-    buf.writeUInt32LE(i % 1e6, o + 4);
-    buf.writeUInt32LE(size, o + 8);
-    buf.writeUInt32LE(size, o + 12);
-    frame.copy(buf, o + 16);
-    buf.writeUInt32BE(i, o + 16 + 42);
-    o += rec;
+    frame.writeUInt32BE(i, 42);
+    parts.push(encodePcapRecord(t0 + Math.floor(i / 1e6), i % 1e6, frame));
   }
-  writeFileSync(path, buf);
+  writeFileSync(path, Buffer.concat(parts));
   return path;
 }
 

@@ -7,6 +7,7 @@
 
 #include "js_capture.h"
 #include "js_netmap_test.h"
+#include "pacing.h"
 #include "pcapng_epb.h"
 #include "js_port.h"
 #include "js_replay.h"
@@ -45,6 +46,22 @@ Napi::Value EncodeEpb(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ppsDeadlines(num, den, first, count): the replay schedule's deadlines (ns after start) of
+// packets first .. first+count-1 at num/den packets per second, asked for one after another
+// as the replay loop does, so tests can check them against exact arithmetic.
+Napi::Value PpsDeadlines(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool lossless;
+  uint64_t num = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint64_t den = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint64_t first = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint32_t count = info[3].ToNumber().Uint32Value();
+  Schedule sched(RateMode::kPps, num, den, 1, 1);
+  Napi::BigUint64Array out = Napi::BigUint64Array::New(env, count);
+  for (uint32_t i = 0; i < count; ++i) out[i] = sched.deadline(first + i, 0, 0);
+  return out;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -58,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CaptureSession", JsCaptureSession::Init(env));
   exports.Set("ReplaySession", JsReplaySession::Init(env));
   exports.Set("encodeEpb", Napi::Function::New(env, EncodeEpb, "encodeEpb"));
+  exports.Set("ppsDeadlines", Napi::Function::New(env, PpsDeadlines, "ppsDeadlines"));
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
   return exports;
 }

@@ -58,20 +58,9 @@ Napi::Function JsCaptureSession::Init(Napi::Env env) {
 }
 
 // new CaptureSession(port, config, onEvent)
-JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsCaptureSession>(info) {
+JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : JsSession<JsCaptureSession>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsFunction())
-    throw Napi::TypeError::New(env, "CaptureSession(port, config, onEvent)");
-  AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Object port_obj = info[0].As<Napi::Object>();
-  if (!port_obj.InstanceOf(data->port_ctor.Value())) throw Napi::TypeError::New(env, "port must be a Port");
-  jsport_ = JsPort::Unwrap(port_obj);
-  port_ = jsport_->port();
-  if (!port_) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
-  if (port_->rx_rings().empty()) throw coded_error(env, errc::kUnsupported, "port " + port_->info().name + " has no RX ring");
-  port_ref_ = Napi::Persistent(port_obj);
-
-  Napi::Object c = info[1].As<Napi::Object>();
+  Napi::Object c = take_port(info, "CaptureSession(port, config, onEvent)", true);
   cfg_.snaplen = opt_u32(c, "snaplen", 262144);
   if (cfg_.snaplen == 0) cfg_.snaplen = 262144;
   cfg_.count = uint64_t(opt_f64(c, "count", 0));
@@ -119,20 +108,20 @@ Napi::Value JsCaptureSession::Recycle(const Napi::CallbackInfo& info) {
 
 Napi::Value JsCaptureSession::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (started_) throw Napi::Error::New(env, "capture already started");
   if (buffers_.empty()) throw Napi::Error::New(env, "supply() at least one buffer before start()");
-  if (!jsport_->acquire()) throw coded_error(env, errc::kBusy, "port is in use by another session");
-  started_ = true;
-  register_with(env);
-  Ref();  // keep this object alive until the end event
-  tsfn_.Ref(env);
-  thread_ = std::thread([this] {
-    CaptureResult res = run_capture(*port_, cfg_, *this, stop_);
-    auto* ev = new Event(Event::kEnd);
-    ev->result = std::move(res);
-    if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
-    tsfn_.Release();
-  });
+  tsfn_.Ref(env);  // before the thread exists: it may end (and Release) at once
+  try {
+    launch(env, [this] {
+      CaptureResult res = run_capture(*port_, cfg_, *this, stop_);
+      auto* ev = new Event(Event::kEnd);
+      ev->result = std::move(res);
+      if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
+      tsfn_.Release();
+    });
+  } catch (...) {
+    tsfn_.Unref(env);
+    throw;
+  }
   return env.Undefined();
 }
 
@@ -182,17 +171,8 @@ void JsCaptureSession::CallJs(Napi::Env env, Napi::Function cb, JsCaptureSession
   o.Set("rxReceived", optional_u64(env, r.counters.rx_received));
   o.Set("rxDrops", optional_u64(env, r.counters.rx_drops));
   o.Set("rxRingFull", optional_u64(env, r.counters.rx_ring_full));
-  self->finished_on_js_thread();
+  self->finish_on_js_thread();
   cb.Call({Napi::String::New(env, "end"), o});
-}
-
-void JsCaptureSession::finished_on_js_thread() {
-  if (ended_) return;
-  ended_ = true;
-  if (thread_.joinable()) thread_.join();
-  jsport_->release();
-  unregister();
-  Unref();
 }
 
 }  // namespace nmc

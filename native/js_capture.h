@@ -15,9 +15,7 @@
 
 namespace nmc {
 
-class JsPort;
-
-class JsCaptureSession : public Napi::ObjectWrap<JsCaptureSession>, public NativeSession, public CaptureSink {
+class JsCaptureSession : public JsSession<JsCaptureSession>, public CaptureSink {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit JsCaptureSession(const Napi::CallbackInfo& info);
@@ -37,21 +35,14 @@ class JsCaptureSession : public Napi::ObjectWrap<JsCaptureSession>, public Nativ
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
 
-  void finished_on_js_thread();
-
   using Tsfn = Napi::TypedThreadSafeFunction<JsCaptureSession, Event, CallJs>;
   Tsfn tsfn_;
-  JsPort* jsport_ = nullptr;
-  Napi::ObjectReference port_ref_;
-  std::shared_ptr<Port> port_;
   CaptureConfig cfg_;
   std::vector<std::unique_ptr<OutBuffer>> buffers_;
   std::vector<Napi::ObjectReference> buffer_refs_;
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<OutBuffer*> free_;
-  bool started_ = false;
-  bool ended_ = false;
 };
 
 }  // namespace nmc

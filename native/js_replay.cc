@@ -97,20 +97,9 @@ Napi::Function JsReplaySession::Init(Napi::Env env) {
 }
 
 // new ReplaySession(port, config, onEvent)
-JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsReplaySession>(info) {
+JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : JsSession<JsReplaySession>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsFunction())
-    throw Napi::TypeError::New(env, "ReplaySession(port, config, onEvent)");
-  AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Object port_obj = info[0].As<Napi::Object>();
-  if (!port_obj.InstanceOf(data->port_ctor.Value())) throw Napi::TypeError::New(env, "port must be a Port");
-  jsport_ = JsPort::Unwrap(port_obj);
-  port_ = jsport_->port();
-  if (!port_) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
-  if (port_->tx_rings().empty()) throw coded_error(env, errc::kUnsupported, "port " + port_->info().name + " has no TX ring");
-  port_ref_ = Napi::Persistent(port_obj);
-
-  Napi::Object c = info[1].As<Napi::Object>();
+  Napi::Object c = take_port(info, "ReplaySession(port, config, onEvent)", false);
   std::string mode = c.Get("mode").IsUndefined() ? "topspeed" : c.Get("mode").ToString().Utf8Value();
   if (mode == "topspeed") cfg_.mode = RateMode::kTopspeed;
   else if (mode == "pps") cfg_.mode = RateMode::kPps;
@@ -183,19 +172,19 @@ Napi::Value JsReplaySession::EndInput(const Napi::CallbackInfo& info) {
 
 Napi::Value JsReplaySession::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (started_) throw Napi::Error::New(env, "replay already started");
-  if (!jsport_->acquire()) throw coded_error(env, errc::kBusy, "port is in use by another session");
-  started_ = true;
-  register_with(env);
-  Ref();
-  tsfn_.Ref(env);
-  thread_ = std::thread([this] {
-    ReplayResult res = run_replay(*port_, cfg_, input_, *this, stop_);
-    auto* ev = new Event(Event::kEnd);
-    ev->result = std::move(res);
-    if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
-    tsfn_.Release();
-  });
+  tsfn_.Ref(env);  // before the thread exists: it may end (and Release) at once
+  try {
+    launch(env, [this] {
+      ReplayResult res = run_replay(*port_, cfg_, input_, *this, stop_);
+      auto* ev = new Event(Event::kEnd);
+      ev->result = std::move(res);
+      if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
+      tsfn_.Release();
+    });
+  } catch (...) {
+    tsfn_.Unref(env);
+    throw;
+  }
   return env.Undefined();
 }
 
@@ -239,21 +228,12 @@ void JsReplaySession::CallJs(Napi::Env env, Napi::Function cb, JsReplaySession* 
       o.Set("reason", end_name(r.end));
       o.Set("code", r.error_code);
       o.Set("message", r.error);
-      self->finished_on_js_thread();
+      self->finish_on_js_thread();
+      self->batch_refs_.clear();
       cb.Call({Napi::String::New(env, "end"), o});
       return;
     }
   }
-}
-
-void JsReplaySession::finished_on_js_thread() {
-  if (ended_) return;
-  ended_ = true;
-  if (thread_.joinable()) thread_.join();
-  batch_refs_.clear();
-  jsport_->release();
-  unregister();
-  Unref();
 }
 
 }  // namespace nmc

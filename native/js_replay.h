@@ -13,9 +13,7 @@
 
 namespace nmc {
 
-class JsPort;
-
-class JsReplaySession : public Napi::ObjectWrap<JsReplaySession>, public NativeSession, public ReplayEvents {
+class JsReplaySession : public JsSession<JsReplaySession>, public ReplayEvents {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit JsReplaySession(const Napi::CallbackInfo& info);
@@ -35,20 +33,13 @@ class JsReplaySession : public Napi::ObjectWrap<JsReplaySession>, public NativeS
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
 
-  void finished_on_js_thread();
-
   using Tsfn = Napi::TypedThreadSafeFunction<JsReplaySession, Event, CallJs>;
   Tsfn tsfn_;
-  JsPort* jsport_ = nullptr;
-  Napi::ObjectReference port_ref_;
-  std::shared_ptr<Port> port_;
   ReplayConfig cfg_;
   ReplayInput input_;
   uint32_t next_id_ = 1;
   // Keeps each batch's JS memory alive until the thread gives the batch back (JS thread only).
   std::unordered_map<uint32_t, std::vector<Napi::ObjectReference>> batch_refs_;
-  bool started_ = false;
-  bool ended_ = false;
 };
 
 }  // namespace nmc

@@ -25,7 +25,7 @@ class Schedule {
     using u128 = unsigned __int128;
     switch (mode_) {
       case RateMode::kPps:
-        return uint64_t(u128(packets_before) * 1000000000u * rate_den_ / rate_num_);
+        return pps_deadline(packets_before);
       case RateMode::kBps:
         return uint64_t(u128(bits_before) * 1000000000u * rate_den_ / rate_num_);
       case RateMode::kMultiplier:
@@ -36,7 +36,35 @@ class Schedule {
     }
   }
 
+  // Packet k of a fixed packet rate: k * 1e9 * den / num, kept as an exact quotient and
+  // remainder that advance together when asked for k+1 (no division per packet, no drift).
+  uint64_t pps_deadline(uint64_t k) const {
+    using u128 = unsigned __int128;
+    if (k != pps_k_ + 1 || k == 0) {  // anything but the next packet: compute from scratch
+      u128 total = u128(k) * 1000000000u * rate_den_;
+      pps_q_ = uint64_t(total / rate_num_);
+      pps_r_ = uint64_t(total % rate_num_);
+      if (!pps_step_ready_) {
+        u128 step = u128(1000000000u) * rate_den_;
+        pps_step_q_ = uint64_t(step / rate_num_);
+        pps_step_r_ = uint64_t(step % rate_num_);
+        pps_step_ready_ = true;
+      }
+    } else {
+      pps_q_ += pps_step_q_;
+      pps_r_ += pps_step_r_;
+      if (pps_r_ >= rate_num_) {
+        pps_r_ -= rate_num_;
+        ++pps_q_;
+      }
+    }
+    pps_k_ = k;
+    return pps_q_;
+  }
+
  private:
+  mutable uint64_t pps_k_ = UINT64_MAX, pps_q_ = 0, pps_r_ = 0, pps_step_q_ = 0, pps_step_r_ = 0;
+  mutable bool pps_step_ready_ = false;
   RateMode mode_;
   uint64_t rate_num_, rate_den_, mult_num_, mult_den_;
 };

@@ -15,7 +15,7 @@
 // Snaplen: a one-instruction socket filter `ret #snaplen` makes the kernel copy exactly snaplen
 // bytes into the block (tp_len keeps the wire length); slot.len is also capped at snaplen (after
 // a re-inserted VLAN tag) and at 65535, the most a slot can say. Without a snaplen the kernel
-// only truncates at the block size (128 KiB), far above any MTU.
+// only truncates at the block size (512 KiB), far above any MTU.
 //
 // Outgoing packets are captured like incoming ones (tcpdump's default -Q inout), except on
 // loopback devices where each packet would otherwise appear twice. Our own TX never shows up in
@@ -543,7 +543,7 @@ class AfPacketPort final : public Port {
     std::string mode;
     if (want_rx_) {
       d += ": " + std::to_string(rx_.size()) + " RX ring" + (rx_.size() == 1 ? "" : "s") + " of " + std::to_string(rx_blocks_) +
-           " x 128 KiB blocks, " + std::to_string(rx_.empty() ? 0 : rx_[0].num_slots) + " slots";
+           " x " + std::to_string(kRxBlockSize / 1024) + " KiB blocks, " + std::to_string(rx_.empty() ? 0 : rx_[0].num_slots) + " slots";
       if (opts_.queue >= 0) d += " (queue " + std::to_string(opts_.queue) + " only)";
       mode = "TPACKET_V3 rx";
       if (fanout_) mode += " (fanout by queue)";

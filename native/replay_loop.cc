@@ -71,6 +71,10 @@ namespace {
 constexpr uint32_t kNoTs = 0xFFFFFFFFu;
 // A paced sender this late may hand over bigger bursts to catch up.
 constexpr uint64_t kLateNs = 20000;
+// The longest a due packet may wait in a TX slot for the next one to share its sync.
+constexpr uint64_t kMaxHoldNs = 20000;
+// How long after running late a sender may hold packets like that.
+constexpr uint64_t kHoldWindowNs = 1000000;
 
 struct Record {
   const uint8_t* data;
@@ -147,12 +151,19 @@ class ReplayRun {
       if (sched_.paced()) {
         uint64_t now = monotonic_ns() - t0_;
         if (deadline > now) {
-          if (!flush()) return finish(ReplayEnd::kError);
+          // Hand the burst over before waiting. Only a sender that recently ran late (its
+          // syncs cost more than the gaps, as an AF_XDP or AF_PACKET sync is a system call) keeps
+          // a due packet for the next one when that one is due sooner than a sync takes; a held
+          // packet never waits longer than kMaxHoldNs. A sender that keeps up syncs every packet.
+          bool hold = now < hold_until_ && deadline - now < sync_cost_ns_ && !burst_deadlines_.empty() &&
+                      now - burst_deadlines_.front() < kMaxHoldNs;
+          if (!hold && !flush()) return finish(ReplayEnd::kError);
           wait_until(t0_ + deadline);
           if (stop_.requested()) continue;
           burst_cap = burst_on_time;
         } else if (now - deadline > kLateNs) {
           burst_cap = burst_late;
+          hold_until_ = now + kHoldWindowNs;
         }
       }
 
@@ -295,9 +306,16 @@ class ReplayRun {
   // txsync the current burst and account for its departures. False on a port error.
   bool flush() {
     if (burst_deadlines_.empty()) return true;
+    uint64_t before = monotonic_ns();
     int rc = port_.txsync();
     uint64_t now = monotonic_ns();
     if (rc < 0) return false;
+    // What a sync costs, from single-packet syncs only: a bigger sync also pays
+    // per packet (copy-mode AF_XDP copies them during the kick), which holding cannot save.
+    if (burst_deadlines_.size() == 1) {
+      uint64_t cost = now - before;
+      sync_cost_ns_ = sync_cost_ns_ ? (sync_cost_ns_ * 7 + cost) / 8 : cost;
+    }
     ++st_.syncs;
     st_.burst_max = std::max<uint64_t>(st_.burst_max, burst_deadlines_.size());
     st_.last_sync_ns = now;
@@ -412,6 +430,8 @@ class ReplayRun {
   uint64_t scheduled_ = 0;
   uint64_t bits_ = 0;
   std::vector<uint64_t> burst_deadlines_;
+  uint64_t sync_cost_ns_ = 0;  // running average of a single-packet txsync on this port
+  uint64_t hold_until_ = 0;    // holding allowed until then (ns after start)
 
   bool pass_start_pending_ = false;
   bool have_base_ = false;

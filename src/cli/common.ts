@@ -150,25 +150,37 @@ export function warnLine(message: string): void {
   process.stderr.write(`nmcap: warning: ${message}\n`);
 }
 
+export const EXIT_SIGTERM = 143;
+
 /**
- * Ctrl-C: the first SIGINT calls `stop` (finish cleanly, files stay valid) and marks the run as
- * interrupted (exit code 130); a second one exits at once with 130. Returns the uninstaller.
+ * Ctrl-C and SIGTERM: the first one calls `stop` (finish cleanly, files stay valid) and marks the
+ * run as interrupted (exit code 130 for SIGINT, 143 for SIGTERM); a second one exits at once
+ * with that code. Returns the uninstaller.
  */
-export function onInterrupt(stop: () => void): { interrupted: () => boolean; dispose: () => void } {
+export function onInterrupt(stop: () => void): {
+  interrupted: () => boolean;
+  /** the exit code the first signal asks for, or undefined */
+  exitCode: () => number | undefined;
+  dispose: () => void;
+} {
   let count = 0;
-  const handler = (): void => {
+  let first: number | undefined;
+  const handler = (code: number) => (): void => {
     count++;
-    if (count === 1) {
-      stop();
-    } else {
-      process.exit(EXIT_SIGINT);
-    }
+    first ??= code;
+    if (count === 1) stop();
+    else process.exit(first);
   };
-  process.on('SIGINT', handler);
+  const onInt = handler(EXIT_SIGINT);
+  const onTerm = handler(EXIT_SIGTERM);
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   return {
     interrupted: () => count > 0,
+    exitCode: () => first,
     dispose: () => {
-      process.off('SIGINT', handler);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
     },
   };
 }

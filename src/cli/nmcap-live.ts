@@ -8,10 +8,8 @@ import { Capture, type CaptureResult } from '../capture/capture.js';
 import { linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
 import type { OpenedPort } from '../ports/open.js';
-import { EXIT_OK, EXIT_RUNTIME, EXIT_SIGINT, describeError, reportError, type NmcapArgs } from './common.js';
+import { EXIT_OK, EXIT_RUNTIME, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
 import { printPackets } from './nmcap-offline.js';
-
-const EXIT_SIGTERM = 143;
 
 
 /** tcpdump's end-of-capture lines, honest about what the backend cannot count. */
@@ -75,18 +73,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     },
   });
 
-  let signal: 'SIGINT' | 'SIGTERM' | undefined;
-  let signals = 0;
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
-    signal ??= sig;
-    // A second signal: leave now (the file is valid up to its last whole write).
-    if (++signals > 1) process.exit(sig === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);
-    capture.stop();
-  };
-  const onInt = onSignal('SIGINT');
-  const onTerm = onSignal('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const sig = onInterrupt(() => capture.stop());
 
   let printed: Promise<number> | undefined;
   if (pass) {
@@ -109,14 +96,12 @@ export async function runLive(a: NmcapArgs): Promise<number> {
       process.stderr.write(`nmcap: ${describeError(r.error)}\n`);
       return EXIT_RUNTIME;
     }
-    if (signal) return signal === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM;
-    return EXIT_OK;
+    return sig.exitCode() ?? EXIT_OK;
   } catch (e) {
     pass?.destroy();
     return reportError(e);
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    sig.dispose();
   }
 }
 

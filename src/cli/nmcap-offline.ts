@@ -10,7 +10,7 @@ import { openSink, type ByteSink } from '../pcap/sink.js';
 import type { InterfaceInfo, SectionInfo, TraceRecord, TsResolution } from '../pcap/types.js';
 import { PcapngWriter, type InterfaceOptions } from '../pcap/writer-pcapng.js';
 import { PcapWriter } from '../pcap/writer-pcap.js';
-import { describeError, EXIT_OK, EXIT_SIGINT, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
+import { describeError, EXIT_OK, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
 import { PacketPrinter } from './print-packet.js';
 
 /**
@@ -217,9 +217,9 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
       } finally {
         await reader.close();
       }
-      return sig.interrupted() ? EXIT_SIGINT : EXIT_OK;
+      return sig.exitCode() ?? EXIT_OK;
     }
-    return await rewrite(a, reader, limit, st, warnings, sig.interrupted);
+    return await rewrite(a, reader, limit, st, warnings, sig.interrupted, sig.exitCode);
   } finally {
     sig.dispose();
   }
@@ -232,6 +232,7 @@ async function rewrite(
   st: RunState,
   warnings: PcapWarning[],
   interrupted: () => boolean,
+  signalExit: () => number | undefined,
 ): Promise<number> {
   const format = a.format ?? 'pcapng';
   let sink: ByteSink;
@@ -290,6 +291,6 @@ async function rewrite(
     process.stderr.write(`${total} packet${total === 1 ? '' : 's'} read\n${total} packet${total === 1 ? '' : 's'} written\n`);
   }
   if (failure !== undefined) return reportError(failure);
-  return interrupted() ? EXIT_SIGINT : EXIT_OK;
+  return signalExit() ?? EXIT_OK;
 }
 

@@ -9,10 +9,9 @@ import type { NativeReplayStats } from '../ports/binding.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
 import { Replay, type ReplayResult } from '../replay/replay.js';
 import { VERSION } from '../version.js';
-import { EXIT_OK, EXIT_RUNTIME, EXIT_SIGINT, EXIT_USAGE, UsageError, describeError } from './common.js';
+import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, UsageError, describeError, onInterrupt } from './common.js';
 
 const PROGRAM = 'nmreplay';
-const EXIT_SIGTERM = 143;
 
 interface ReplayArgs {
   intf1: string;
@@ -285,17 +284,7 @@ export async function main(argv: string[]): Promise<void> {
     onWarning: (w: PcapWarning) => say(`warning: ${w.message}`),
   });
 
-  let signal: 'SIGINT' | 'SIGTERM' | undefined;
-  let interrupts = 0;
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
-    signal ??= sig;
-    if (++interrupts > 1) process.exit(sig === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);
-    replay.stop();
-  };
-  const onInt = onSignal('SIGINT');
-  const onTerm = onSignal('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const sig = onInterrupt(() => replay.stop());
   try {
     const r = await replay.run();
     if (!a.quiet) for (const line of formatReport(r)) process.stderr.write(`${line}\n`);
@@ -306,14 +295,12 @@ export async function main(argv: string[]): Promise<void> {
     if (miss) say(miss);
     if (r.inputError) say(r.inputError.message);
     if (r.error) say(r.error.message);
-    if (signal) process.exitCode = signal === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM;
-    else process.exitCode = r.error || r.inputError ? EXIT_RUNTIME : EXIT_OK;
+    process.exitCode = sig.exitCode() ?? (r.error || r.inputError ? EXIT_RUNTIME : EXIT_OK);
   } catch (e) {
     say(describeError(e));
     process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
     if (!(e instanceof NmcapError) && process.env['NMCAP_DEBUG']) console.error(e);
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    sig.dispose();
   }
 }

@@ -9,13 +9,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 /** Ring geometry of native/port_af_packet.cc. */
 export const AF_PACKET = {
   /** TPACKET_V3 RX block size (bytes) */
-  rxBlockSize: 128 * 1024,
-  /** RX blocks per queue when rxSlots is not given (4 MiB) */
-  rxDefaultBlocks: 32,
+  rxBlockSize: 512 * 1024,
+  /** RX blocks per queue when rxSlots is not given (8 MiB) */
+  rxDefaultBlocks: 16,
   /** block retire timeout: how late a packet on a quiet link can be handed over (ms) */
   rxRetireMs: 4,
   /** 60-byte frames one block holds; default slots = blocks × this + 1 */
-  rxPacketsPerBlock60: 861,
+  rxPacketsPerBlock60: 3448,
   /** TX frames (slots) when txSlots is not given */
   txDefaultFrames: 4096,
   /** smallest TX frame; frames are a power of two holding a 32-byte header and the largest frame */

@@ -276,6 +276,8 @@ export interface NativeAddon {
   ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
   /** The native capture's EPB encoder (host byte order), exposed so tests can compare it with src/pcap. */
   encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number): Buffer;
+  /** The replay schedule at num/den packets per second: deadlines (ns after start) of packets first.. first+count-1. */
+  ppsDeadlines(num: bigint, den: bigint, first: bigint, count: number): BigUint64Array;
   netmapTest: NetmapTestHooks;
 }
 

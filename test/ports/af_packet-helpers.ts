@@ -1,11 +1,12 @@
 // Shared by the af_packet tests: test frames, the child-process protocol of
-// scripts/af_packet-peer.mjs, and just enough classic pcap to talk to tcpdump and tcpreplay.
+// scripts/af_packet-peer.mjs, and pcap files (through src/pcap) to talk to tcpdump and tcpreplay.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { encodePcapHeader, encodePcapRecord, readBatchesSync } from '../../src/pcap/index.js';
 import type { VethBed } from '../helpers/netns.js';
 
 export const PEER = join(dirname(fileURLToPath(import.meta.url)), 'scripts', 'af_packet-peer.mjs');
@@ -53,24 +54,10 @@ export function writeFrames(file: string, frames: Buffer[]): void {
   writeFileSync(file, Buffer.concat(parts));
 }
 
-/** Classic pcap, microsecond, LINKTYPE_ETHERNET. */
+/** Classic pcap, microsecond, LINKTYPE_ETHERNET, through src/pcap's encoders. */
 export function writePcap(file: string, frames: Buffer[]): void {
-  const gh = Buffer.alloc(24);
-  gh.writeUInt32LE(0xa1b2c3d4, 0);
-  gh.writeUInt16LE(2, 4);
-  gh.writeUInt16LE(4, 6);
-  gh.writeUInt32LE(65535, 16);
-  gh.writeUInt32LE(1, 20);
-  const parts: Buffer[] = [gh];
-  frames.forEach((f, i) => {
-    const rh = Buffer.alloc(16);
-    rh.writeUInt32LE(1700000000, 0);
-    rh.writeUInt32LE(i, 4);
-    rh.writeUInt32LE(f.length, 8);
-    rh.writeUInt32LE(f.length, 12);
-    parts.push(rh, f);
-  });
-  writeFileSync(file, Buffer.concat(parts));
+  const records = frames.map((f, i) => encodePcapRecord(1700000000, i, f));
+  writeFileSync(file, Buffer.concat([encodePcapHeader({ linkType: 1, snapLen: 65535 }), ...records]));
 }
 
 export interface PcapRecord {
@@ -78,20 +65,15 @@ export interface PcapRecord {
   origLen: number;
 }
 
-/** Reads a classic pcap file in either byte order and either time resolution. */
+/** Reads a capture file with src/pcap's reader. */
 export function readPcap(file: string): { linkType: number; records: PcapRecord[] } {
-  const b = readFileSync(file);
-  const magic = b.readUInt32LE(0);
-  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  if (!le && b.readUInt32BE(0) !== 0xa1b2c3d4 && b.readUInt32BE(0) !== 0xa1b23c4d) throw new Error('not a pcap file');
-  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  let linkType = -1;
   const records: PcapRecord[] = [];
-  for (let o = 24; o + 16 <= b.length; ) {
-    const incl = u32(o + 8);
-    records.push({ data: b.subarray(o + 16, o + 16 + incl), origLen: u32(o + 12) });
-    o += 16 + incl;
+  for (const b of readBatchesSync(readFileSync(file))) {
+    if (linkType < 0 && b.section.interfaces[0]) linkType = b.section.interfaces[0].linkType;
+    for (let i = 0; i < b.count; i++) records.push({ data: Buffer.from(b.data(i)), origLen: b.origLen[i]! });
   }
-  return { linkType: u32(20), records };
+  return { linkType, records };
 }
 
 /** A child started with bed.spawn, read as JSON lines. */

@@ -42,7 +42,7 @@ describe('af_packet TypeScript mirror', () => {
   it('keeps the documented default geometry consistent', () => {
     // A 60-byte frame takes 152 bytes of a V3 block (86 bytes of header area, 8-byte aligned).
     expect(AF_PACKET.rxPacketsPerBlock60).toBe(Math.floor((AF_PACKET.rxBlockSize - 48 - 1) / 152));
-    expect(AF_PACKET.rxDefaultBlocks * AF_PACKET.rxBlockSize).toBe(4 << 20);
+    expect(AF_PACKET.rxDefaultBlocks * AF_PACKET.rxBlockSize).toBe(8 << 20);
   });
 
   const root = mkdtempSync(join(tmpdir(), 'nmcap-sysfs-'));

@@ -1,8 +1,10 @@
 // Test frames shared by the af_xdp child scripts and tests: deterministic Ethernet frames of
 // 60 to 1514 bytes with a local experimental EtherType (0x88b5, nothing in the stack answers
-// it), a sequence number and a position-dependent payload; plus a minimal pcap reader/writer.
+// it), a sequence number and a position-dependent payload; pcap files go through src/pcap.
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
+
+import { encodePcapHeader, encodePcapRecord, readPacketsSync } from '../../../dist/pcap/index.js';
 
 export const ETHERTYPE = 0x88b5;
 
@@ -26,41 +28,20 @@ export function seqOf(buf) {
   return buf.readUInt32BE(14);
 }
 
+/** Classic pcap through src/pcap's encoders (dist/, built by npm test). */
 export function writePcap(path, frames) {
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt32LE(0xa1b2c3d4, 0);
-  hdr.writeUInt16LE(2, 4);
-  hdr.writeUInt16LE(4, 6);
-  hdr.writeUInt32LE(65535, 16);
-  hdr.writeUInt32LE(1, 20);
-  const parts = [hdr];
-  for (const f of frames) {
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(f.length, 8);
-    rec.writeUInt32LE(f.length, 12);
-    parts.push(rec, f);
-  }
-  writeFileSync(path, Buffer.concat(parts));
+  const records = frames.map((f) => encodePcapRecord(0, 0, f));
+  writeFileSync(path, Buffer.concat([encodePcapHeader({ linkType: 1, snapLen: 65535 }), ...records]));
 }
 
-/** Reads a classic pcap file (either byte order, us or ns); returns each record's bytes and time (ns). */
+/**
+ * Reads a capture file with src/pcap's reader; returns each record's bytes and time (ns). A file
+ * tcpdump has only begun to write (not even a whole header yet) reads as empty.
+ */
 export function readPcap(path) {
-  const b = readFileSync(path);
-  if (b.length < 24) return [];
-  const magicLE = b.readUInt32LE(0);
-  const le = magicLE === 0xa1b2c3d4 || magicLE === 0xa1b23c4d;
-  const magic = le ? magicLE : b.readUInt32BE(0);
-  const nano = magic === 0xa1b23c4d;
-  const u32 = (o) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const out = [];
-  for (let o = 24; o + 16 <= b.length; ) {
-    const caplen = u32(o + 8);
-    if (o + 16 + caplen > b.length) break;
-    const tsNs = BigInt(u32(o)) * 1000000000n + BigInt(u32(o + 4)) * (nano ? 1n : 1000n);
-    out.push({ data: b.subarray(o + 16, o + 16 + caplen), tsNs });
-    o += 16 + caplen;
-  }
-  return out;
+  const bytes = readFileSync(path);
+  if (bytes.length < 24) return [];
+  return readPacketsSync(bytes).map((p) => ({ data: p.data, tsNs: p.ts }));
 }
 
 /** The addon, loaded like src/ports/binding.ts does. */
