@@ -68,6 +68,9 @@ JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : JsSession<J
   cfg_.flush_ms = opt_u32(c, "flushMs", 100);
   cfg_.iface = u32_array(env, c, "ifaces");
   cfg_.ts_div = u32_array(env, c, "tsDivisors");
+  // The output file, when there is one: kept allocated ahead of what the loop produces.
+  prealloc_fd_ = c.Get("preallocateFd").IsNumber() ? c.Get("preallocateFd").As<Napi::Number>().Int32Value() : -1;
+  prealloc_from_ = uint64_t(opt_f64(c, "preallocateFrom", 0));
 
   tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "nmcap-capture", 0, 1, this);
   tsfn_.Unref(env);  // referenced only while the thread runs
@@ -109,6 +112,7 @@ Napi::Value JsCaptureSession::Recycle(const Napi::CallbackInfo& info) {
 Napi::Value JsCaptureSession::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (buffers_.empty()) throw Napi::Error::New(env, "supply() at least one buffer before start()");
+  if (prealloc_fd_ >= 0) prealloc_ = std::make_unique<FilePreallocator>(prealloc_fd_, prealloc_from_);
   tsfn_.Ref(env);  // before the thread exists: it may end (and Release) at once
   try {
     launch(env, [this] {
@@ -145,6 +149,7 @@ OutBuffer* JsCaptureSession::take_buffer(StopSignal& stop) {
 }
 
 void JsCaptureSession::deliver(OutBuffer* buf, size_t used, const CaptureProgress& progress) {
+  if (prealloc_) prealloc_->produced(used);
   auto* ev = new Event(Event::kBatch);
   ev->id = buf->id;
   ev->used = used;
@@ -172,6 +177,7 @@ void JsCaptureSession::CallJs(Napi::Env env, Napi::Function cb, JsCaptureSession
   o.Set("rxDrops", optional_u64(env, r.counters.rx_drops));
   o.Set("rxRingFull", optional_u64(env, r.counters.rx_ring_full));
   self->finish_on_js_thread();
+  self->prealloc_.reset();  // stopped before JS trims and closes the file
   cb.Call({Napi::String::New(env, "end"), o});
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "capture_loop.h"
+#include "file_prealloc.h"
 #include "session.h"
 
 namespace nmc {
@@ -43,6 +44,9 @@ class JsCaptureSession : public JsSession<JsCaptureSession>, public CaptureSink 
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<OutBuffer*> free_;
+  int prealloc_fd_ = -1;
+  uint64_t prealloc_from_ = 0;
+  std::unique_ptr<FilePreallocator> prealloc_;
 };
 
 }  // namespace nmc

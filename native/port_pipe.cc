@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -52,7 +53,11 @@ struct PipeRingCtl {
   alignas(64) std::atomic<uint32_t> prod;        // written by the sender
   alignas(64) std::atomic<uint32_t> cons;        // written by the receiver
   alignas(64) std::atomic<uint32_t> rx_waiting;  // receiver sleeps until prod moves
-  alignas(64) std::atomic<uint32_t> tx_waiting;  // sender sleeps until cons moves
+  // The sender sleeps until cons has moved tx_waiting slots past tx_wait_base (0 = not asleep).
+  // Like netmap's cur: waking a sender for every few freed slots would cost the receiver a
+  // system call per small batch, so the sender says how much room is worth waking for.
+  alignas(64) std::atomic<uint32_t> tx_waiting;
+  std::atomic<uint32_t> tx_wait_base;
 };
 
 struct PipeShmHeader {
@@ -140,7 +145,11 @@ class PipePort final : public Port {
       if (r.head >= r.num_slots) return fail_index("rxsync: head");
       c.cons.store(r.head, std::memory_order_release);
       std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (c.tx_waiting.load(std::memory_order_relaxed) && c.tx_waiting.exchange(0)) notify();
+      if (uint32_t want = c.tx_waiting.load(std::memory_order_acquire)) {
+        uint32_t base = c.tx_wait_base.load(std::memory_order_relaxed);
+        uint32_t moved = r.head >= base ? r.head - base : r.head + r.num_slots - base;
+        if (moved >= want && c.tx_waiting.exchange(0)) notify();
+      }
       uint32_t old_tail = r.tail;
       uint32_t prod = c.prod.load(std::memory_order_acquire);
       if (prod >= r.num_slots) return fail_index("rxsync: the peer's producer index");
@@ -548,7 +557,20 @@ class PipePort final : public Port {
 
   void set_waiting(unsigned events, uint32_t v) {
     if ((events & kWaitRx) && !rx_.empty()) in_ctl().rx_waiting.store(v, std::memory_order_relaxed);
-    if ((events & (kWaitTx | kWaitTxProgress)) && !tx_.empty()) out_ctl().tx_waiting.store(v, std::memory_order_relaxed);
+    if ((events & (kWaitTx | kWaitTxProgress)) && !tx_.empty()) {
+      PipeRingCtl& c = out_ctl();
+      if (!v) {
+        c.tx_waiting.store(0, std::memory_order_relaxed);
+        return;
+      }
+      // Waiting for room: worth a wake-up once a quarter of the ring is free (or everything
+      // pending was taken). Waiting for progress while draining: any completion.
+      const Ring& r = tx_[0];
+      uint32_t pending = tx_pending_count(r);
+      uint32_t want = (events & kWaitTxProgress) ? 1 : std::max<uint32_t>(1, std::min(r.num_slots / 4, pending));
+      c.tx_wait_base.store(c.cons.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      c.tx_waiting.store(want, std::memory_order_release);
+    }
   }
 
   // Once the peer is gone, waiting for it is pointless: say why (after what was left was drained).

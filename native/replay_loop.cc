@@ -73,6 +73,9 @@ constexpr uint32_t kNoTs = 0xFFFFFFFFu;
 constexpr uint64_t kLateNs = 20000;
 // The longest a due packet may wait in a TX slot for the next one to share its sync.
 constexpr uint64_t kMaxHoldNs = 20000;
+// Rates above this are paced in quanta of kQuantumNs: sleep, then send what is due as one burst.
+constexpr uint64_t kQuantumRatePps = 4000000;
+constexpr uint64_t kQuantumNs = 50000;
 // How long after running late a sender may hold packets like that.
 constexpr uint64_t kHoldWindowNs = 1000000;
 
@@ -112,6 +115,8 @@ class ReplayRun {
     const uint32_t burst_late = clamp_burst(cfg_.burst ? cfg_.burst : 512);
     uint32_t burst_cap = burst_on_time;
     if (cfg_.preload) preload_ = input_.take_all();
+    // Above kQuantumRatePps, pace in quanta (see the loop).
+    if (sched_.mode() == RateMode::kPps && cfg_.rate_num > uint64_t(kQuantumRatePps) * cfg_.rate_den) quantum_ns_ = kQuantumNs;
 
     ReplayEnd end = ReplayEnd::kDone;
     uint64_t last_progress = monotonic_ns();
@@ -150,7 +155,15 @@ class ReplayRun {
       }
       if (sched_.paced()) {
         uint64_t now = monotonic_ns() - t0_;
-        if (deadline > now) {
+        if (deadline > now && quantum_ns_) {
+          // Very high rates: sleep until a quantum's worth of packets is due instead of spinning
+          // between deadlines a few hundred ns apart (which would take a whole core from the
+          // receiver); those packets then leave as one burst.
+          if (!flush()) return finish(ReplayEnd::kError);
+          sleep_until_ns(t0_ + deadline + quantum_ns_);
+          if (stop_.requested()) continue;
+          burst_cap = burst_late;
+        } else if (deadline > now) {
           // Hand the burst over before waiting. Only a sender that recently ran late (its
           // syncs cost more than the gaps, as an AF_XDP or AF_PACKET sync is a system call) keeps
           // a due packet for the next one when that one is due sooner than a sync takes; a held
@@ -432,6 +445,7 @@ class ReplayRun {
   std::vector<uint64_t> burst_deadlines_;
   uint64_t sync_cost_ns_ = 0;  // running average of a single-packet txsync on this port
   uint64_t hold_until_ = 0;    // holding allowed until then (ns after start)
+  uint64_t quantum_ns_ = 0;    // pacing in quanta (very high rates), else 0
 
   bool pass_start_pending_ = false;
   bool have_base_ = false;

@@ -1,6 +1,7 @@
 // A live capture: opens a port's RX rings, runs the native capture loop, and writes what it hands
 // over (ready-made EPBs) after the SHB and IDBs this side writes; at the end one ISB per
 // interface with the counters the backend really measured.
+import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 import { cpus, release, type } from 'node:os';
 import type { Writable } from 'node:stream';
 
@@ -107,8 +108,11 @@ export class Capture {
     const snaplen = o.snaplen && o.snaplen > 0 ? o.snaplen : DEFAULT_SNAPLEN;
     const opened = openPort(o.port, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue });
     let sink: ByteSink | undefined;
+    // A path: we hold the fd, so the native side can keep the file allocated ahead of the writer
+    // and we can trim what it allocated beyond the end when we are done.
+    const fd = typeof o.output === 'string' && o.output !== '-' ? openSync(o.output, 'w') : undefined;
     try {
-      sink = openSink(o.output);
+      sink = openSink(fd ?? o.output);
       const writer = new PcapngWriter(sink, {
         userAppl: `nmcap ${VERSION}`,
         os: `${type()} ${release()}`,
@@ -130,9 +134,10 @@ export class Capture {
         );
       }
       o.onListening?.(opened);
-      const end = await this.drive(opened, sink, snaplen, ifaces, ts.divisor);
+      const end = await this.drive(opened, sink, snaplen, ifaces, ts.divisor, fd);
       writeStats(writer, end, ifaces, opened.info);
       await writer.close();
+      if (fd !== undefined && fstatSync(fd).isFile()) ftruncateSync(fd, sink.bytesWritten);
       const seconds = end.firstTsNs !== null && end.lastTsNs !== null ? Number(end.lastTsNs - end.firstTsNs) / 1e9 : 0;
       return {
         captured: end.packets,
@@ -152,10 +157,18 @@ export class Capture {
       };
     } finally {
       opened.port.close();
+      if (fd !== undefined) closeSync(fd);
     }
   }
 
-  private drive(opened: OpenedPort, sink: ByteSink, snaplen: number, ifaces: number[], divisor: number): Promise<CaptureEndEvent> {
+  private drive(
+    opened: OpenedPort,
+    sink: ByteSink,
+    snaplen: number,
+    ifaces: number[],
+    divisor: number,
+    fd: number | undefined,
+  ): Promise<CaptureEndEvent> {
     const o = this.opts;
     const bufferSize = Math.max(o.bufferSize ?? 4 << 20, snaplen + 64, 65536);
     const nbuf = Math.max(2, o.buffers ?? 4);
@@ -172,6 +185,8 @@ export class Capture {
           flushMs: o.flushMs ?? 100,
           ifaces,
           tsDivisors: ifaces.map(() => divisor),
+          preallocateFd: fd,
+          preallocateFrom: sink.bytesWritten,
         },
         ((kind: 'batch' | 'end', ev: CaptureBatchEvent | CaptureEndEvent) => {
           if (kind === 'batch') {

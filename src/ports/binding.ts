@@ -109,6 +109,10 @@ export interface CaptureConfig {
   ifaces?: number[];
   /** ns per if_tsresol unit of each RX ring's interface (1 = ns, 1000 = us) */
   tsDivisors?: number[];
+  /** the output file's fd: kept allocated (fallocate) ahead of what the loop produces */
+  preallocateFd?: number;
+  /** the file's size when the loop starts (the SHB and IDBs) */
+  preallocateFrom?: number;
 }
 
 export interface CaptureProgress {
