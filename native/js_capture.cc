@@ -113,19 +113,12 @@ Napi::Value JsCaptureSession::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (buffers_.empty()) throw Napi::Error::New(env, "supply() at least one buffer before start()");
   if (prealloc_fd_ >= 0) prealloc_ = std::make_unique<FilePreallocator>(prealloc_fd_, prealloc_from_);
-  tsfn_.Ref(env);  // before the thread exists: it may end (and Release) at once
-  try {
-    launch(env, [this] {
-      CaptureResult res = run_capture(*port_, cfg_, *this, stop_);
-      auto* ev = new Event(Event::kEnd);
-      ev->result = std::move(res);
-      if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
-      tsfn_.Release();
-    });
-  } catch (...) {
-    tsfn_.Unref(env);
-    throw;
-  }
+  start_loop(env, tsfn_, [this] {
+    CaptureResult res = run_capture(*port_, cfg_, *this, stop_);
+    auto* ev = new Event(Event::kEnd);
+    ev->result = std::move(res);
+    return ev;
+  });
   return env.Undefined();
 }
 

@@ -172,19 +172,12 @@ Napi::Value JsReplaySession::EndInput(const Napi::CallbackInfo& info) {
 
 Napi::Value JsReplaySession::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  tsfn_.Ref(env);  // before the thread exists: it may end (and Release) at once
-  try {
-    launch(env, [this] {
-      ReplayResult res = run_replay(*port_, cfg_, input_, *this, stop_);
-      auto* ev = new Event(Event::kEnd);
-      ev->result = std::move(res);
-      if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
-      tsfn_.Release();
-    });
-  } catch (...) {
-    tsfn_.Unref(env);
-    throw;
-  }
+  start_loop(env, tsfn_, [this] {
+    ReplayResult res = run_replay(*port_, cfg_, input_, *this, stop_);
+    auto* ev = new Event(Event::kEnd);
+    ev->result = std::move(res);
+    return ev;
+  });
   return env.Undefined();
 }
 

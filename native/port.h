@@ -140,6 +140,18 @@ class Port {
 
  protected:
   Port() = default;
+
+  // The syncs a wait() for `events` implies, as netmap's poll() does them: rxsync for kWaitRx,
+  // txsync for kWaitTx / kWaitTxProgress. 0 or the first failure's -errno.
+  int sync_for(unsigned events) {
+    if ((events & kWaitRx) && !rx_.empty()) {
+      if (int rc = rxsync(); rc < 0) return rc;
+    }
+    if ((events & (kWaitTx | kWaitTxProgress)) && !tx_.empty()) {
+      if (int rc = txsync(); rc < 0) return rc;
+    }
+    return 0;
+  }
   void set_end(PortEnd e, const char* code, std::string msg) {
     if (end_ == PortEnd::kNone) {
       end_ = e;

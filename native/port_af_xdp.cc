@@ -391,18 +391,6 @@ class AfXdpPort final : public Port {
     }
   }
 
-  int sync_for(unsigned events) {
-    if ((events & kWaitRx) && !rx_.empty()) {
-      int rc = rxsync();
-      if (rc < 0) return rc;
-    }
-    if ((events & (kWaitTx | kWaitTxProgress)) && !tx_.empty()) {
-      int rc = txsync();
-      if (rc < 0) return rc;
-    }
-    return 0;
-  }
-
   bool ready(unsigned events, uint32_t tx_tail0) const {
     if (events & kWaitRx)
       for (const Ring& r : rx_)

@@ -525,18 +525,6 @@ class PipePort final : public Port {
     ::send(sock_, &m, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
   }
 
-  int sync_for(unsigned events) {
-    if ((events & kWaitRx) && !rx_.empty()) {
-      int rc = rxsync();
-      if (rc < 0) return rc;
-    }
-    if ((events & (kWaitTx | kWaitTxProgress)) && !tx_.empty()) {
-      int rc = txsync();
-      if (rc < 0) return rc;
-    }
-    return 0;
-  }
-
   bool ready(unsigned events, uint32_t tx_tail0) const {
     if ((events & kWaitRx) && !rx_.empty() && !ring_empty(rx_[0])) return true;
     if ((events & kWaitTx) && !tx_.empty() && ring_space(tx_[0]) > 0) return true;

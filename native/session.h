@@ -109,6 +109,23 @@ class JsSession : public Napi::ObjectWrap<Self>, public NativeSession {
     thread_ = std::thread(std::move(body));
   }
 
+  // launch() for a loop whose end is reported through a thread-safe function: `run` returns
+  // the end event, which is queued to JS; then the thread lets go of the function.
+  template <class Tsfn, class Run>
+  void start_loop(Napi::Env env, Tsfn& tsfn, Run run) {
+    tsfn.Ref(env);  // before the thread exists: it may end (and Release) at once
+    try {
+      launch(env, [this, &tsfn, run] {
+        auto* ev = run();
+        if (tsfn.NonBlockingCall(ev) != napi_ok) delete ev;
+        tsfn.Release();
+      });
+    } catch (...) {
+      tsfn.Unref(env);
+      throw;
+    }
+  }
+
   // Called from the end event, on the JS thread: the loop is done; join it and hand the port back.
   void finish_on_js_thread() {
     if (ended_) return;

@@ -267,3 +267,29 @@ function streamSink(s: Writable, end: boolean, opts: SinkOptions | undefined): B
   s.on('error', (err: Error) => sink.fail(err));
   return sink;
 }
+
+/** What both writers do with their sink: back-pressure, flush and close. */
+export abstract class SinkWriter {
+  protected closed = false;
+
+  constructor(protected readonly out: ByteSink) {}
+
+  /** True when the caller should await ready() before writing more (back-pressure). */
+  get needsDrain(): boolean {
+    return this.out.needsDrain;
+  }
+
+  ready(): Promise<void> {
+    return this.out.ready();
+  }
+
+  flush(): Promise<void> {
+    return this.out.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.out.close();
+  }
+}

@@ -5,7 +5,7 @@
 import { PcapWriteError, WriteErrorCode } from '../errors.js';
 import { NO_TIMESTAMP, type PacketBatch } from './batch.js';
 import { encodePcapHeader } from './encode.js';
-import type { ByteSink } from './sink.js';
+import { SinkWriter, type ByteSink } from './sink.js';
 import type { ByteOrder } from './types.js';
 
 export interface PcapWriterOptions {
@@ -30,18 +30,18 @@ function badArg(msg: string): never {
   throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, msg);
 }
 
-export class PcapWriter {
+export class PcapWriter extends SinkWriter {
   readonly linkType: number;
   readonly nanos: boolean;
   readonly byteOrder: ByteOrder;
   private readonly le: boolean;
-  private closed = false;
   packets = 0;
 
   constructor(
-    private readonly out: ByteSink,
+    out: ByteSink,
     o: PcapWriterOptions,
   ) {
+    super(out);
     this.linkType = o.linkType;
     this.nanos = o.nanos === true;
     this.byteOrder = o.byteOrder ?? 'le';
@@ -111,21 +111,4 @@ export class PcapWriter {
     }
   }
 
-  get needsDrain(): boolean {
-    return this.out.needsDrain;
-  }
-
-  ready(): Promise<void> {
-    return this.out.ready();
-  }
-
-  flush(): Promise<void> {
-    return this.out.flush();
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.out.close();
-  }
 }

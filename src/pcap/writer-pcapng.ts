@@ -19,7 +19,7 @@ import {
   type EpbFields,
   type InterfaceFields,
 } from './encode.js';
-import type { ByteSink } from './sink.js';
+import { SinkWriter, type ByteSink } from './sink.js';
 import {
   nsToUnits,
   RES_NANO,
@@ -83,18 +83,18 @@ function badArg(msg: string): never {
   throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, msg);
 }
 
-export class PcapngWriter {
+export class PcapngWriter extends SinkWriter {
   readonly byteOrder: ByteOrder;
   private readonly le: boolean;
   private readonly ifaces: OutIface[] = [];
-  private closed = false;
   /** Packets written so far. */
   packets = 0;
 
   constructor(
-    private readonly out: ByteSink,
+    out: ByteSink,
     opts: PcapngWriterOptions = {},
   ) {
+    super(out);
     this.byteOrder = opts.byteOrder ?? 'le';
     this.le = this.byteOrder === 'le';
     const shb: Parameters<typeof encodeSHB>[0] = {};
@@ -393,22 +393,4 @@ export class PcapngWriter {
     this.out.write(block);
   }
 
-  /** True when the caller should await ready() before writing more (back-pressure). */
-  get needsDrain(): boolean {
-    return this.out.needsDrain;
-  }
-
-  ready(): Promise<void> {
-    return this.out.ready();
-  }
-
-  flush(): Promise<void> {
-    return this.out.flush();
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.out.close();
-  }
 }

@@ -1,5 +1,5 @@
 // nmreplay -> shared-memory pipe -> nmcap, as users run them: separate processes, real files.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter, openSink, readPacketsSync, type Packet } from '../../src/pcap/index.js';
 import { pipeName, run, start, tempDir, type Finished } from '../helpers/cli.js';
@@ -54,6 +54,8 @@ describe('replay -> pipe -> capture', () => {
     const c = JSON.parse(cap.stdout);
     expect(r).toMatchObject({ packets: MIXED_COUNT, failed: 0, truncated: 0, pending: 0, reason: 'done' });
     expect(c).toMatchObject({ captured: MIXED_COUNT, received: MIXED_COUNT, dropped: 0, reason: 'peer-closed' });
+    // The file was kept allocated ahead of the writer; what was allocated beyond the end is gone.
+    expect(statSync(out).size).toBe(c.fileBytes);
     expect(sameData(packetsOf(out), packetsOf(mixed))).toBe(true);
     expect(cap.stderr).toMatch(/the other end of pipe:\S+ closed/);
   });
