@@ -13,7 +13,7 @@ import { openTrace } from '../dist/pcap/index.js';
 import { fmt, have, scratch, startTimed, table, timed, udpTrace, verdict } from './harness.mjs';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
-const LOOPS = Number(process.env.BENCH_LOOPS ?? 10);
+const LOOPS = Number(process.env.BENCH_LOOPS ?? 20);
 const tmp = scratch('pipe');
 let seq = 0;
 

@@ -79,8 +79,10 @@ export interface ReplayResult {
   warnings: PcapWarning[];
 }
 
-/** Bytes of trace data allowed in flight to the native thread when streaming. */
+/** Trace data allowed in flight to the native thread when streaming: bytes, and batches (a tiny
+ * trace looped forever would otherwise be re-read thousands of times to fill the byte budget). */
 const HIGH_WATER_BYTES = 64 << 20;
+const HIGH_WATER_BATCHES = 64;
 
 export class Replay {
   private session: NativeReplaySession | undefined;
@@ -146,7 +148,7 @@ export class Replay {
         started = true;
         if (this.stopped) session.stop();
         inputError = await this.stream(session, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
-          while (inflightBytes > HIGH_WATER_BYTES && endEvent === undefined) {
+          while ((inflightBytes > HIGH_WATER_BYTES || inflight.size > HIGH_WATER_BATCHES) && endEvent === undefined) {
             await new Promise<void>((r) => (wake = r));
           }
         });

@@ -1,0 +1,47 @@
+// Idle waiting does not spin the CPU: a capture with nothing to read, and a replay whose peer's
+// ring is full, both sleep (eventfd/socket wake-ups), measured as CPU time from /proc.
+import { readFileSync } from 'node:fs';
+import { afterAll, expect, it } from 'vitest';
+import { pipeName, start, tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const demo = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;
+const TICK = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s
+
+/** user + system CPU seconds of a process and its threads so far */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICK;
+}
+
+async function idleCpu(pid: number, seconds: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return cpuSeconds(pid) - before;
+}
+
+it('a capture waiting for packets sleeps', async () => {
+  const c = start('nmcap', ['-i', `pipe:${pipeName()}}0`, '-w', tmp.path('idle.pcapng')]);
+  await c.waitFor(/^listening on/);
+  await new Promise((r) => setTimeout(r, 300)); // past start-up
+  const used = await idleCpu(c.child.pid!, 1.5);
+  c.child.kill('SIGINT');
+  await c.done;
+  expect(used).toBeLessThan(0.15); // a spinning thread would use ~1.5 s
+});
+
+it.each([['streaming', []], ['preloaded', ['-K']]])('a replay (%s) whose peer does not read sleeps once the ring is full', async (_, extra) => {
+  const name = pipeName();
+  // The receiver opens the pipe and never reads: the sender fills the ring, then must wait.
+  const hold = start(process.execPath, [new URL('../ports/scripts/pipe-peer.mjs', import.meta.url).pathname, `pipe:${name}}0`, 'hold']);
+  await new Promise((r) => setTimeout(r, 300));
+  const r = start('nmreplay', ['-i', `pipe:${name}{0`, '-t', '-l', '0', ...(extra as string[]), demo]);
+  await new Promise((res) => setTimeout(res, 800)); // fills 4095 slots long before this
+  const used = await idleCpu(r.child.pid!, 1.5);
+  r.child.kill('SIGINT');
+  hold.child.kill('SIGKILL');
+  await r.done;
+  expect(used).toBeLessThan(0.15);
+});
