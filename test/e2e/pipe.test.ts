@@ -264,3 +264,59 @@ describe('faults', () => {
     expect(sameData(packetsOf(out), packetsOf(mixed).slice(0, MIXED_COUNT - 1))).toBe(true);
   });
 });
+
+describe('limits in time and size', () => {
+  it('--duration ends both a replay and a capture on time, each with its statistics', async () => {
+    const name = pipeName();
+    const out = tmp.path(`${name}.pcapng`);
+    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--duration', '1.5', '--json']);
+    await c.waitFor(/^listening on/);
+    const t0 = Date.now();
+    const rep = await run('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', '--duration', '0.6', '--json', demo]);
+    const repSecs = (Date.now() - t0) / 1000;
+    expect(rep.code, rep.stderr).toBe(0);
+    const r = JSON.parse(rep.stdout);
+    expect(r.reason).toBe('duration');
+    expect(r.packets).toBeGreaterThan(0.6 * 5000 * 0.8);
+    expect(r.packets).toBeLessThan(0.6 * 5000 * 1.2);
+    expect(repSecs).toBeLessThan(10);
+    const cap = await c.done;
+    expect(cap.code, cap.stderr).toBe(0);
+    const j = JSON.parse(cap.stdout);
+    expect(['duration', 'peer-closed']).toContain(j.reason);
+    expect(j.captured).toBe(r.packets);
+  });
+
+  it('-s SNAPLEN keeps the first bytes and the length on the wire', async () => {
+    const { cap, out } = await capture(['-t', mixed], ['-s', '100', '--json']);
+    expect(cap.code, cap.stderr).toBe(0);
+    const got = packetsOf(out);
+    const want = packetsOf(mixed);
+    expect(got.length).toBe(want.length);
+    got.forEach((p, i) => {
+      const w = want[i]!;
+      expect(p.origLen).toBe(w.data.length);
+      expect(Buffer.compare(p.data, w.data.subarray(0, 100))).toBe(0);
+    });
+    expect(JSON.parse(cap.stdout).truncated).toBe(want.filter((p) => p.data.length > 100).length);
+  });
+
+  it('a second Ctrl-C exits at once with 130, without waiting for the drain', async () => {
+    const name = pipeName();
+    // A peer that never reads: after the first Ctrl-C, nmreplay would wait (up to 2 s) for its
+    // pending packets to be taken.
+    const hold = start(process.execPath, [new URL('../ports/scripts/pipe-peer.mjs', import.meta.url).pathname, `pipe:${name}}0`, 'hold']);
+    await new Promise((r) => setTimeout(r, 300));
+    const r = start('nmreplay', ['-i', `pipe:${name}{0`, '-t', '-l', '0', '-K', demo]);
+    await new Promise((res) => setTimeout(res, 500));
+    r.child.kill('SIGINT');
+    await new Promise((res) => setTimeout(res, 200));
+    expect(r.child.exitCode).toBeNull(); // the first Ctrl-C is still waiting for the drain
+    const t0 = Date.now();
+    r.child.kill('SIGINT');
+    const done = await r.done;
+    hold.child.kill('SIGKILL');
+    expect(done.code).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+});
