@@ -256,21 +256,12 @@ class Region : public Napi::ObjectWrap<Region> {
       Napi::Array arr = Napi::Array::New(env, rs.size());
       for (size_t i = 0; i < rs.size(); ++i) {
         const Ring& r = rs[i];
-        Napi::Object x = Napi::Object::New(env);
-        x.Set("index", r.index);
+        Napi::Object x = ring_state_object(env, r);
         x.Set("isTx", r.is_tx);
-        x.Set("numSlots", r.num_slots);
-        x.Set("bufSize", r.buf_size);
-        x.Set("head", r.head);
-        x.Set("cur", r.cur);
-        x.Set("tail", r.tail);
-        x.Set("flags", r.flags);
-        x.Set("tsNs", Napi::BigInt::New(env, r.ts_ns));
         x.Set("tsSource", ts_source_name(r.ts_source));
         x.Set("numBufs", r.num_bufs);
         x.Set("slotOffset", double(reinterpret_cast<uint8_t*>(r.slot) - base_));
         x.Set("bufOffset", double(r.buf_base - base_));
-        x.Set("space", ring_space(r));
         arr.Set(uint32_t(i), x);
       }
       o.Set(kind, arr);

@@ -111,19 +111,7 @@ Napi::Value JsPort::Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value JsPort::RingState(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Ring& r = ring_arg(info, 0);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("index", r.index);
-  o.Set("numSlots", r.num_slots);
-  o.Set("bufSize", r.buf_size);
-  o.Set("head", r.head);
-  o.Set("cur", r.cur);
-  o.Set("tail", r.tail);
-  o.Set("flags", r.flags);
-  o.Set("space", ring_space(r));
-  o.Set("tsNs", Napi::BigInt::New(env, r.ts_ns));
-  return o;
+  return ring_state_object(info.Env(), ring_arg(info, 0));
 }
 
 Napi::Value JsPort::SetHead(const Napi::CallbackInfo& info) {

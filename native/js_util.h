@@ -61,6 +61,21 @@ inline const char* ts_source_name(TsSource s) {
   }
 }
 
+// A ring's user-visible state (what Port.ring() returns), the one place that spells it out.
+inline Napi::Object ring_state_object(Napi::Env env, const Ring& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", r.index);
+  o.Set("numSlots", r.num_slots);
+  o.Set("bufSize", r.buf_size);
+  o.Set("head", r.head);
+  o.Set("cur", r.cur);
+  o.Set("tail", r.tail);
+  o.Set("flags", r.flags);
+  o.Set("space", ring_space(r));
+  o.Set("tsNs", Napi::BigInt::New(env, r.ts_ns));
+  return o;
+}
+
 inline const char* port_end_name(PortEnd e) {
   switch (e) {
     case PortEnd::kPeerClosed: return "peer-closed";
