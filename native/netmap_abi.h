@@ -217,7 +217,8 @@ struct netmap_ring {
   uint32_t num_slots;
   uint32_t nr_buf_size;
   uint16_t ringid;
-  uint16_t dir;          // 0 = tx, 1 = rx
+  uint16_t dir;          // 1 = tx, 0 = rx: the kernel stores kring->tx (NR_TX = 1, NR_RX = 0);
+                         // netmap.h's own comment says the opposite and is wrong
   uint32_t head;         // (u) first slot owned by the user
   uint32_t cur;          // (u) wake-up point
   uint32_t tail;         // (k) first slot owned by the kernel

@@ -58,7 +58,7 @@ NetmapRingSet attach_netmap_rings(uint8_t* base, size_t size, uint64_t nifp_offs
     if (at < 0 || at % 8 || uint64_t(at) > size || size - uint64_t(at) < nm::kRingHeaderSize)
       throw malformed(what + " lies outside the region");
     auto* k = reinterpret_cast<nm::netmap_ring*>(base + at);
-    if (k->dir != (is_tx ? 0 : 1)) throw malformed(what + " has direction " + std::to_string(k->dir));
+    if (k->dir != (is_tx ? 1 : 0)) throw malformed(what + " has direction " + std::to_string(k->dir));
     if (k->num_slots < 2 || k->num_slots > kMaxSlots)
       throw malformed(what + " has " + std::to_string(k->num_slots) + " slots");
     if ((size - uint64_t(at) - nm::kRingHeaderSize) / sizeof(nm::netmap_slot) < k->num_slots)

@@ -98,7 +98,8 @@ export class NetmapImage {
       b.writeUInt32LE(r.slots, r.offset + R.numSlots);
       b.writeUInt32LE(this.bufSize, r.offset + R.bufSize);
       b.writeUInt16LE(r.position, r.offset + R.ringid);
-      b.writeUInt16LE(r.dir === 'tx' ? 0 : 1, r.offset + R.dir);
+      // The kernel writes kring->tx here: 1 for TX rings, 0 for RX (netmap_mem2.c).
+      b.writeUInt16LE(r.dir === 'tx' ? 1 : 0, r.offset + R.dir);
       // A fresh registration: TX rings are all free (tail = head - 1), RX rings are empty.
       b.writeUInt32LE(r.dir === 'tx' ? r.slots - 1 : 0, r.offset + R.tail);
       for (let i = 0; i < r.slots; i++) b.writeUInt32LE(nextBuf++, r.offset + RING_HEADER + SLOT * i);

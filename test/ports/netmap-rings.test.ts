@@ -113,8 +113,12 @@ describe('netmap ring adapters: attaching', () => {
     expectIoError(() => region(img), 'tx ring 0 lies outside the region');
 
     img = fresh();
-    img.buf.writeUInt16LE(1, img.ring('tx', 0).offset + R.dir);
-    expectIoError(() => region(img), 'tx ring 0 has direction 1');
+    img.buf.writeUInt16LE(0, img.ring('tx', 0).offset + R.dir);
+    expectIoError(() => region(img), 'tx ring 0 has direction 0');
+
+    img = fresh();
+    img.buf.writeUInt16LE(1, img.ring('rx', 0).offset + R.dir);
+    expectIoError(() => region(img), 'rx ring 0 has direction 1');
 
     img = fresh();
     img.set(img.ring('rx', 0), 'numSlots', 1 << 19);
