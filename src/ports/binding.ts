@@ -74,7 +74,7 @@ export interface ReceivedPacket {
   wireLen: number;
 }
 
-/** wait() event bits, as in native/port.h. */
+/** wait() event bits, as in native/ring/port.h. */
 export const WAIT_RX = 1;
 export const WAIT_TX = 2;
 export const WAIT_TX_PROGRESS = 4;
@@ -258,7 +258,7 @@ export interface NetmapTestRegion {
   readSlot(kind: RingKind, ring: number, slot: number): Buffer | null;
 }
 
-/** Kernel-free parts of the netmap backend, for tests (native/js_netmap_test.cc). */
+/** Kernel-free parts of the netmap backend, for tests (native/test/js_netmap_test.cc). */
 export interface NetmapTestHooks {
   parseName(name: string): NetmapName;
   isNetmapName(name: string): boolean;

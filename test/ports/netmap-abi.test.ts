@@ -1,4 +1,4 @@
-// The netmap ABI as compiled into the addon (native/netmap_abi.h) against the documented values:
+// The netmap ABI as compiled into the addon (native/ports/netmap/netmap_abi.h) against the documented values:
 // API 14, ioctl numbers on x86_64 Linux, struct sizes and field offsets (LP64).
 import { arch } from 'node:os';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// The netmap backend's ring adapters (native/netmap_rings.cc) on a memory image in netmap's
+// The netmap backend's ring adapters (native/ports/netmap/netmap_rings.cc) on a memory image in netmap's
 // documented format (test/helpers/netmap-image.ts). The test plays the kernel inside sync(): it
 // reads the head/cur the backend pushed and writes tail and the ring timestamp, as NIOC*SYNC does.
 import { describe, expect, it } from 'vitest';

@@ -1,0 +1,312 @@
+#include "js/js_port.h"
+
+#include <cstring>
+
+#include "js/js_util.h"
+
+namespace nmc {
+
+Direction parse_direction(Napi::Env env, const Napi::Value& v, Direction dflt) {
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  std::string s = v.ToString().Utf8Value();
+  if (s == "rx") return Direction::kRx;
+  if (s == "tx") return Direction::kTx;
+  if (s == "both") return Direction::kBoth;
+  throw Napi::TypeError::New(env, "direction must be 'rx', 'tx' or 'both'");
+}
+
+OpenOptions parse_open_options(Napi::Env env, const Napi::Value& v) {
+  OpenOptions o;
+  if (v.IsUndefined() || v.IsNull()) return o;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "port options must be an object");
+  Napi::Object obj = v.As<Napi::Object>();
+  o.direction = parse_direction(env, obj.Get("direction"), Direction::kBoth);
+  o.promisc = opt_bool(obj, "promisc", true);
+  o.rx_slots = opt_u32(obj, "rxSlots", 0);
+  o.tx_slots = opt_u32(obj, "txSlots", 0);
+  o.buf_size = opt_u32(obj, "bufSize", 0);
+  o.snaplen = opt_u32(obj, "snaplen", 0);
+  Napi::Value q = obj.Get("queue");
+  o.queue = (q.IsUndefined() || q.IsNull()) ? -1 : int(opt_u32(obj, "queue", 0));
+  o.tx_budget = opt_u32(obj, "txBudget", 0);
+  o.zero_copy = opt_bool(obj, "zeroCopy", false);
+  return o;
+}
+
+Napi::Function JsPort::Init(Napi::Env env) {
+  return DefineClass(env, "Port",
+                     {
+                         InstanceMethod<&JsPort::Info>("info"),
+                         InstanceMethod<&JsPort::RingState>("ring"),
+                         InstanceMethod<&JsPort::SetHead>("setHead"),
+                         InstanceMethod<&JsPort::SlotState>("slot"),
+                         InstanceMethod<&JsPort::SetSlot>("setSlot"),
+                         InstanceMethod<&JsPort::ReadBuf>("readBuf"),
+                         InstanceMethod<&JsPort::WriteBuf>("writeBuf"),
+                         InstanceMethod<&JsPort::TxSync>("txsync"),
+                         InstanceMethod<&JsPort::RxSync>("rxsync"),
+                         InstanceMethod<&JsPort::Wait>("wait"),
+                         InstanceMethod<&JsPort::Fd>("fd"),
+                         InstanceMethod<&JsPort::Counters>("counters"),
+                         InstanceMethod<&JsPort::End>("end"),
+                         InstanceMethod<&JsPort::TxPending>("txPending"),
+                         InstanceMethod<&JsPort::Inject>("inject"),
+                         InstanceMethod<&JsPort::Receive>("receive"),
+                         InstanceMethod<&JsPort::Close>("close"),
+                     });
+}
+
+JsPort::JsPort(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsPort>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "Port(name, options?): name must be a string");
+  OpenOptions opts = parse_open_options(env, info.Length() > 1 ? info[1] : env.Undefined());
+  try {
+    port_ = std::shared_ptr<Port>(open_port(info[0].As<Napi::String>().Utf8Value(), opts));
+  } catch (const PortError& e) {
+    throw port_error(env, e);
+  }
+}
+
+JsPort::~JsPort() {
+  // A session may still hold the port; it closes it when its thread is done.
+  if (port_ && !busy_) port_->close();
+}
+
+Port& JsPort::checked(Napi::Env env) {
+  if (!port_) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
+  if (busy_) throw coded_error(env, "ERR_PORT_BUSY", "port is in use by a capture or replay session");
+  return *port_;
+}
+
+Ring& JsPort::ring_arg(const Napi::CallbackInfo& info, size_t at) {
+  Napi::Env env = info.Env();
+  Port& p = checked(env);
+  std::string kind = info[at].ToString().Utf8Value();
+  std::vector<Ring>* rings = kind == "tx" ? &p.tx_rings() : kind == "rx" ? &p.rx_rings() : nullptr;
+  if (!rings) throw Napi::TypeError::New(env, "ring kind must be 'tx' or 'rx'");
+  double idx = info[at + 1].ToNumber().DoubleValue();
+  if (!(idx >= 0 && idx < double(rings->size()))) throw Napi::RangeError::New(env, "no such " + kind + " ring");
+  return (*rings)[size_t(idx)];
+}
+
+Napi::Value JsPort::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!port_) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
+  const PortInfo& pi = port_->info();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", pi.name);
+  o.Set("backend", pi.backend);
+  o.Set("ifname", pi.ifname);
+  o.Set("description", pi.description);
+  o.Set("linkType", pi.link_type);
+  o.Set("maxFrame", pi.max_frame);
+  o.Set("tsSource", ts_source_name(pi.ts_source));
+  o.Set("knowsRxDrops", pi.knows_rx_drops);
+  o.Set("knowsRxReceived", pi.knows_rx_received);
+  o.Set("mode", pi.mode);
+  o.Set("txRings", uint32_t(port_->tx_rings().size()));
+  o.Set("rxRings", uint32_t(port_->rx_rings().size()));
+  o.Set("fd", port_->fd());
+  return o;
+}
+
+Napi::Value JsPort::RingState(const Napi::CallbackInfo& info) {
+  return ring_state_object(info.Env(), ring_arg(info, 0));
+}
+
+Napi::Value JsPort::SetHead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring& r = ring_arg(info, 0);
+  uint32_t head = info[2].ToNumber().Uint32Value();
+  uint32_t cur = info.Length() > 3 && !info[3].IsUndefined() ? info[3].ToNumber().Uint32Value() : head;
+  if (head >= r.num_slots || cur >= r.num_slots) throw Napi::RangeError::New(env, "head/cur out of range");
+  r.head = head;
+  r.cur = cur;
+  return env.Undefined();
+}
+
+static uint32_t slot_index_arg(const Napi::CallbackInfo& info, const Ring& r, size_t at) {
+  double i = info[at].ToNumber().DoubleValue();
+  if (!(i >= 0 && i < r.num_slots)) throw Napi::RangeError::New(info.Env(), "slot index out of range");
+  return uint32_t(i);
+}
+
+Napi::Value JsPort::SlotState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring& r = ring_arg(info, 0);
+  Slot& s = r.slot[slot_index_arg(info, r, 2)];
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bufIdx", s.buf_idx);
+  o.Set("len", s.len);
+  o.Set("flags", s.flags);
+  return o;
+}
+
+Napi::Value JsPort::SetSlot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring& r = ring_arg(info, 0);
+  Slot& s = r.slot[slot_index_arg(info, r, 2)];
+  Napi::Object o = info[3].As<Napi::Object>();
+  uint32_t len = opt_u32(o, "len", s.len);
+  if (len > r.buf_size) throw Napi::RangeError::New(env, "len exceeds the buffer size");
+  s.len = uint16_t(len);
+  s.flags = uint16_t(opt_u32(o, "flags", s.flags));
+  return env.Undefined();
+}
+
+Napi::Value JsPort::ReadBuf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring& r = ring_arg(info, 0);
+  uint32_t i = slot_index_arg(info, r, 2);
+  const uint8_t* p = r.slot_data(i);
+  if (!p) throw coded_error(env, errc::kIo, "slot " + std::to_string(i) + " names an invalid buffer");
+  uint32_t len = r.slot[i].len;
+  if (!(r.slot[i].flags & NS_INDIRECT) && len > r.buf_size) len = r.buf_size;
+  return Napi::Buffer<uint8_t>::Copy(env, p, len);
+}
+
+Napi::Value JsPort::WriteBuf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring& r = ring_arg(info, 0);
+  Slot& s = r.slot[slot_index_arg(info, r, 2)];
+  if (!info[3].IsTypedArray()) throw Napi::TypeError::New(env, "data must be a Uint8Array");
+  Napi::Uint8Array data = info[3].As<Napi::Uint8Array>();
+  if (data.ByteLength() > r.buf_size || data.ByteLength() > 0xffff)
+    throw Napi::RangeError::New(env, "data larger than the slot buffer");
+  std::memcpy(r.buf(s.buf_idx), data.Data(), data.ByteLength());
+  s.len = uint16_t(data.ByteLength());
+  return env.Undefined();
+}
+
+static void throw_sync_failure(Napi::Env env, Port& p, int rc, const char* what) {
+  std::string msg = p.error().empty() ? std::string(what) + " failed: " + std::strerror(-rc) : p.error();
+  const char* code = *p.error_code() ? p.error_code() : errc::kIo;
+  throw coded_error(env, code, msg, -rc);
+}
+
+Napi::Value JsPort::TxSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Port& p = checked(env);
+  int rc = p.txsync();
+  if (rc < 0) throw_sync_failure(env, p, rc, "txsync");
+  return env.Undefined();
+}
+
+Napi::Value JsPort::RxSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Port& p = checked(env);
+  int rc = p.rxsync();
+  if (rc < 0) throw_sync_failure(env, p, rc, "rxsync");
+  return env.Undefined();
+}
+
+Napi::Value JsPort::Wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Port& p = checked(env);
+  unsigned events = info[0].ToNumber().Uint32Value();
+  int timeout = info.Length() > 1 ? info[1].ToNumber().Int32Value() : 0;
+  int rc = p.wait(events, timeout, -1);
+  if (rc < 0 && p.end() == PortEnd::kPeerClosed) return Napi::String::New(env, "closed");
+  if (rc < 0) throw_sync_failure(env, p, rc, "wait");
+  return Napi::String::New(env, rc == kWaitReady ? "ready" : rc == kWaitWoken ? "woken" : "timeout");
+}
+
+Napi::Value JsPort::Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), checked(info.Env()).fd()); }
+
+Napi::Value JsPort::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!port_) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
+  PortCounters c = port_->counters();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rxReceived", optional_u64(env, c.rx_received));
+  o.Set("rxDrops", optional_u64(env, c.rx_drops));
+  o.Set("rxRingFull", optional_u64(env, c.rx_ring_full));
+  return o;
+}
+
+Napi::Value JsPort::End(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!port_) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("end", port_end_name(port_->end()));
+  o.Set("code", port_->error_code());
+  o.Set("message", port_->error());
+  return o;
+}
+
+Napi::Value JsPort::TxPending(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(checked(info.Env()).tx_pending_total()));
+}
+
+// Like libnetmap's nmport_inject: copy one packet into the first TX ring with room, advance
+// head = cur. No sync. Returns false when every TX ring is full.
+Napi::Value JsPort::Inject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Port& p = checked(env);
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "inject(data): data must be a Uint8Array");
+  Napi::Uint8Array data = info[0].As<Napi::Uint8Array>();
+  for (Ring& r : p.tx_rings()) {
+    if (ring_space(r) == 0) continue;
+    if (data.ByteLength() > r.buf_size || data.ByteLength() > 0xffff)
+      throw coded_error(env, "ERR_PACKET_TOO_BIG", "packet of " + std::to_string(data.ByteLength()) +
+                                                        " bytes does not fit a " + std::to_string(r.buf_size) + "-byte slot");
+    Slot& s = r.slot[r.head];
+    std::memcpy(r.buf(s.buf_idx), data.Data(), data.ByteLength());
+    s.len = uint16_t(data.ByteLength());
+    s.flags = 0;
+    r.head = r.cur = ring_next(r, r.head);
+    return Napi::Boolean::New(env, true);
+  }
+  return Napi::Boolean::New(env, false);
+}
+
+// Copy out up to `max` received packets from all RX rings (no sync), releasing their slots.
+// Fragments chained with NS_MOREFRAG are joined into one packet.
+Napi::Value JsPort::Receive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Port& p = checked(env);
+  uint32_t max = info.Length() > 0 ? info[0].ToNumber().Uint32Value() : 0xffffffffu;
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  std::string frag;
+  uint64_t wire = 0;
+  for (Ring& r : p.rx_rings()) {
+    uint32_t cur = r.head;
+    uint32_t released = cur;
+    while (n < max && cur != r.tail) {
+      Slot& s = r.slot[cur];
+      uint64_t ts = r.slot_time(cur);
+      const uint8_t* p = r.slot_data(cur);
+      if (!p) throw coded_error(env, errc::kIo, "slot " + std::to_string(cur) + " names an invalid buffer");
+      uint32_t len = (!(s.flags & NS_INDIRECT) && s.len > r.buf_size) ? r.buf_size : s.len;
+      frag.append(reinterpret_cast<const char*>(p), len);
+      wire += r.wire_len(cur);
+      cur = ring_next(r, cur);
+      if (s.flags & NS_MOREFRAG) continue;
+      Napi::Object pkt = Napi::Object::New(env);
+      pkt.Set("ring", r.index);
+      pkt.Set("data", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(frag.data()), frag.size()));
+      pkt.Set("tsNs", Napi::BigInt::New(env, ts));
+      pkt.Set("wireLen", Napi::Number::New(env, double(wire)));
+      out.Set(n++, pkt);
+      frag.clear();
+      wire = 0;
+      released = cur;
+    }
+    // An incomplete fragment chain stays in the ring until its last slot arrives.
+    r.head = r.cur = released;
+    frag.clear();
+    wire = 0;
+  }
+  return out;
+}
+
+Napi::Value JsPort::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (busy_) throw coded_error(env, "ERR_PORT_BUSY", "port is in use by a capture or replay session");
+  if (port_) port_->close();
+  port_.reset();
+  return env.Undefined();
+}
+
+}  // namespace nmc
