@@ -11,9 +11,12 @@
 // batchPackets, and reuse (recycle buffers: a batch is valid only until the next one is asked for).
 //
 // Writing: PcapngWriter (SHB, IDB per interface with if_tsresol ns by default, EPB with options, SPB
-// for packets without timestamp on a single-interface section, ISB with unknown counters left out,
+// for packets without timestamp where legal (else an EPB marked so), ISB with unknown counters left out,
 // writeBatch fast path, writeRaw for pre-encoded EPBs) and PcapWriter (µs or ns), both over a
 // ByteSink from openSink(path | fd | Writable). The encode* functions are the pure block layouts.
+//
+// Converting: convertTrace(in, out, { format: 'pcapng' | 'pcap' }) rewrites a whole trace the way
+// `nmcap -r IN -w OUT` does; convertBatches() does it for a reader and sink of your own.
 
 export * from './constants.js';
 export * from './types.js';
@@ -41,7 +44,7 @@ export {
 export type { OptionValue, ShbFields, InterfaceFields, EpbFields, IsbFields, NrbFields, PcapHeaderFields } from './encode.js';
 export { openSink } from './sink.js';
 export type { ByteSink, SinkOptions } from './sink.js';
-export { PcapngWriter } from './writer-pcapng.js';
+export { PcapngWriter, UNTIMED_COMMENT } from './writer-pcapng.js';
 export type { PcapngWriterOptions, InterfaceOptions, PacketToWrite, StatsToWrite } from './writer-pcapng.js';
 export { PcapWriter } from './writer-pcap.js';
 export type { PcapWriterOptions, PcapPacketToWrite } from './writer-pcap.js';
@@ -65,3 +68,5 @@ export {
 } from '../errors.js';
 export type { PcapWarning } from '../errors.js';
 export { linkTypeName } from './linktypes.js';
+export { convertTrace, convertBatches, interfaceOptions, CONVERT_BUFFER, MAX_SNAPLEN } from './convert.js';
+export type { ConvertOptions, ConvertResult, ConvertFormat, PcapPrecision } from './convert.js';

@@ -36,6 +36,8 @@ export class PcapWriter extends SinkWriter {
   readonly byteOrder: ByteOrder;
   private readonly le: boolean;
   packets = 0;
+  /** Packets that had no timestamp (pcapng SPBs), written with time 0. */
+  untimedPackets = 0;
 
   constructor(
     out: ByteSink,
@@ -80,7 +82,8 @@ export class PcapWriter extends SinkWriter {
 
   /**
    * Every packet of a reader's batch. All must have this file's link type
-   * (ERR_PCAP_LINKTYPE_MISMATCH otherwise, before anything of the batch is written) and a timestamp.
+   * (ERR_PCAP_LINKTYPE_MISMATCH otherwise, before anything of the batch is written). Packets without
+   * timestamp are written with time 0 and counted in untimedPackets.
    */
   writeBatch(batch: PacketBatch): void {
     this.open();
@@ -104,9 +107,15 @@ export class PcapWriter extends SinkWriter {
     const src = batch.buffer;
     for (let i = 0; i < n; i++) {
       const nsec = tsNsec[i]!;
-      if (nsec === NO_TIMESTAMP) badArg('a packet without timestamp (SPB) cannot be written to classic pcap');
       const off = dataOffset[i]!;
-      this.record(tsSec[i]!, nsec, src.subarray(off, off + capLen[i]!), origLen[i]!);
+      const data = src.subarray(off, off + capLen[i]!);
+      if (nsec === NO_TIMESTAMP) {
+        // Classic pcap has no way to say "no timestamp": time 0, as editcap and libpcap write it.
+        this.untimedPackets++;
+        this.record(0, 0, data, origLen[i]!);
+      } else {
+        this.record(tsSec[i]!, nsec, data, origLen[i]!);
+      }
       this.packets++;
     }
   }

@@ -1,5 +1,5 @@
 // pcapng output: one section (SHB written by the constructor), IDBs as interfaces are added, EPBs for
-// packets (SPB for a packet without timestamp on a single-interface section), ISBs for statistics.
+// packets (a packet without timestamp: an SPB where legal, else an EPB saying so), ISBs for statistics.
 // writeBatch is the fast path: it encodes a reader's batch straight into the sink's buffer.
 
 import { PcapWriteError, WriteErrorCode } from '../errors.js';
@@ -79,6 +79,13 @@ interface OutIface {
 
 const TWO32 = 4294967296;
 
+/** The opt_comment of an EPB that stands for a packet without timestamp (time 0 is not its time). */
+export const UNTIMED_COMMENT = 'no timestamp in the original (e.g. a Simple Packet Block): time 0 is a placeholder';
+
+function isEmptyExtras(x: PacketExtras): boolean {
+  return Object.entries(x).every(([k, v]) => (k === 'comments' ? (v as string[]).length === 0 : v === undefined));
+}
+
 function badArg(msg: string): never {
   throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, msg);
 }
@@ -89,6 +96,8 @@ export class PcapngWriter extends SinkWriter {
   private readonly ifaces: OutIface[] = [];
   /** Packets written so far. */
   packets = 0;
+  /** Of which without timestamp (written as SPBs, or as EPBs with UNTIMED_COMMENT). */
+  untimedPackets = 0;
 
   constructor(
     out: ByteSink,
@@ -146,8 +155,8 @@ export class PcapngWriter extends SinkWriter {
   }
 
   /**
-   * One packet. With ts null a Simple Packet Block is written, which is only possible for interface
-   * 0 of a writer with exactly one interface (an SPB names no interface); otherwise it is an error.
+   * One packet. With ts null: a Simple Packet Block where one is legal (interface 0, the implied
+   * captured length, no options), else an EPB with time 0 and UNTIMED_COMMENT.
    */
   writePacket(iface: number, p: PacketToWrite): void {
     this.open();
@@ -155,7 +164,11 @@ export class PcapngWriter extends SinkWriter {
     const origLen = p.origLen ?? p.data.length;
     if (p.data.length > 0xffffffff - 64) badArg(`packet of ${p.data.length} bytes is too large`);
     if (p.ts === null) {
-      this.writeSpb(iface, p.data, origLen);
+      const x: PacketExtras = { comments: p.comments ?? [] };
+      if (p.flags !== undefined) x.flags = p.flags;
+      if (p.dropCount !== undefined) x.dropCount = p.dropCount;
+      if (p.queue !== undefined) x.queue = p.queue;
+      this.writeUntimed(iface, p.data, origLen, x);
       this.packets++;
       return;
     }
@@ -293,7 +306,7 @@ export class PcapngWriter extends SinkWriter {
     const origLen = batch.origLen[i]!;
     const nsec = batch.tsNsec[i]!;
     if (nsec === NO_TIMESTAMP) {
-      this.writeSpb(oi, data, origLen);
+      this.writeUntimed(oi, data, origLen, x);
       return;
     }
     const f = this.ifaces[oi]!;
@@ -304,19 +317,22 @@ export class PcapngWriter extends SinkWriter {
   }
 
   /**
-   * A packet without timestamp can only be a Simple Packet Block: it names no interface (so the
-   * section must have exactly one) and its captured length is implied, min(origLen, snapLen).
+   * A packet without timestamp. An SPB where the spec allows one: it always means interface 0 of
+   * the section and its captured length is implied, min(origLen, snapLen). Anywhere else (another
+   * interface, bytes cut differently) an EPB with timestamp 0, its comment saying the original had
+   * none: converting a valid file never fails, and the absence stays on record.
    */
-  private writeSpb(iface: number, data: Uint8Array, origLen: number): void {
-    if (iface !== 0 || this.ifaces.length !== 1) {
-      badArg('a packet without timestamp can only be written as an SPB, which needs a single-interface section');
-    }
+  private writeUntimed(iface: number, data: Uint8Array, origLen: number, x?: PacketExtras): void {
+    this.untimedPackets++;
     const snap = this.ifaces[0]!.snapLen;
-    const implied = snap === 0 ? origLen : Math.min(origLen, snap);
-    if (data.length !== implied) {
-      badArg(`an SPB cannot hold ${data.length} bytes of a ${origLen}-byte packet on an interface with snap length ${snap}`);
+    if (iface === 0 && data.length === (snap === 0 ? origLen : Math.min(origLen, snap)) && (x === undefined || isEmptyExtras(x))) {
+      this.out.write(encodeSPB(data, origLen, this.byteOrder));
+      return;
     }
-    this.out.write(encodeSPB(data, origLen, this.byteOrder));
+    const fields: EpbFields = { ...x, comments: [...(x?.comments ?? []), UNTIMED_COMMENT] };
+    const opts = epbOptions(fields, this.le);
+    const at = this.out.reserve(epbLength(data.length, opts));
+    putEPB(this.out.buf, at, iface, 0, 0, data, origLen, opts, this.le);
   }
 
   /** An Interface Statistics Block. Counters that are null or absent are omitted (unknown). */

@@ -14,6 +14,7 @@ import {
   PcapngWriter,
   PcapWriter,
   PcapWriteError,
+  UNTIMED_COMMENT,
   readBatchesSync,
   readPacketsSync,
   type TraceRecord,
@@ -124,22 +125,25 @@ describe('PcapngWriter', () => {
     });
   });
 
-  it('writes a packet without timestamp as an SPB only on a single-interface section', async () => {
+  it('writes a packet without timestamp as an SPB where legal, else as an EPB marked untimed', async () => {
     const bytes = await pcapngBytes((w) => {
       w.addInterface({ linkType: 1, snapLen: 9 });
+      w.addInterface({ linkType: 1, snapLen: 0 });
+      // Interface 0 with the implied captured length (min(origLen, snapLen)): an SPB, even with two IDBs.
       w.writePacket(0, { ts: null, data: bytesOf(9), origLen: 100 });
-      // The SPB rule implies the captured length: 9 bytes of 100 need a snap length of 9.
-      expect(() => w.writePacket(0, { ts: null, data: bytesOf(5), origLen: 100 })).toThrow(/snap length 9/);
+      // 5 bytes of 100 on a snap length of 9 is not what an SPB implies; interface 1 is not an SPB's.
+      w.writePacket(0, { ts: null, data: bytesOf(5), origLen: 100 });
+      w.writePacket(1, { ts: null, data: bytesOf(7), comments: ['kept'] });
+      expect(w.untimedPackets).toBe(3);
     });
-    const [p] = readPacketsSync(bytes);
-    expect(p).toMatchObject({ ts: null, blockType: 'spb', capLen: 9, origLen: 100 });
-    await expect(
-      pcapngBytes((w) => {
-        w.addInterface({ linkType: 1, snapLen: 0 });
-        w.addInterface({ linkType: 1, snapLen: 0 });
-        w.writePacket(0, { ts: null, data: bytesOf(9) });
-      }),
-    ).rejects.toMatchObject({ code: 'ERR_PCAP_BAD_ARGUMENT' });
+    const ps = readPacketsSync(bytes);
+    expect(ps.map((p) => [p.blockType, p.interface, p.ts, p.capLen, p.origLen])).toEqual([
+      ['spb', 0, null, 9, 100],
+      ['epb', 0, 0n, 5, 100],
+      ['epb', 1, 0n, 7, 7],
+    ]);
+    expect(ps[1]!.extras?.comments).toEqual([UNTIMED_COMMENT]);
+    expect(ps[2]!.extras?.comments).toEqual(['kept', UNTIMED_COMMENT]);
   });
 
   it('refuses an interface it does not have, and writes after close', async () => {
