@@ -58,7 +58,7 @@ function finerThanMicro(r: TsResolution): boolean {
   return r.base === 10 ? r.exponent > 6 : r.exponent > 19;
 }
 
-/** libpcap's largest snap length; what a classic pcap header says when interfaces disagree. */
+/** libpcap's largest snap length; what a classic pcap header converted from pcapng says. */
 export const MAX_SNAPLEN = 262144;
 
 export function interfaceOptions(info: InterfaceInfo): InterfaceOptions {
@@ -160,9 +160,10 @@ class PcapngOutput implements Output {
 }
 
 /**
- * Classic pcap: one link type per file, that of the first packet. The header's snap length is the
- * input's own for a single interface, and the largest of all interfaces described so far when
- * there are several (262144 if any says "no limit"), so no record is longer than the header says.
+ * Classic pcap: one link type per file, that of the first packet. The header's snap length: a
+ * classic input's own; for pcapng input, where interfaces may differ and more may be described
+ * after the first packet, 262144 (or the largest described, if larger), as editcap writes it: no
+ * record is then longer than the header says.
  */
 class PcapOutput implements Output {
   private writer: PcapWriter | undefined;
@@ -178,17 +179,11 @@ class PcapOutput implements Output {
     return this.writer?.untimedPackets ?? 0;
   }
 
-  private create(info: InterfaceInfo | undefined): PcapWriter {
+  private create(section: SectionInfo | undefined, info: InterfaceInfo | undefined): PcapWriter {
     const nanos = this.precision === 'nano' || (this.precision === 'auto' && info !== undefined && finerThanMicro(info.tsResolution));
-    let snapLen = 0;
-    let described = 0;
-    for (const s of this.sections()) {
-      for (const f of s.interfaces) {
-        described++;
-        snapLen = Math.max(snapLen, f.snapLen === 0 ? MAX_SNAPLEN : f.snapLen);
-      }
-    }
-    if (described === 0) snapLen = info === undefined || info.snapLen === 0 ? MAX_SNAPLEN : info.snapLen;
+    let snapLen = MAX_SNAPLEN;
+    if (section?.format === 'pcap' && info !== undefined && info.snapLen > 0) snapLen = info.snapLen;
+    else for (const s of this.sections()) for (const f of s.interfaces) snapLen = Math.max(snapLen, f.snapLen);
     const o: ConstructorParameters<typeof PcapWriter>[1] = { linkType: info?.linkType ?? 1, snapLen, nanos };
     if (info?.fcsLen !== undefined && info.fcsLen % 16 === 0 && info.fcsLen <= 240) o.fcsLen = info.fcsLen;
     return new PcapWriter(this.sink, o);
@@ -200,12 +195,12 @@ class PcapOutput implements Output {
 
   packets(b: PacketBatch): void {
     if (b.count === 0) return;
-    this.writer ??= this.create(b.section.interfaces[b.iface[0]!]);
+    this.writer ??= this.create(b.section, b.section.interfaces[b.iface[0]!]);
     this.writer.writeBatch(b);
   }
 
   async close(sections: readonly SectionInfo[]): Promise<void> {
-    this.writer ??= this.create(sections[0]?.interfaces[0]);
+    this.writer ??= this.create(sections[0], sections[0]?.interfaces[0]);
     await this.writer.close();
   }
 }
@@ -213,8 +208,8 @@ class PcapOutput implements Output {
 /**
  * Writes every batch into `sink` and closes it. A fault (from the batches or the writer) ends the
  * conversion; what was written before it stays, the output is closed valid, and the fault is
- * returned in `error` rather than thrown. `sections` is the reader's section list (for the snap
- * length of classic pcap output); without it the batches' own sections are used.
+ * returned in `error` rather than thrown. `sections` is the reader's section list (every interface
+ * described so far, for the snap length of classic pcap output); without it, the batches' sections.
  */
 export async function convertBatches(
   batches: AsyncIterable<PacketBatch>,

@@ -81,9 +81,9 @@ export class PcapWriter extends SinkWriter {
   }
 
   /**
-   * Every packet of a reader's batch. All must have this file's link type
-   * (ERR_PCAP_LINKTYPE_MISMATCH otherwise, before anything of the batch is written). Packets without
-   * timestamp are written with time 0 and counted in untimedPackets.
+   * Every packet of a reader's batch. All must have this file's link type: at the first that does
+   * not, ERR_PCAP_LINKTYPE_MISMATCH, after the packets before it were written (as editcap does).
+   * Packets without timestamp are written with time 0 and counted in untimedPackets.
    */
   writeBatch(batch: PacketBatch): void {
     this.open();
@@ -91,21 +91,20 @@ export class PcapWriter extends SinkWriter {
     if (n === 0) return;
     const ifs = batch.section.interfaces;
     const checked: boolean[] = [];
-    for (let i = 0; i < n; i++) {
-      const si = batch.iface[i]!;
-      if (checked[si] === true) continue;
-      const lt = ifs[si]!.linkType;
-      if (lt !== this.linkType) {
-        throw new PcapWriteError(
-          WriteErrorCode.LINKTYPE_MISMATCH,
-          `classic pcap holds one link type (${this.linkType}) but a packet has link type ${lt}; write pcapng instead`,
-        );
-      }
-      checked[si] = true;
-    }
-    const { dataOffset, capLen, origLen, tsSec, tsNsec } = batch;
+    const { dataOffset, capLen, origLen, tsSec, tsNsec, iface } = batch;
     const src = batch.buffer;
     for (let i = 0; i < n; i++) {
+      const si = iface[i]!;
+      if (checked[si] !== true) {
+        const lt = ifs[si]!.linkType;
+        if (lt !== this.linkType) {
+          throw new PcapWriteError(
+            WriteErrorCode.LINKTYPE_MISMATCH,
+            `classic pcap holds one link type (${this.linkType}) but packet ${this.packets + 1} has link type ${lt}; write pcapng instead`,
+          );
+        }
+        checked[si] = true;
+      }
       const nsec = tsNsec[i]!;
       const off = dataOffset[i]!;
       const data = src.subarray(off, off + capLen[i]!);
@@ -119,5 +118,4 @@ export class PcapWriter extends SinkWriter {
       this.packets++;
     }
   }
-
 }
