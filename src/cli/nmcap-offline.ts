@@ -2,13 +2,13 @@
 // classic pcap with -F pcap). Packets read before a fault are written or printed, output files are
 // closed valid, and the exit code says what happened (0, 1 on an error, 130 after Ctrl-C).
 
-import type { PcapWarning } from '../errors.js';
+import { PcapWarningCode, type PcapWarning } from '../errors.js';
 import type { PacketBatch } from '../pcap/batch.js';
 import { NO_TIMESTAMP } from '../pcap/batch.js';
 import { CONVERT_BUFFER, convertBatches } from '../pcap/convert.js';
 import { openTrace } from '../pcap/reader.js';
 import { openSink, type ByteSink } from '../pcap/sink.js';
-import { describeError, EXIT_OK, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
+import { describeError, EXIT_OK, EXIT_RUNTIME, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
 import { PacketPrinter } from './print-packet.js';
 
 export interface RunState {
@@ -81,7 +81,10 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
       } finally {
         await reader.close();
       }
-      return sig.exitCode() ?? EXIT_OK;
+      // A file cut short: every complete packet printed and the warning given, then exit 1 as
+      // tcpdump does (rewriting with -w exits 0 after the same warning, as editcap does).
+      const cutShort = warnings.some((w) => w.code === PcapWarningCode.TRUNCATED);
+      return sig.exitCode() ?? (cutShort ? EXIT_RUNTIME : EXIT_OK);
     }
     return await rewrite(a, reader, limit, st, warnings, sig.interrupted, sig.exitCode);
   } finally {

@@ -100,7 +100,7 @@ export class PcapWriter extends SinkWriter {
         if (lt !== this.linkType) {
           throw new PcapWriteError(
             WriteErrorCode.LINKTYPE_MISMATCH,
-            `classic pcap holds one link type (${this.linkType}) but packet ${this.packets + 1} has link type ${lt}; write pcapng instead`,
+            `classic pcap holds one link type (${this.linkType}) but a packet has link type ${lt}; write pcapng instead`,
           );
         }
         checked[si] = true;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { convertTrace, MAX_SNAPLEN, readPacketsSync, UNTIMED_COMMENT, type Packet } from '../../src/pcap/index.js';
-import { epb, idb, shb, udpFrame } from '../helpers/hand.js';
+import { epb, idb, isb, opt, opts, shb, u64, udpFrame } from '../helpers/hand.js';
 import { run as runCli } from '../helpers/cli.js';
 import { have, run, tsharkFields } from '../helpers/tools.js';
 
@@ -125,5 +125,13 @@ describe('nmcap -r IN -w OUT', () => {
       expect([r.code, r.stderr]).toEqual([0, `${n} packets read\n${n} packets written\n`]);
       expect(packets(out).length).toBe(n);
     }
+  });
+
+  it("converts nmcap's own kind of capture (EPBs, then an ISB) to pcap without a warning", async () => {
+    const o = 'le';
+    const src = join(dir, 'own.pcapng');
+    writeFileSync(src, Buffer.concat([shb(o), idb(o, 1, 262144), epb(o, 0, 1n, udpFrame(10)), isb(o, 0, 2n, opts(o, opt(4, u64(1n, o), o), opt(8, u64(1n, o), o)))]));
+    const r = await runCli('nmcap', ['-r', src, '-w', join(dir, 'own.pcap'), '-F', 'pcap']);
+    expect([r.code, r.stderr]).toEqual([0, '1 packet read\n1 packet written\n']);
   });
 });
