@@ -235,7 +235,7 @@ describe('PcapWriter', () => {
     const [batch] = [...readBatchesSync(input)];
     const mem = new MemoryWritable();
     const w = new PcapWriter(openSink(mem), { linkType: 1, snapLen: 100 });
-    expect(() => w.writeBatch(batch!)).toThrow(expect.objectContaining({ code: 'ERR_PCAP_LINKTYPE_MISMATCH', }));
+    expect(() => w.writeBatch(batch!)).toThrow(expect.objectContaining({ code: 'ERR_PCAP_LINKTYPE_MISMATCH' }));
     await w.close();
     expect(readPacketsSync(mem.bytes).map((p) => p.ts)).toEqual([1000n]);
   });
