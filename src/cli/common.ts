@@ -41,7 +41,7 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
     type: 'string',
     arg: 'FMT',
     choices: ['pcapng', 'pcap', 'pcap-ns'],
-    describe: 'output format for -w: pcapng (default), pcap (µs, or ns if the input is finer), pcap-ns',
+    describe: 'output format for -w: pcapng (default; a name ending .pcap/.cap/.dmp means pcap), pcap (µs; from -r, ns if the input is finer), pcap-ns',
   },
   { name: 'count', short: 'c', type: 'number', arg: 'N', describe: 'stop after N packets' },
   { name: 'snaplen', short: 's', type: 'number', arg: 'BYTES', describe: 'live: keep at most BYTES of each packet (default and 0: 262144)' },
@@ -98,8 +98,6 @@ export function validateArgs(a: NmcapArgs): void {
     for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue]] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }
-  } else if (a.format !== undefined && a.format !== 'pcapng') {
-    throw new UsageError('live capture writes pcapng; convert afterwards with: nmcap -r FILE.pcapng -w FILE.pcap -F pcap');
   }
   if (a.snaplen !== undefined && (!Number.isInteger(a.snaplen) || a.snaplen < 0 || a.snaplen > 262144)) {
     throw new UsageError(`-s needs a snap length from 0 to 262144 bytes, got ${String(a.snaplen)}`);

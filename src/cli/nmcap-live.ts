@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 
 import { Capture, type CaptureResult } from '../capture/capture.js';
-import { linkTypeName } from '../pcap/index.js';
+import { convertingWritable, formatForPath, linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
 import type { OpenedPort } from '../ports/open.js';
 import { EXIT_OK, EXIT_RUNTIME, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
@@ -57,9 +57,15 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
+  // The native loop writes pcapng; classic pcap (-F pcap, or a .pcap name) is converted on the way.
+  const nano = a.nano === true || a.timeStampPrecision === 'nano' || a.format === 'pcap-ns';
+  const pcap =
+    !printing && formatForPath(a.write, a.format) === 'pcap'
+      ? convertingWritable(toStdout ? 1 : a.write!, { format: 'pcap', precision: nano ? 'nano' : 'micro', snapLen: snaplen })
+      : undefined;
   const capture = new Capture({
     port: a.interface!,
-    output: printing ? pass! : toStdout ? process.stdout : a.write!,
+    output: printing ? pass! : pcap !== undefined ? pcap.input : toStdout ? process.stdout : a.write!,
     snaplen,
     count: a.count,
     duration: a.duration,
@@ -83,9 +89,16 @@ export async function runLive(a: NmcapArgs): Promise<number> {
       return 0;
     });
   }
+  void pcap?.done.then((c) => c.error !== undefined && capture.stop());
   try {
     const r = await capture.run();
     if (printed) await printed;
+    if (pcap !== undefined) {
+      const c = await pcap.done;
+      r.fileBytes = c.bytes;
+      // The capture itself went well but the file could not take it (disk full...): one line, exit 1.
+      if (c.error !== undefined && r.error === undefined) throw c.error;
+    }
     const out = toStdout ? process.stderr : process.stdout;
     if (a.json) out.write(`${JSON.stringify(statsJson(r, a.write))}\n`);
     if (!a.json || !toStdout) {
@@ -99,6 +112,9 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     return sig.exitCode() ?? EXIT_OK;
   } catch (e) {
     pass?.destroy();
+    // The classic pcap file was created up front: close it valid (a header, nothing captured).
+    pcap?.input.end();
+    await pcap?.done;
     return reportError(e);
   } finally {
     sig.dispose();

@@ -5,7 +5,7 @@
 import { PcapWarningCode, type PcapWarning } from '../errors.js';
 import type { PacketBatch } from '../pcap/batch.js';
 import { NO_TIMESTAMP } from '../pcap/batch.js';
-import { CONVERT_BUFFER, convertBatches } from '../pcap/convert.js';
+import { CONVERT_BUFFER, convertBatches, formatForPath } from '../pcap/convert.js';
 import { openTrace } from '../pcap/reader.js';
 import { openSink, type ByteSink } from '../pcap/sink.js';
 import { describeError, EXIT_OK, EXIT_RUNTIME, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
@@ -101,7 +101,7 @@ async function rewrite(
   interrupted: () => boolean,
   signalExit: () => number | undefined,
 ): Promise<number> {
-  const format = a.format ?? 'pcapng';
+  const format = formatForPath(a.write, a.format);
   let sink: ByteSink;
   try {
     sink = openSink(a.write === '-' ? 1 : a.write!, { bufferSize: CONVERT_BUFFER });
@@ -113,7 +113,7 @@ async function rewrite(
   const r = await convertBatches(
     reader.batches(),
     sink,
-    { format: format === 'pcapng' ? 'pcapng' : 'pcap', precision, count: limit, shouldStop: () => st.stop },
+    { format, precision, count: limit, shouldStop: () => st.stop },
     () => reader.sections,
   );
   await reader.close().catch(() => undefined);
@@ -126,7 +126,7 @@ async function rewrite(
     const stats = {
       read: r.packets,
       written: r.packets,
-      format: format === 'pcap-ns' ? 'pcap' : format,
+      format,
       output: a.write,
       bytes: r.bytes,
       untimed: r.untimedPackets,

@@ -4,7 +4,7 @@
 // saying so), and what classic pcap cannot hold is counted, not an error. Used by `nmcap -r -w`;
 // library users call convertTrace() or, with their own reader and sink, convertBatches().
 
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 
 import { PcapWriteError, WriteErrorCode } from '../errors.js';
 import type { PacketBatch } from './batch.js';
@@ -30,6 +30,23 @@ export interface ConvertOptions {
   shouldStop?: () => boolean;
   /** pcapng output: shb_userappl. Default 'nmcap'. */
   userAppl?: string;
+  /** Classic pcap output: the header's snap length (a live capture's -s). Default: see PcapOutput. */
+  snapLen?: number;
+}
+
+/** Names whose extension says classic pcap (tcpdump's and dumpcap -P's habits). */
+const PCAP_EXTENSIONS = ['.pcap', '.cap', '.dmp'];
+
+/**
+ * The output format for `-w PATH`: what -F asked for ('pcapng', 'pcap', 'pcap-ns'), else what the
+ * name says (x.pcap, x.cap, x.dmp: classic pcap), else pcapng (also for '-', stdout).
+ */
+export function formatForPath(path: string | undefined, requested?: string): ConvertFormat {
+  if (requested === 'pcap' || requested === 'pcap-ns') return 'pcap';
+  if (requested === 'pcapng') return 'pcapng';
+  if (requested !== undefined) throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, `unknown output format "${requested}" (pcapng, pcap or pcap-ns)`);
+  const lower = (path ?? '').toLowerCase();
+  return PCAP_EXTENSIONS.some((e) => lower.endsWith(e)) ? 'pcap' : 'pcapng';
 }
 
 export interface ConvertResult {
@@ -173,6 +190,7 @@ class PcapOutput implements Output {
     private readonly sink: ByteSink,
     private readonly precision: PcapPrecision,
     private readonly sections: () => readonly SectionInfo[],
+    private readonly snapLen: number | undefined,
   ) {}
 
   get untimedPackets(): number {
@@ -182,7 +200,8 @@ class PcapOutput implements Output {
   private create(section: SectionInfo | undefined, info: InterfaceInfo | undefined): PcapWriter {
     const nanos = this.precision === 'nano' || (this.precision === 'auto' && info !== undefined && finerThanMicro(info.tsResolution));
     let snapLen = MAX_SNAPLEN;
-    if (section?.format === 'pcap' && info !== undefined && info.snapLen > 0) snapLen = info.snapLen;
+    if (this.snapLen !== undefined) snapLen = this.snapLen;
+    else if (section?.format === 'pcap' && info !== undefined && info.snapLen > 0) snapLen = info.snapLen;
     else for (const s of this.sections()) for (const f of s.interfaces) snapLen = Math.max(snapLen, f.snapLen);
     const o: ConstructorParameters<typeof PcapWriter>[1] = { linkType: info?.linkType ?? 1, snapLen, nanos };
     if (info?.fcsLen !== undefined && info.fcsLen % 16 === 0 && info.fcsLen <= 240) o.fcsLen = info.fcsLen;
@@ -222,7 +241,7 @@ export async function convertBatches(
   const out: Output =
     (opts.format ?? 'pcapng') === 'pcapng'
       ? new PcapngOutput(sink, opts.userAppl ?? 'nmcap')
-      : new PcapOutput(sink, opts.precision ?? 'auto', sectionList);
+      : new PcapOutput(sink, opts.precision ?? 'auto', sectionList, opts.snapLen);
   const limit = opts.count ?? Infinity;
   let total = 0;
   let error: unknown;
@@ -277,4 +296,21 @@ export async function convertTrace(
   } finally {
     await reader.close().catch(() => undefined);
   }
+}
+
+/**
+ * A Writable that takes a pcapng stream and writes it converted to `output`: for producers that
+ * only speak pcapng (the native capture loop writes EPBs) when classic pcap is wanted. `done`
+ * settles once the input has ended and the output is closed; on a fault the rest of the input is
+ * drained and discarded, so the producer never blocks.
+ */
+export function convertingWritable(output: string | number | Writable, opts: ConvertOptions = {}): { input: Writable; done: Promise<ConvertResult> } {
+  const input = new PassThrough({ highWaterMark: 8 << 20 });
+  const sink = openSink(output, { bufferSize: CONVERT_BUFFER });
+  const reader = openTrace(input, { chunkSize: CONVERT_BUFFER, reuse: true });
+  const done = convertBatches(reader.batches(), sink, opts, () => reader.sections).then((r) => {
+    if (r.error !== undefined) input.resume();
+    return r;
+  });
+  return { input, done };
 }

@@ -68,5 +68,5 @@ export {
 } from '../errors.js';
 export type { PcapWarning } from '../errors.js';
 export { linkTypeName } from './linktypes.js';
-export { convertTrace, convertBatches, interfaceOptions, CONVERT_BUFFER, MAX_SNAPLEN } from './convert.js';
+export { convertTrace, convertBatches, convertingWritable, formatForPath, interfaceOptions, CONVERT_BUFFER, MAX_SNAPLEN } from './convert.js';
 export type { ConvertOptions, ConvertResult, ConvertFormat, PcapPrecision } from './convert.js';

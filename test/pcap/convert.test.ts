@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertTrace, MAX_SNAPLEN, readPacketsSync, UNTIMED_COMMENT, type Packet } from '../../src/pcap/index.js';
+import { convertTrace, formatForPath, MAX_SNAPLEN, readPacketsSync, UNTIMED_COMMENT, type Packet } from '../../src/pcap/index.js';
 import { epb, idb, isb, opt, opts, shb, u64, udpFrame } from '../helpers/hand.js';
-import { run as runCli } from '../helpers/cli.js';
+import { pipeName, run as runCli, start } from '../helpers/cli.js';
 import { have, run, tsharkFields } from '../helpers/tools.js';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
@@ -134,4 +134,44 @@ describe('nmcap -r IN -w OUT', () => {
     const r = await runCli('nmcap', ['-r', src, '-w', join(dir, 'own.pcap'), '-F', 'pcap']);
     expect([r.code, r.stderr]).toEqual([0, '1 packet read\n1 packet written\n']);
   });
+});
+
+describe('choosing the output format', () => {
+  it('takes -F first, then the name (.pcap .cap .dmp: classic pcap), else pcapng', () => {
+    expect(formatForPath('x.pcap')).toBe('pcap');
+    expect(formatForPath('X.CAP')).toBe('pcap');
+    expect(formatForPath('x.pcapng')).toBe('pcapng');
+    expect(formatForPath('-')).toBe('pcapng');
+    expect(formatForPath('x.pcap', 'pcapng')).toBe('pcapng');
+    expect(formatForPath('x.out', 'pcap-ns')).toBe('pcap');
+  });
+
+  it('nmcap -r IN -w x.pcap writes classic pcap without -F', async () => {
+    const out = join(dir, 'by-name.pcap');
+    const r = await runCli('nmcap', ['-r', join(FIX, 'multi-section.pcapng'), '-w', out, '-c', '1', '-q']);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out).readUInt32LE(0)).toBe(0xa1b23c4d); // ns: the input's first interface is ns
+  });
+
+  for (const [args, magic] of [
+    [[], 0xa1b2c3d4],
+    [['--nano'], 0xa1b23c4d],
+    [['-F', 'pcap', '--time-stamp-precision=nano'], 0xa1b23c4d],
+  ] as const) {
+    it(`a live capture -w x.pcap ${args.join(' ')} writes classic pcap (${magic === 0xa1b2c3d4 ? 'µs' : 'ns'}) with -s as the snap length`, async () => {
+      const name = pipeName('fmt');
+      const out = join(dir, `${name}.pcap`);
+      const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '-s', '1000', '-c', '4', ...args]);
+      await c.waitFor(/^listening on pipe:/);
+      const rep = await runCli('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '1000pps', join(FIX, 'classic-us-le.pcap')]);
+      const cap = await c.done;
+      expect([rep.code, cap.code]).toEqual([0, 0]);
+      const bytes = readFileSync(out);
+      expect(bytes.readUInt32LE(0)).toBe(magic);
+      expect(bytes.readUInt32LE(16)).toBe(1000);
+      const got = packets(out);
+      expect(got.map((p) => p.data)).toEqual(packets(join(FIX, 'classic-us-le.pcap')).map((p) => p.data));
+      expect(got.every((p) => p.ts !== null && p.ts > 0n)).toBe(true);
+    });
+  }
 });
