@@ -52,6 +52,11 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
   { name: 'numeric', short: 'n', type: 'boolean', describe: 'numeric addresses and ports (always the case; accepted for tcpdump habits)' },
   { name: 'link', short: 'e', type: 'boolean', describe: 'print the link-level header on each line' },
+  { name: 'verbose', short: 'v', type: 'count', describe: 'more packet fields: IP TTL, id, length, flags, checksums; ICMP errors show the packet they quote' },
+  { name: 'hex', short: 'x', type: 'count', describe: 'hex dump of each packet from the network header (-xx: with the link header)' },
+  { name: 'hex-ascii', short: 'X', type: 'count', describe: 'hex and ASCII dump of each packet (-XX: with the link header)' },
+  { name: 'ascii', short: 'A', type: 'boolean', describe: 'each packet in ASCII (from the network header)' },
+  { name: 'absolute-tcp-sequence-numbers', short: 'S', type: 'boolean', describe: 'absolute TCP sequence numbers (always the case; accepted for tcpdump habits)' },
   { name: 'timestamp', short: 't', type: 'count', describe: 'timestamps: -t none, -tt epoch seconds, -ttt delta, -tttt date and time, -ttttt since first' },
   { name: 'nano', type: 'boolean', describe: 'nanosecond timestamps (printing, and classic pcap output)' },
   {
@@ -78,6 +83,11 @@ export interface NmcapArgs {
   quiet?: boolean;
   numeric?: boolean;
   link?: boolean;
+  verbose?: number;
+  hex?: number;
+  hexAscii?: number;
+  ascii?: boolean;
+  absoluteTcpSequenceNumbers?: boolean;
   timestamp?: number;
   nano?: boolean;
   timeStampPrecision?: string;

@@ -5,9 +5,11 @@
 import { PcapWarningCode, type PcapWarning } from '../errors.js';
 import type { PacketBatch } from '../pcap/batch.js';
 import { NO_TIMESTAMP } from '../pcap/batch.js';
-import { CONVERT_BUFFER, convertBatches, formatForPath } from '../pcap/convert.js';
+import { CONVERT_BUFFER, convertBatches, formatForPath, MAX_SNAPLEN } from '../pcap/convert.js';
+import { linkTypeName } from '../pcap/linktypes.js';
 import { openTrace } from '../pcap/reader.js';
 import { openSink, type ByteSink } from '../pcap/sink.js';
+import type { SectionInfo } from '../pcap/types.js';
 import { describeError, EXIT_OK, EXIT_RUNTIME, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
 import { PacketPrinter } from './print-packet.js';
 
@@ -21,15 +23,43 @@ function nsText(sec: number, nsec: number): string {
   return `"${BigInt(sec) * 1_000_000_000n + BigInt(nsec)}"`;
 }
 
-export async function printPackets(a: NmcapArgs, batches: AsyncIterable<PacketBatch>, limit: number, st: RunState): Promise<number> {
+/** tcpdump's first line on stderr when it reads a file: the first interface's link type and snap length. */
+export function readingLine(file: string, section: SectionInfo): string | undefined {
+  const first = section.interfaces[0];
+  if (first === undefined) return undefined;
+  const name = linkTypeName(first.linkType);
+  return `reading from file ${file}, link-type ${name.short} (${name.long}), snapshot length ${first.snapLen === 0 ? MAX_SNAPLEN : first.snapLen}`;
+}
+
+export async function printPackets(
+  a: NmcapArgs,
+  batches: AsyncIterable<PacketBatch>,
+  limit: number,
+  st: RunState,
+  onFirst?: (section: SectionInfo) => void,
+): Promise<number> {
   const out = new LineOut();
   const nano = a.nano === true || a.timeStampPrecision === 'nano';
-  const printer = new PacketPrinter({ link: a.link === true, quick: a.quiet === true, tsFormat: a.timestamp ?? 0, nano });
+  const printer = new PacketPrinter({
+    link: a.link === true,
+    quick: a.quiet === true,
+    tsFormat: a.timestamp ?? 0,
+    nano,
+    verbose: a.verbose ?? 0,
+    hex: a.hex ?? 0,
+    hexAscii: a.hexAscii ?? 0,
+    ascii: a.ascii === true,
+  });
   const json = a.json === true;
   let total = 0;
+  let first = onFirst;
   for await (const b of batches) {
     const n = Math.min(b.count, limit - total);
     const section = b.section;
+    if (first !== undefined && section.interfaces.length > 0) {
+      first(section);
+      first = undefined;
+    }
     for (let i = 0; i < n; i++) {
       const sec = b.tsSec[i]!;
       const nsec = b.tsNsec[i]!;
@@ -75,7 +105,11 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
   try {
     if (a.write === undefined) {
       try {
-        await printPackets(a, reader.batches(), limit, st);
+        const file = a.read!;
+        await printPackets(a, reader.batches(), limit, st, (section) => {
+          const line = readingLine(file, section);
+          if (line !== undefined) process.stderr.write(`${line}\n`);
+        });
       } catch (err) {
         return reportError(err);
       } finally {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PacketPrinter } from '../../src/cli/print-packet.js';
 import { readPacketsSync } from '../../src/pcap/index.js';
 import { pcapHeader, pcapRecord } from '../helpers/hand.js';
+import { run as runCli } from '../helpers/cli.js';
 import { have, run } from '../helpers/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nmcap-print-'));
@@ -106,7 +107,7 @@ describe('packet summary edge cases', () => {
     }
   });
 
-  it('formats timestamps: none, epoch, deltas, date; and "-" for a packet without one', () => {
+  it('formats timestamps: none, epoch, deltas, date; and time 0 for a packet without one, as tcpdump', () => {
     const p = (tsFormat: number, nano = false): PacketPrinter => new PacketPrinter({ tsFormat, nano });
     const d = ETHERNET_FRAMES[7]!;
     expect(p(2).timestamp(1_700_000_000, 5_000)).toBe('1700000000.000005');
@@ -120,11 +121,43 @@ describe('packet summary edge cases', () => {
     since.timestamp(150, 0);
     expect(since.timestamp(160, 500)).toBe(' 00:01:00.000000');
     expect(p(1).line(1, 0, d, 1, d.length)).toMatch(/^IP /);
-    expect(p(0).line(NaN, 0, d, 1, d.length)).toMatch(/^- IP /);
     const prev = process.env['TZ'];
     process.env['TZ'] = 'UTC';
+    expect(p(0).line(NaN, 0, d, 1, d.length)).toMatch(/^00:00:00\.000000 IP /);
+    expect(p(2).line(NaN, 0, d, 1, d.length)).toMatch(/^0\.000000 IP /);
     expect(p(4).timestamp(1_700_000_000, 123_456_000)).toBe('2023-11-14 22:13:20.123456');
     if (prev === undefined) delete process.env['TZ'];
     else process.env['TZ'] = prev;
+  });
+});
+
+const FIX = join(import.meta.dirname, '..', 'fixtures');
+
+/** Every flag combination users type, on the project's fixtures; the two outputs must be identical. */
+const CASES: [string, string[][]][] = [
+  ['print-zoo.pcap', [[], ['-e'], ['-v'], ['-x'], ['-xx'], ['-X'], ['-XX'], ['-A'], ['-e', '-v'], ['-q'], ['-tt'], ['-v', '-X'], ['-e', '-A']]],
+  ['demo.pcapng', [[], ['-v'], ['-e', '-X']]],
+  ['classic-ns-be.pcap', [['-e', '-v']]],
+  ['simple-packets.pcapng', [[], ['-ttt']]],
+];
+
+describe.skipIf(!have('tcpdump'))('nmcap -r FILE prints what tcpdump -n -S -r FILE prints, line by line (tcpdump missing: skipped)', () => {
+  for (const [file, flagSets] of CASES) {
+    it(`${file}: ${flagSets.map((f) => (f.length === 0 ? '(none)' : f.join(' '))).join(', ')}`, async () => {
+      const path = join(FIX, file);
+      for (const flags of flagSets) {
+        const theirs = run('tcpdump', ['-n', '-S', ...flags, '-r', path], { env: { TZ: 'UTC' } });
+        const ours = await runCli('nmcap', ['-n', '-S', ...flags, '-r', path], { env: { ...process.env, TZ: 'UTC' } });
+        expect(ours.code, flags.join(' ')).toBe(0);
+        expect(ours.stdout.split('\n'), flags.join(' ')).toEqual(theirs.stdout.split('\n'));
+        // "reading from file X, link-type EN10MB (Ethernet), snapshot length N" on stderr.
+        expect(ours.stderr, flags.join(' ')).toBe(`${theirs.stderr}\n`);
+      }
+    });
+  }
+
+  it('prints a packet without timestamp (SPB) at time 0, as tcpdump', async () => {
+    const ours = await runCli('nmcap', ['-r', join(FIX, 'simple-packets.pcapng')], { env: { ...process.env, TZ: 'UTC' } });
+    expect(ours.stdout.split('\n')[0]).toMatch(/^00:00:00\.000000 IP /);
   });
 });
