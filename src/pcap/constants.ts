@@ -136,8 +136,13 @@ export const LinkType = {
 
 /** Default cap on a single block / record, so a corrupt length never sizes an allocation. */
 export const DEFAULT_MAX_BLOCK_LENGTH = 64 * 1024 * 1024;
-/** Bytes read from a file or stream per chunk. */
-export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+/**
+ * Bytes read from a file or stream per chunk. Small enough that the memory of chunks the caller
+ * has dropped is freed at the next minor GC and handed out again by malloc without fresh page
+ * faults (4 MiB chunks were mapped and unmapped each time: about 5000 more faults per 80 MB read,
+ * a third of the cold reading time); big enough that per-read costs do not show.
+ */
+export const DEFAULT_CHUNK_SIZE = 512 * 1024;
 /** Packets per batch at most. */
 export const DEFAULT_BATCH_PACKETS = 16384;
 /**

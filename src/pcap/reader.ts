@@ -16,7 +16,7 @@ export interface TraceOptions {
   maxBlockLength?: number;
   /** Packets per batch at most. Default 16384. */
   batchPackets?: number;
-  /** Bytes per read from a file or per chunk. Default 4 MiB. */
+  /** Bytes per read from a file or per chunk. Default 512 KiB. */
   chunkSize?: number;
   /** Called for every warning as it happens (they are also collected in `warnings`). */
   onWarning?: (w: PcapWarning) => void;
