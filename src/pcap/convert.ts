@@ -209,7 +209,8 @@ class PcapOutput implements Output {
   }
 
   records(recs: readonly TraceRecord[]): void {
-    for (const r of recs) if (r.kind === 'nrb' || r.kind === 'dsb' || r.kind === 'custom') this.blocksLeftOut++;
+    // Do-not-copy custom blocks would be dropped by any rewriter: not a loss of this format.
+    for (const r of recs) if (r.kind === 'nrb' || r.kind === 'dsb' || (r.kind === 'custom' && r.copyable)) this.blocksLeftOut++;
   }
 
   packets(b: PacketBatch): void {
