@@ -1,5 +1,5 @@
 // The packet summary line against tcpdump's own, for the protocols the printer decodes.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,16 @@ describe('packet summary edge cases', () => {
     for (let n = 0; n < 80; n++) {
       const d = ETHERNET_FRAMES[4]!.subarray(0, n);
       for (const lt of [0, 1, 101, 108, 113, 228, 229, 276, 9999]) expect(typeof pr.line(1, 0, d, lt, 100)).toBe('string');
+    }
+  });
+
+  it('never throws on any cut of the zoo frames, whatever the options', () => {
+    const zoo = readPacketsSync(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'print-zoo.pcap')));
+    const printers = [{ verbose: 1 }, { link: true, verbose: 2 }, { hex: 2, ascii: true }, { hexAscii: 1, quick: true }].map((o) => new PacketPrinter({ tsFormat: 1, ...o }));
+    for (const p of zoo) {
+      for (let n = 0; n <= p.data.length; n++) {
+        for (const pr of printers) expect(typeof pr.line(1, 0, p.data.subarray(0, n), 1, p.origLen)).toBe('string');
+      }
     }
   });
 
