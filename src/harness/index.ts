@@ -1,0 +1,7 @@
+// nmcap/harness: a packet regression harness for switches and network functions, run from vitest.
+export * from './addresses.js';
+export * from './checksum.js';
+export * from './tag.js';
+export * from './build.js';
+export * from './decode.js';
+export { HarnessError, HarnessErrorCode } from '../errors.js';
