@@ -178,18 +178,6 @@ export function readField(d: Uint8Array, loc: FieldLoc): number | string {
   return loc.format === 'hex' ? `0x${v.toString(16).padStart(Math.ceil(loc.bits / 4), '0')}` : v;
 }
 
-/** Clears a field's bits in `d` (a copy the caller owns). */
-export function clearField(d: Uint8Array, loc: FieldLoc): void {
-  const nbytes = Math.ceil((loc.shift + loc.bits) / 8);
-  for (let i = 0; i < nbytes; i++) {
-    const first = i * 8; // bit positions [first, first+8) of the run
-    const lo = Math.max(loc.shift - first, 0);
-    const hi = Math.min(loc.shift + loc.bits - first, 8);
-    if (hi <= lo) continue;
-    const m = ((0xff >> lo) & (0xff << (8 - hi))) & 0xff;
-    d[loc.off + i]! &= ~m;
-  }
-}
 
 /** All fields present in the frame, by name (plus frame.len and, when given, ts). */
 export function decodeFields(d: Uint8Array, ts?: bigint | null): Record<string, number | string> {

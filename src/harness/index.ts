@@ -5,3 +5,8 @@ export * from './tag.js';
 export * from './build.js';
 export * from './decode.js';
 export { HarnessError, HarnessErrorCode } from '../errors.js';
+export * from './expect.js';
+export * from './normalize.js';
+export * from './order.js';
+export * from './match.js';
+export * from './track.js';
