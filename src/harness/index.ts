@@ -10,3 +10,5 @@ export * from './normalize.js';
 export * from './order.js';
 export * from './match.js';
 export * from './track.js';
+export * from './report.js';
+export * from './artifact.js';
