@@ -210,21 +210,19 @@ export function l4ChecksumValid(d: Uint8Array, L: Layout = layoutOf(d)): boolean
   return onesSum(d, L.l4Off, L.ipEnd, initial) === 0xffff;
 }
 
-/** A flow's identity: the 5-tuple for UDP/TCP, addresses + protocol (+ ICMP id) for other IP, L2 otherwise. */
+/**
+ * A flow's identity as a compact key: protocol, addresses and ports for UDP/TCP, the ICMP id for
+ * ICMP, addresses and protocol for other IP; MACs, outer VLAN and EtherType otherwise.
+ */
 export function flowKey(d: Uint8Array, L: Layout = layoutOf(d)): string {
+  const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
   if (L.ipVersion !== 0) {
-    const loc = (n: string) => locate(n, L, d);
-    const src = readField(d, loc('ip.src')!);
-    const dst = readField(d, loc('ip.dst')!);
-    const sp = loc('l4.sport');
-    const dp = loc('l4.dport');
-    const id = loc('icmp.id');
-    const ports = sp && dp ? `:${readField(d, sp)}>${readField(d, dp)}` : id ? `#${readField(d, id)}` : '';
-    return `${L.proto} ${src}>${dst}${ports}`;
+    const addrs = L.ipVersion === 4 ? b.toString('latin1', L.l3Off + 12, L.l3Off + 20) : b.toString('latin1', L.l3Off + 8, L.l3Off + 40);
+    const ports = L.payloadOff > 0 ? (L.proto === 6 || L.proto === 17 ? b.toString('latin1', L.l4Off, L.l4Off + 4) : L.proto === 1 || L.proto === 58 ? b.toString('latin1', L.l4Off + 4, L.l4Off + 6) : '') : '';
+    return `${L.ipVersion}${L.proto}|${addrs}${ports}`;
   }
   if (d.length < 14) return 'short';
-  const vl = L.vlans.length > 0 ? ` vlan ${readField(d, locate('vlan.id', L, d)!)}` : '';
-  return `${macText(d, 6)}>${macText(d, 0)}${vl} 0x${L.etherType.toString(16)}`;
+  return `L2|${b.toString('latin1', 0, 12)}${L.vlans.length > 0 ? b.toString('latin1', L.vlans[0]! + 2, L.vlans[0]! + 4) : ''}${L.etherType}`;
 }
 
 /** A one-line summary for reports. */

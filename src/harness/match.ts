@@ -6,7 +6,7 @@
 import { HarnessError, HarnessErrorCode } from '../errors.js';
 import { flowKey, layoutOf } from './decode.js';
 import { countRange, portsOf, validateOptions, type Expectation, type NoiseRule } from './expect.js';
-import { normalizer, sameUnder, type Normalizer } from './normalize.js';
+import { hashBytes, normalizer, sameBytes, sameUnder, type Normalizer } from './normalize.js';
 import { findTag } from './tag.js';
 import { nonDecreasingRun } from './order.js';
 
@@ -100,6 +100,7 @@ export interface MatchResult {
   matchedTo: Record<string, Int32Array>;
 }
 
+const ONE = { min: 1, max: 1 };
 const zero = (): Counts => ({ captured: 0, matched: 0, missing: 0, extra: 0, reordered: 0, changed: 0, noise: 0, allowed: 0 });
 
 interface Entry {
@@ -108,22 +109,33 @@ interface Entry {
   min: number;
   max: number;
   got: number;
-  on: PacketRef[];
   norm: Normalizer;
 }
 
-/** A queue of expectation indices sharing one comparable form on one port. */
-interface Bucket {
-  items: number[];
-  head: number;
+/**
+ * The index: per port and normalizer, hash of the comparable bytes -> the first expectation with
+ * that hash that can still take packets; `next` chains expectations with the same hash in
+ * expectation order (a linked list in an Int32Array: a million expectations cost no objects).
+ * Numeric keys keep the Map fast; a candidate is confirmed by comparing its bytes.
+ */
+interface KeyIndex {
+  norm: Normalizer;
+  first: Map<number, number>;
+  next: Int32Array;
 }
 
-function bucketTake(b: Bucket, entries: Entry[], ok: (i: number) => boolean): number {
-  while (b.head < b.items.length && entries[b.items[b.head]!]!.got >= entries[b.items[b.head]!]!.max) b.head++;
+function indexTake(ix: KeyIndex, hash: number, entries: Entry[], ok: (i: number) => boolean): number {
+  let head = ix.first.get(hash);
+  if (head === undefined) return -1;
+  while (head >= 0 && entries[head]!.got >= entries[head]!.max) head = ix.next[head]!;
+  if (head < 0) {
+    ix.first.delete(hash);
+    return -1;
+  }
+  ix.first.set(hash, head);
   // Fill minimums first, in expectation order, then what may take more.
   for (let pass = 0; pass < 2; pass++) {
-    for (let k = b.head; k < b.items.length; k++) {
-      const i = b.items[k]!;
+    for (let i = head; i >= 0; i = ix.next[i]!) {
       const en = entries[i]!;
       if ((pass === 0 ? en.got < en.min : en.got < en.max) && ok(i)) return i;
     }
@@ -136,31 +148,63 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
   if (!['strict', 'per-flow', 'unordered'].includes(order)) throw new HarnessError(HarnessErrorCode.BAD_EXPECTATION, `order must be strict, per-flow or unordered, got ${order}`);
   const maxFailures = config.maxFailures ?? 100;
   const normBySig = new Map<string, Normalizer>();
+  const portLists = new Map<string, string[]>();
+  let last: { e: Expectation; norm: Normalizer } | undefined;
   const entries: Entry[] = expectations.map((e) => {
-    validateOptions(e);
-    const { min, max } = countRange(e.count);
-    const n = normalizer(e);
-    const norm = normBySig.get(n.signature) ?? n;
-    normBySig.set(n.signature, norm);
-    return { e, ports: portsOf(e), min, max, got: 0, on: [], norm };
+    // Expectations built in bulk share their option objects: reuse the last normalizer then.
+    let norm: Normalizer;
+    if (last && last.e.ignore === e.ignore && last.e.mask === e.mask && last.e.predicates === e.predicates && last.e.ignoreTrailing === e.ignoreTrailing) norm = last.norm;
+    else {
+      validateOptions(e);
+      const n = normalizer(e);
+      norm = normBySig.get(n.signature) ?? n;
+      normBySig.set(n.signature, norm);
+    }
+    last = { e, norm };
+    const { min, max } = e.count === undefined ? ONE : countRange(e.count);
+    let ports: string[];
+    if (typeof e.ports === 'string') {
+      ports = portLists.get(e.ports) ?? [e.ports];
+      portLists.set(e.ports, ports);
+    } else ports = portsOf(e);
+    return { e, ports, min, max, got: 0, norm };
   });
-  const portNames = [...new Set([...Object.keys(captures), ...entries.flatMap((x) => x.ports)])];
+  const portNames = [...new Set([...Object.keys(captures), ...portLists.keys(), ...entries.flatMap((x) => (x.ports.length > 1 ? x.ports : []))])];
   const allow = (p: string): boolean => config.allowOther === true || (Array.isArray(config.allowOther) && config.allowOther.includes(p));
 
-  // Index: per port, per normalizer, comparable key -> bucket of expectations.
-  const index = new Map<string, Map<Normalizer, Map<string, Bucket>>>();
+  // Comparable form of each expected packet: its own first bytes (end) or a cleared copy.
+  const cmpEnd = new Int32Array(entries.length);
+  const cmpCopy: (Uint8Array | undefined)[] = new Array(entries.length);
+  const index = new Map<string, KeyIndex[]>();
+  const tails = new Map<KeyIndex, Map<number, number>>();
   entries.forEach((en, i) => {
-    const key = en.norm.key(en.e.packet);
+    const n = en.norm;
+    let h: number;
+    if (n.copies) {
+      const b = n.bytes(en.e.packet);
+      cmpCopy[i] = b;
+      cmpEnd[i] = b.length;
+      h = hashBytes(b);
+    } else {
+      cmpEnd[i] = n.end(en.e.packet);
+      h = hashBytes(en.e.packet, cmpEnd[i]);
+    }
     for (const p of en.ports) {
-      let byNorm = index.get(p);
-      if (!byNorm) index.set(p, (byNorm = new Map()));
-      let buckets = byNorm.get(en.norm);
-      if (!buckets) byNorm.set(en.norm, (buckets = new Map()));
-      let b = buckets.get(key);
-      if (!b) buckets.set(key, (b = { items: [], head: 0 }));
-      b.items.push(i);
+      let list = index.get(p);
+      if (!list) index.set(p, (list = []));
+      let ix = list.find((x) => x.norm === n);
+      if (!ix) {
+        list.push((ix = { norm: n, first: new Map(), next: new Int32Array(entries.length).fill(-1) }));
+        tails.set(ix, new Map());
+      }
+      const tail = tails.get(ix)!;
+      const t = tail.get(h);
+      if (t === undefined) ix.first.set(h, i);
+      else ix.next[t] = i;
+      tail.set(h, i);
     }
   });
+  tails.clear();
 
   const status: Record<string, PacketStatus[]> = {};
   const matchedTo: Record<string, Int32Array> = {};
@@ -181,30 +225,39 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
     status[p] = st;
     matchedTo[p] = to;
     ports[p] = { ...zero(), captured: list.length };
-    const byNorm = index.get(p);
-    for (let k = 0; k < list.length; k++) {
-      const d = list[k]!.data;
+    const ixs = index.get(p);
+    // The candidate test, hoisted out of the loop (one closure per port, not per packet).
+    let d: Uint8Array = new Uint8Array(0);
+    let a: Uint8Array = d;
+    let aEnd = 0;
+    let k = 0;
+    const accepts = (i: number): boolean => {
+      if (!sameBytes(cmpCopy[i] ?? entries[i]!.e.packet, cmpEnd[i]!, a, aEnd)) return false;
+      const preds = entries[i]!.e.predicates;
+      if (preds === undefined) return true;
+      for (const pr of preds) {
+        const why = pr.check(d, entries[i]!.e.packet);
+        if (why !== null) {
+          near.set(`${p}\0${k}`, { i, why: `${pr.name}: ${why}` });
+          return false;
+        }
+      }
+      return true;
+    };
+    for (k = 0; k < list.length; k++) {
+      d = list[k]!.data;
       let hit = -1;
-      if (byNorm) {
-        for (const [norm, buckets] of byNorm) {
-          const b = buckets.get(norm.key(d));
-          if (!b) continue;
-          hit = bucketTake(b, entries, (i) => {
-            for (const pr of entries[i]!.e.predicates ?? []) {
-              const why = pr.check(d, entries[i]!.e.packet);
-              if (why !== null) {
-                near.set(`${p}\0${k}`, { i, why: `${pr.name}: ${why}` });
-                return false;
-              }
-            }
-            return true;
-          });
+      if (ixs) {
+        for (const ix of ixs) {
+          const n = ix.norm;
+          a = n.copies ? n.bytes(d) : d;
+          aEnd = n.copies ? a.length : n.end(d);
+          hit = indexTake(ix, hashBytes(a, aEnd), entries, accepts);
           if (hit >= 0) break;
         }
       }
       if (hit >= 0) {
         entries[hit]!.got++;
-        entries[hit]!.on.push({ port: p, index: k });
         st[k] = 'matched';
         to[k] = hit;
       } else {
@@ -225,7 +278,6 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
         const i = wanting.find((w) => entries[w]!.got < entries[w]!.min && entries[w]!.ports.includes(p) && sameUnder(entries[w]!.norm, entries[w]!.e.packet, d));
         if (i === undefined) continue;
         entries[i]!.got++;
-        entries[i]!.on.push({ port: p, index: k });
         status[p]![k] = 'matched';
         matchedTo[p]![k] = i;
       }
@@ -334,11 +386,15 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
     const st = status[p]!;
     for (let k = 0; k < st.length; k++) {
       const s = st[k]!;
+      if (s === 'matched') {
+        c.matched++;
+        if (timingBad.size === 0) continue;
+      }
       const pkt = captures[p]![k]!;
       const i = matchedTo[p]![k]!;
       const ref = { port: p, index: k, ...pkt };
-      if (s === 'matched' || s === 'reordered') c.matched++;
       if (s === 'reordered') {
+        c.matched++;
         c.reordered++;
         addFailure({ kind: 'reordered', port: p, expectation: i, expected: entries[i]!.e.packet, actual: ref, message: `packet ${k} on ${p} (${label(entries[i]!, i)}) arrived out of ${order === 'per-flow' ? 'flow ' : ''}order` });
       } else if (s === 'changed') {
@@ -359,30 +415,59 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
     const where = en.ports.join('|');
     const c = (ports[where] ??= zero());
     c.missing += m;
-    addFailure({ kind: 'missing', port: where, expectation: i, expected: en.e.packet, message: `${m} of ${en.min} ${label(en, i)} missing on ${en.ports.length > 1 ? `any of ${en.ports.join(', ')}` : where} (got ${en.got})`, actual: closest(en, captures, status) });
+    addFailure({ kind: 'missing', port: where, expectation: i, expected: en.e.packet, message: `${m} of ${en.min} ${label(en, i)} missing on ${en.ports.length > 1 ? `any of ${en.ports.join(', ')}` : where} (got ${en.got})`, actual: failures.length < maxFailures ? closest(en, captures, status) : undefined });
   });
 
-  const expResults: ExpectationResult[] = entries.map((en, i) => {
+  // Distribution checks need where each expectation's packets went; so do the results, built on demand.
+  const onOf = (): PacketRef[][] => {
+    const on: PacketRef[][] = entries.map(() => []);
+    for (const p of portNames) {
+      const to = matchedTo[p]!;
+      const st = status[p]!;
+      for (let k = 0; k < to.length; k++) if (to[k]! >= 0 && (st[k] === 'matched' || st[k] === 'reordered')) on[to[k]!]!.push({ port: p, index: k });
+    }
+    return on;
+  };
+  const perPortOf = (en: Entry, on: PacketRef[]): Record<string, number> => {
     const perPort: Record<string, number> = Object.fromEntries(en.ports.map((p) => [p, 0]));
-    for (const r of en.on) perPort[r.port] = (perPort[r.port] ?? 0) + 1;
-    let ok = en.got >= en.min;
-    const dist = en.e.distribution;
-    if (dist && en.ports.length > 1) {
+    for (const r of on) perPort[r.port] = (perPort[r.port] ?? 0) + 1;
+    return perPort;
+  };
+  const distBad = new Set<number>();
+  if (entries.some((en) => en.e.distribution && en.ports.length > 1)) {
+    const on = onOf();
+    entries.forEach((en, i) => {
+      const dist = en.e.distribution;
+      if (!dist || en.ports.length < 2) return;
+      const perPort = perPortOf(en, on[i]!);
       for (const p of en.ports) {
         const n = perPort[p]!;
         if ((dist.min !== undefined && n < dist.min) || (dist.max !== undefined && n > dist.max)) {
-          ok = false;
+          distBad.add(i);
           addFailure({ kind: 'distribution', port: p, expectation: i, expected: en.e.packet, message: `${label(en, i)}: ${n} on ${p}, wanted ${dist.min ?? 0}..${dist.max ?? '∞'} (spread ${en.ports.map((q) => `${q}=${perPort[q]}`).join(' ')})` });
         }
       }
-    }
-    return { index: i, name: en.e.name ?? `expectation ${i}`, ports: en.ports, min: en.min, max: en.max, got: en.got, on: en.on, perPort, ok };
-  });
+    });
+  }
+  let expResults: ExpectationResult[] | undefined;
+  const expectationResults = (): ExpectationResult[] => {
+    if (expResults) return expResults;
+    const on = onOf();
+    expResults = entries.map((en, i) => ({
+      index: i, name: en.e.name ?? `expectation ${i}`, ports: en.ports, min: en.min, max: en.max, got: en.got, on: on[i]!, perPort: perPortOf(en, on[i]!), ok: en.got >= en.min && !distBad.has(i),
+    }));
+    return expResults;
+  };
 
   const total = zero();
   for (const c of Object.values(ports)) for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k];
   const ok = failureCount === 0;
-  return { ok, order, ports, total, expectations: expResults, failures, failureCount, status, matchedTo };
+  return {
+    ok, order, ports, total, failures, failureCount, status, matchedTo,
+    get expectations() {
+      return expectationResults();
+    },
+  };
 }
 
 function label(en: Entry, i: number): string {

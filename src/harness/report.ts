@@ -95,8 +95,8 @@ const COLUMNS: (keyof Counts)[] = ['captured', 'matched', 'missing', 'extra', 'r
 export function formatSummary(r: MatchResult): string {
   const names = Object.keys(r.ports);
   const w = Math.max(5, ...names.map((n) => n.length));
-  const head = `${'port'.padEnd(w)}  ${COLUMNS.map((c) => c.padStart(9)).join('')}`;
-  const row = (n: string, c: Counts) => `${n.padEnd(w)}  ${COLUMNS.map((k) => String(c[k]).padStart(9)).join('')}`;
+  const head = `${'port'.padEnd(w)}  ${COLUMNS.map((c) => c.padStart(10)).join('')}`;
+  const row = (n: string, c: Counts) => `${n.padEnd(w)}  ${COLUMNS.map((k) => String(c[k]).padStart(10)).join('')}`;
   return [head, ...names.map((n) => row(n, r.ports[n]!)), row('total', r.total)].join('\n');
 }
 

@@ -42,6 +42,7 @@ describe('failure reports', () => {
     const text = formatReport(r);
     expect(text).toMatch(/^MISMATCH \(strict order\): 0 matched, 1 missing, 1 extra, 0 reordered, 1 changed/);
     expect(text).toMatch(/\np1 +1 +0 +1 +0 +0 +1 +0\n/);
+    expect(text).toMatch(/ captured +matched +missing +extra +reordered +changed +noise/);
   });
   it('gives the expected packet, the closest candidate, the field diff and the hex diff', () => {
     const changed = r.failures.find((f) => f.kind === 'changed')!;
