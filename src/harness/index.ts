@@ -12,3 +12,7 @@ export * from './match.js';
 export * from './track.js';
 export * from './report.js';
 export * from './artifact.js';
+export * from './counters.js';
+export * from './ports.js';
+export * from './settle.js';
+export * from './session.js';
