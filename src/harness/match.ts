@@ -304,17 +304,24 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
     const t = findTag(d, layoutOf(d).payloadOff);
     return t === null ? null : `${t.stream}/${t.seq}`;
   };
+  const entryTag = new Map<number, string>();
   entries.forEach((en, i) => {
     if (missingUnits[i] === 0) return;
     const t = tagKey(en.e.packet);
-    if (t !== null) (byTag.get(t) ?? byTag.set(t, []).get(t)!).push(i);
+    if (t !== null) {
+      (byTag.get(t) ?? byTag.set(t, []).get(t)!).push(i);
+      entryTag.set(i, t);
+    }
     const f = flowKey(en.e.packet);
     (byFlow.get(f) ?? byFlow.set(f, []).get(f)!).push(i);
   });
-  const takeFrom = (list: number[] | undefined, p: string): number => {
+  // Two tagged packets with different tags are different packets, however alike their flows.
+  const takeFrom = (list: number[] | undefined, p: string, tag: string | null = null): number => {
     if (!list) return -1;
     for (let j = 0; j < list.length; j++) {
       const i = list[j]!;
+      const et = entryTag.get(i);
+      if (tag !== null && et !== undefined && et !== tag) continue;
       if (missingUnits[i]! > 0 && entries[i]!.ports.includes(p)) return i;
     }
     return -1;
@@ -330,7 +337,7 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
         const pred = near.get(`${p}\0${k}`);
         let i = t !== null ? takeFrom(byTag.get(t), p) : -1;
         if (i < 0 && pred && missingUnits[pred.i]! > 0) i = pred.i;
-        if (i < 0) i = takeFrom(byFlow.get(flowKey(d)), p);
+        if (i < 0) i = takeFrom(byFlow.get(flowKey(d)), p, t);
         if (i < 0) continue;
         missingUnits[i]!--;
         st[k] = 'changed';
