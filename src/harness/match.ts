@@ -8,6 +8,7 @@ import { flowKey, layoutOf } from './decode.js';
 import { countRange, portsOf, validateOptions, type Expectation, type NoiseRule } from './expect.js';
 import { hashBytes, normalizer, sameBytes, sameUnder, type Normalizer } from './normalize.js';
 import { findTag } from './tag.js';
+import { IntMap } from './int-map.js';
 import { nonDecreasingRun } from './order.js';
 
 export type OrderMode = 'strict' | 'per-flow' | 'unordered';
@@ -120,19 +121,17 @@ interface Entry {
  */
 interface KeyIndex {
   norm: Normalizer;
-  first: Map<number, number>;
+  first: IntMap;
   next: Int32Array;
 }
 
 function indexTake(ix: KeyIndex, hash: number, entries: Entry[], ok: (i: number) => boolean): number {
-  let head = ix.first.get(hash);
-  if (head === undefined) return -1;
+  const was = ix.first.get(hash);
+  let head = was;
+  if (head < 0) return -1;
   while (head >= 0 && entries[head]!.got >= entries[head]!.max) head = ix.next[head]!;
-  if (head < 0) {
-    ix.first.delete(hash);
-    return -1;
-  }
-  ix.first.set(hash, head);
+  if (head !== was) ix.first.set(hash, head);
+  if (head < 0) return -1;
   // Fill minimums first, in expectation order, then what may take more.
   for (let pass = 0; pass < 2; pass++) {
     for (let i = head; i >= 0; i = ix.next[i]!) {
@@ -149,18 +148,20 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
   const maxFailures = config.maxFailures ?? 100;
   const normBySig = new Map<string, Normalizer>();
   const portLists = new Map<string, string[]>();
-  let last: { e: Expectation; norm: Normalizer } | undefined;
+  let lastE: Expectation | undefined;
+  let lastNorm: Normalizer | undefined;
   const entries: Entry[] = expectations.map((e) => {
     // Expectations built in bulk share their option objects: reuse the last normalizer then.
     let norm: Normalizer;
-    if (last && last.e.ignore === e.ignore && last.e.mask === e.mask && last.e.predicates === e.predicates && last.e.ignoreTrailing === e.ignoreTrailing) norm = last.norm;
+    if (lastE && lastNorm && lastE.ignore === e.ignore && lastE.mask === e.mask && lastE.predicates === e.predicates && lastE.ignoreTrailing === e.ignoreTrailing) norm = lastNorm;
     else {
       validateOptions(e);
       const n = normalizer(e);
       norm = normBySig.get(n.signature) ?? n;
       normBySig.set(n.signature, norm);
     }
-    last = { e, norm };
+    lastE = e;
+    lastNorm = norm;
     const { min, max } = e.count === undefined ? ONE : countRange(e.count);
     let ports: string[];
     if (typeof e.ports === 'string') {
@@ -176,35 +177,32 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
   const cmpEnd = new Int32Array(entries.length);
   const cmpCopy: (Uint8Array | undefined)[] = new Array(entries.length);
   const index = new Map<string, KeyIndex[]>();
-  const tails = new Map<KeyIndex, Map<number, number>>();
+  const hashes = new Int32Array(entries.length);
   entries.forEach((en, i) => {
     const n = en.norm;
-    let h: number;
     if (n.copies) {
       const b = n.bytes(en.e.packet);
       cmpCopy[i] = b;
       cmpEnd[i] = b.length;
-      h = hashBytes(b);
+      hashes[i] = hashBytes(b);
     } else {
       cmpEnd[i] = n.end(en.e.packet);
-      h = hashBytes(en.e.packet, cmpEnd[i]);
+      hashes[i] = hashBytes(en.e.packet, cmpEnd[i]);
     }
+  });
+  // Chains are built back to front so that each one runs in expectation order.
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const en = entries[i]!;
     for (const p of en.ports) {
       let list = index.get(p);
       if (!list) index.set(p, (list = []));
-      let ix = list.find((x) => x.norm === n);
-      if (!ix) {
-        list.push((ix = { norm: n, first: new Map(), next: new Int32Array(entries.length).fill(-1) }));
-        tails.set(ix, new Map());
-      }
-      const tail = tails.get(ix)!;
-      const t = tail.get(h);
-      if (t === undefined) ix.first.set(h, i);
-      else ix.next[t] = i;
-      tail.set(h, i);
+      let ix: KeyIndex | undefined;
+      for (const x of list) if (x.norm === en.norm) ix = x;
+      if (!ix) list.push((ix = { norm: en.norm, first: new IntMap(entries.length), next: new Int32Array(entries.length).fill(-1) }));
+      ix.next[i] = ix.first.get(hashes[i]!);
+      ix.first.set(hashes[i]!, i);
     }
-  });
-  tails.clear();
+  }
 
   const status: Record<string, PacketStatus[]> = {};
   const matchedTo: Record<string, Int32Array> = {};

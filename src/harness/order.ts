@@ -8,6 +8,9 @@ export function nonDecreasingRun(seq: ArrayLike<number>): boolean[] {
   const n = seq.length;
   const keep = new Array<boolean>(n).fill(false);
   if (n === 0) return keep;
+  let sorted = true;
+  for (let j = 1; j < n && sorted; j++) sorted = seq[j - 1]! <= seq[j]!;
+  if (sorted) return keep.fill(true); // the usual case, in one pass
   const tails: number[] = []; // tails[l]: index in seq of the smallest tail of a run of length l+1
   const prev = new Int32Array(n).fill(-1);
   for (let j = 0; j < n; j++) {
