@@ -120,3 +120,25 @@ export class PortError extends NmcapError {
     return e;
   }
 }
+
+/** Codes of HarnessError: the regression harness (nmcap/harness) could not build, run or judge a test. */
+export const HarnessErrorCode = {
+  /** A packet description the builder cannot turn into bytes (bad address, out-of-range field...). */
+  BAD_PACKET: 'ERR_HARNESS_BAD_PACKET',
+  /** An expectation, field name or matcher option that makes no sense. */
+  BAD_EXPECTATION: 'ERR_HARNESS_BAD_EXPECTATION',
+  /** Settling did not happen within the timeout: the test cannot be judged. */
+  SETTLE_TIMEOUT: 'ERR_HARNESS_SETTLE_TIMEOUT',
+  /** A capture lost packets (ring overflow, backend drops, or the harness buffer limit). */
+  CAPTURE_LOSS: 'ERR_HARNESS_CAPTURE_LOSS',
+  /** A port could not be armed, or was used in a way its role does not allow. */
+  PORT: 'ERR_HARNESS_PORT',
+} as const;
+export type HarnessErrorCode = (typeof HarnessErrorCode)[keyof typeof HarnessErrorCode];
+
+/** A harness test could not be built, run or judged (a failed expectation is a result, not an error). */
+export class HarnessError extends NmcapError {
+  constructor(code: HarnessErrorCode, message: string) {
+    super(code, message);
+  }
+}

@@ -7,6 +7,7 @@ import { EXIT_OK, NMCAP_OPTIONS, reportError, validateArgs, type NmcapArgs } fro
 
 const USAGE = `Usage: $0 -i PORT [-w OUT.pcapng] [-s SNAPLEN] [-c N] [--duration S] [-p] [--json]
        $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
+       $0 --diff EXPECTED ACTUAL [--ignore FIELD,...] [--unordered|--per-flow] [--timing T] [--json]
 
 -i captures live from every RX ring of PORT into pcapng (-w -: stdout); without -w it prints one
 line per packet, like tcpdump -n. PORT: pipe:NAME}N (shared-memory pipe), an interface (eth0: the
@@ -16,6 +17,11 @@ best backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.
 
 export async function main(argv: string[]): Promise<void> {
   try {
+    if (argv.includes('--diff')) {
+      const { runDiff } = await import('./nmcap-diff.js'); // its own options: see nmcap-diff.ts
+      process.exitCode = await runDiff(argv);
+      return;
+    }
     let args = scanArgs(argv, NMCAP_OPTIONS);
     if (args === undefined) {
       const { parseWithYargs } = await import('./yargs-args.js');

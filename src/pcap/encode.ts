@@ -162,7 +162,7 @@ export interface InterfaceFields {
   comments?: readonly string[];
 }
 
-function parseIpv4(s: string): Uint8Array {
+export function parseIpv4(s: string): Uint8Array {
   const parts = s.split('.').map((x) => Number(x));
   if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) {
     throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, `not an IPv4 address: ${s}`);
@@ -170,7 +170,7 @@ function parseIpv4(s: string): Uint8Array {
   return Uint8Array.from(parts);
 }
 
-function parseIpv6(s: string): Uint8Array {
+export function parseIpv6(s: string): Uint8Array {
   const bad = (): never => {
     throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, `not an IPv6 address: ${s}`);
   };
@@ -190,7 +190,7 @@ function parseIpv6(s: string): Uint8Array {
   return out;
 }
 
-function parseHexOctets(s: string, n: number): Uint8Array {
+export function parseHexOctets(s: string, n: number): Uint8Array {
   const parts = s.split(/[:-]/);
   if (parts.length !== n || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
     throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, `not a ${n}-octet address: ${s}`);

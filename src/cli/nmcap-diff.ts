@@ -1,0 +1,107 @@
+// `nmcap --diff EXPECTED ACTUAL`: two capture files compared with the harness's matcher. Each
+// pcapng interface is a port (if0, if1, ...; classic pcap has one). Exit 0 when they match, 1 when
+// they differ, 2 on a usage or file error. Timestamps count only with --timing TOLERANCE.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkFieldNames, FIELD_NAMES } from '../harness/decode.js';
+import { matchPackets, type CapturedPacket, type OrderMode } from '../harness/match.js';
+import type { Expectation } from '../harness/expect.js';
+import { formatReport, reportJson } from '../harness/report.js';
+import { readBatchesSync } from '../pcap/index.js';
+import { describeError, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, UsageError } from './common.js';
+
+const USAGE = `Usage: nmcap --diff EXPECTED ACTUAL [--ignore FIELD[,FIELD...]] [--unordered | --per-flow] [--timing TOLERANCE] [--json]
+
+Compares two pcap/pcapng files packet by packet: exit 0 when they match, 1 when they differ,
+2 on a usage or file error. Order is strict unless --unordered (a multiset) or --per-flow (order
+kept within each 5-tuple). Timestamps are ignored unless --timing TOLERANCE (e.g. 10us, 2ms, 0.5s)
+bounds how far each packet's time since the first packet may move.
+Fields: ${FIELD_NAMES.join(', ')}`;
+
+interface DiffFile {
+  ports: Record<string, CapturedPacket[]>;
+  count: number;
+}
+
+function readCapture(path: string, withTs: boolean): DiffFile {
+  const bytes = readFileSync(path);
+  const ports: Record<string, CapturedPacket[]> = {};
+  let count = 0;
+  for (const batch of readBatchesSync(bytes)) {
+    for (let i = 0; i < batch.count; i++) {
+      const port = `if${batch.iface[i]}`;
+      (ports[port] ??= []).push({ data: batch.data(i), ts: withTs ? batch.ts(i) : null });
+      count++;
+    }
+  }
+  return { ports, count };
+}
+
+/** "10us", "2ms", "0.5s", "1500ns"; a bare number is seconds. */
+export function parseTolerance(text: string): bigint {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--timing needs a duration such as 10us, 2ms or 0.5s, got "${text}"`);
+  const scale = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 }[m[2] ?? 's']!;
+  return BigInt(Math.round(Number(m[1]) * scale));
+}
+
+export async function runDiff(argv: string[]): Promise<number> {
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          diff: { type: 'boolean' },
+          ignore: { type: 'string', multiple: true },
+          unordered: { type: 'boolean' },
+          'per-flow': { type: 'boolean' },
+          timing: { type: 'string' },
+          json: { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+        },
+      });
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, '')} (see nmcap --diff --help)`);
+    }
+    const o = parsed.values;
+    if (o.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return EXIT_OK;
+    }
+    if (parsed.positionals.length !== 2) throw new UsageError(`--diff needs two capture files, EXPECTED and ACTUAL (got ${parsed.positionals.length})`);
+    if (o.unordered && o['per-flow']) throw new UsageError('give --unordered or --per-flow, not both');
+    const ignore = (o.ignore ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+    try {
+      checkFieldNames(ignore);
+    } catch (e) {
+      throw new UsageError(`--ignore: ${(e as Error).message}`);
+    }
+    const tolerance = o.timing !== undefined ? parseTolerance(o.timing) : undefined;
+    const order: OrderMode = o.unordered ? 'unordered' : o['per-flow'] ? 'per-flow' : 'strict';
+    const [expPath, actPath] = parsed.positionals as [string, string];
+    const expected = readCapture(expPath, tolerance !== undefined);
+    const actual = readCapture(actPath, tolerance !== undefined);
+
+    const expectations: Expectation[] = [];
+    const expectedTs: (bigint | null)[] = [];
+    for (const [port, list] of Object.entries(expected.ports)) {
+      const shared = { ports: port, ignore }; // one options object: the matcher then builds one normalizer
+      for (const p of list) {
+        expectations.push({ ...shared, packet: p.data });
+        expectedTs.push(p.ts);
+      }
+    }
+    const result = matchPackets(expectations, actual.ports, { order, maxFailures: 10, timingToleranceNs: tolerance, expectedTs });
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify({ expected: { file: expPath, packets: expected.count }, actual: { file: actPath, packets: actual.count }, ...reportJson(result, 10) })}\n`);
+    } else {
+      process.stdout.write(`${expPath} (${expected.count} packets) vs ${actPath} (${actual.count} packets)\n${formatReport(result, 10)}\n`);
+    }
+    return result.ok ? EXIT_OK : EXIT_RUNTIME;
+  } catch (err) {
+    process.stderr.write(`nmcap: ${describeError(err).replace(/\s*\n\s*/g, ' ')}\n`);
+    return EXIT_USAGE;
+  }
+}

@@ -1,0 +1,264 @@
+// The harness session: named ports opened and armed (stale packets flushed) before anything is
+// sent; packets sent from a list or a trace file at a rate or topspeed while every port keeps
+// being drained; settling decided (settle.ts); then the captures judged against expectations
+// (match.ts), every sent packet accounted for (track.ts), counters diffed and, on request, the
+// whole test written to one pcapng (artifact.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HarnessError, HarnessErrorCode } from '../errors.js';
+import { openTrace } from '../pcap/index.js';
+import type { PortOptions } from '../ports/binding.js';
+import { writeArtifact } from './artifact.js';
+import { diffCounters, snapshotCounters, type CounterDiff, type CounterSet } from './counters.js';
+import type { Expectation } from './expect.js';
+import { matchPackets, type CapturedPacket, type MatchConfig, type MatchResult } from './match.js';
+import { openHarnessPort, type HarnessPort } from './ports.js';
+import { formatReport } from './report.js';
+import { settle, type SettleOptions, type SettleResult } from './settle.js';
+import { trackDeliveries, type DeliveryReport, type SentPacket } from './track.js';
+
+export interface SessionOptions {
+  /** most packets kept per port; beyond it packets are counted as lost and the test fails. Default 1,000,000 */
+  captureLimit?: number;
+  portOptions?: PortOptions;
+  /** open ports with this function instead (another port layer) */
+  open?: (name: string, options: PortOptions) => HarnessPort;
+}
+
+export interface SendOptions {
+  /** packets per second; default topspeed */
+  pps?: number;
+}
+
+export interface SendStep extends SendOptions {
+  port: string;
+  packets?: readonly Uint8Array[];
+  /** a pcap or pcapng trace to send instead of packets */
+  file?: string;
+}
+
+export interface PortLoss {
+  port: string;
+  /** packets beyond captureLimit */
+  overflow: number;
+  /** drops the backend reports since arming (null: it cannot know) */
+  backendDrops: bigint | null;
+}
+
+export interface TestSpec {
+  send: readonly SendStep[];
+  expect: readonly Expectation[];
+  match?: MatchConfig;
+  settle?: SettleOptions;
+  /** write sent/received/unmatched of every port to this pcapng */
+  artifact?: string;
+  /** write the artifact only when the test fails */
+  artifactOnFailure?: boolean;
+}
+
+export interface TestResult {
+  ok: boolean;
+  match: MatchResult;
+  deliveries: DeliveryReport;
+  settle: SettleResult;
+  loss: PortLoss[];
+  counters: CounterDiff;
+  sent: Record<string, SentPacket[]>;
+  captures: Record<string, CapturedPacket[]>;
+  /** the human report: loss first, then the matcher's */
+  report(): string;
+}
+
+/** Realtime ns with sub-µs resolution (Date.now() has only ms), comparable with ring timestamps. */
+function realtimeNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+}
+
+export class HarnessSession {
+  private readonly ports = new Map<string, HarnessPort>();
+  private readonly captured = new Map<string, CapturedPacket[]>();
+  private readonly overflow = new Map<string, number>();
+  private readonly dropsAtArm = new Map<string, bigint | null>();
+  private sentLog: Record<string, SentPacket[]> = {};
+  private readonly limit: number;
+  /** packets found in the rings when the ports were armed (or re-armed), by port */
+  readonly flushed: Record<string, number> = {};
+
+  private constructor(opts: SessionOptions) {
+    this.limit = opts.captureLimit ?? 1_000_000;
+  }
+
+  /** Opens every port (test name -> port name), flushes stale packets, and confirms each is armed. */
+  static open(ports: Readonly<Record<string, string>>, opts: SessionOptions = {}): HarnessSession {
+    const s = new HarnessSession(opts);
+    const open = opts.open ?? openHarnessPort;
+    try {
+      for (const [label, name] of Object.entries(ports)) s.ports.set(label, open(name, opts.portOptions ?? {}));
+    } catch (e) {
+      s.close();
+      throw e;
+    }
+    s.arm();
+    return s;
+  }
+
+  port(label: string): HarnessPort {
+    const p = this.ports.get(label);
+    if (!p) throw new HarnessError(HarnessErrorCode.PORT, `no port "${label}" in this session (ports: ${[...this.ports.keys()].join(', ')})`);
+    return p;
+  }
+
+  get portNames(): string[] {
+    return [...this.ports.keys()];
+  }
+
+  /** Discards what the rings hold and starts a new capture on every port. */
+  arm(): void {
+    for (const [label, p] of this.ports) {
+      let n = 0;
+      for (let got = -1; got !== 0; ) {
+        p.rxsync();
+        got = p.take().length;
+        n += got;
+      }
+      this.flushed[label] = n;
+      this.captured.set(label, []);
+      this.overflow.set(label, 0);
+      this.dropsAtArm.set(label, p.counters().rxDrops);
+    }
+    this.sentLog = {};
+  }
+
+  /** One rxsync on every port, keeping what arrived; returns how many packets that was. */
+  drain(): number {
+    let n = 0;
+    for (const [label, p] of this.ports) {
+      p.rxsync();
+      const got = p.take();
+      if (got.length === 0) continue;
+      n += got.length;
+      const list = this.captured.get(label)!;
+      for (const r of got) {
+        if (list.length < this.limit) list.push({ data: r.data, ts: p.tsSource === 'none' ? null : r.tsNs });
+        else this.overflow.set(label, this.overflow.get(label)! + 1);
+      }
+    }
+    return n;
+  }
+
+  /** Sends packets on a port, at `pps` or topspeed, draining every port meanwhile. */
+  async send(label: string, packets: Iterable<Uint8Array>, opts: SendOptions = {}): Promise<number> {
+    const p = this.port(label);
+    const log = (this.sentLog[label] ??= []);
+    const start = performance.now();
+    let i = 0;
+    for (const data of packets) {
+      if (opts.pps !== undefined) {
+        const due = start + (i * 1000) / opts.pps;
+        for (let now = performance.now(); now < due; now = performance.now()) {
+          p.txsync();
+          this.drain();
+          if (due - now > 2) await sleep(1);
+        }
+      }
+      while (!p.send(data)) {
+        p.txsync();
+        this.drain();
+        p.wait(1, true);
+      }
+      log.push({ data: Uint8Array.prototype.slice.call(data), ts: null });
+      if (opts.pps !== undefined) {
+        p.txsync();
+        log[log.length - 1]!.ts = realtimeNs();
+      }
+      i++;
+    }
+    p.txsync();
+    const t = realtimeNs();
+    for (let k = log.length - i; k < log.length; k++) log[k]!.ts ??= t;
+    return i;
+  }
+
+  /** Sends a pcap/pcapng trace's packets. */
+  async sendFile(label: string, file: string, opts: SendOptions = {}): Promise<number> {
+    const packets: Uint8Array[] = [];
+    for await (const b of openTrace(file).batches()) for (let i = 0; i < b.count; i++) packets.push(Uint8Array.prototype.slice.call(b.data(i)));
+    return this.send(label, packets, opts);
+  }
+
+  /** Waits until nothing more can arrive (an error if it never happens). */
+  settle(opts: SettleOptions = {}): Promise<SettleResult> {
+    const senders = Object.keys(this.sentLog).map((l) => this.port(l));
+    return settle(senders, [...this.ports.values()], () => this.drain(), opts);
+  }
+
+  captures(): Record<string, CapturedPacket[]> {
+    return Object.fromEntries(this.captured);
+  }
+
+  sent(): Record<string, SentPacket[]> {
+    return this.sentLog;
+  }
+
+  /** Capture overflow and backend drops since arming, per port; empty when nothing was lost. */
+  losses(): PortLoss[] {
+    const out: PortLoss[] = [];
+    for (const [label, p] of this.ports) {
+      const at = this.dropsAtArm.get(label) ?? null;
+      const now = p.counters().rxDrops;
+      const backendDrops = at === null || now === null ? null : now - at;
+      const overflow = this.overflow.get(label)!;
+      if (overflow > 0 || (backendDrops !== null && backendDrops > 0n)) out.push({ port: label, overflow, backendDrops });
+    }
+    return out;
+  }
+
+  /** Counters of the kernel interfaces behind the ports (plus `watch`), and each port's own. */
+  counters(watch: readonly string[] = []): ReturnType<typeof snapshotCounters> {
+    const own: Record<string, CounterSet> = {};
+    for (const [label, p] of this.ports) {
+      const c = p.counters();
+      own[`port:${label}`] = { rx_received: c.rxReceived, rx_drops: c.rxDrops, rx_ring_full: c.rxRingFull };
+    }
+    const ifnames = [...new Set([...[...this.ports.values()].map((p) => p.ifname).filter((n) => n !== ''), ...watch])];
+    return snapshotCounters(ifnames, own);
+  }
+
+  /** A whole test: arm, send each step, settle, judge. */
+  async test(spec: TestSpec): Promise<TestResult> {
+    this.arm();
+    const before = this.counters(spec.settle?.watch);
+    for (const step of spec.send) {
+      if (step.file !== undefined) await this.sendFile(step.port, step.file, step);
+      else await this.send(step.port, step.packets ?? [], step);
+    }
+    const settled = await this.settle(spec.settle);
+    const counters = diffCounters(before, this.counters(spec.settle?.watch));
+    const captures = this.captures();
+    const match = matchPackets(spec.expect, Object.fromEntries(this.portNames.map((n) => [n, captures[n] ?? []])), spec.match);
+    const sent = this.sentLog;
+    const deliveries = trackDeliveries(Object.values(sent).flat(), captures);
+    const loss = this.losses();
+    const ok = match.ok && loss.length === 0;
+    if (spec.artifact !== undefined && (!spec.artifactOnFailure || !ok)) {
+      await writeArtifact(spec.artifact, { sent, captures, result: match, expected: spec.expect.map((e) => e.packet) });
+    }
+    return {
+      ok, match, deliveries, settle: settled, loss, counters, sent, captures,
+      report: () => {
+        const lossLines = loss.map((l) => `CAPTURE LOSS on ${l.port}: ${l.overflow} over the capture limit, ${l.backendDrops ?? 'unknown'} dropped by the backend`);
+        return [...lossLines, `settled by ${settled.rule} in ${settled.ms.toFixed(1)} ms: ${settled.detail}`, formatReport(match)].join('\n');
+      },
+    };
+  }
+
+  close(): void {
+    for (const p of this.ports.values()) {
+      try {
+        p.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.ports.clear();
+  }
+}
