@@ -41,7 +41,7 @@ Napi::Value EncodeEpb(const Napi::CallbackInfo& info) {
   uint32_t caplen = uint32_t(data.ByteLength());
   Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, epb_size(caplen));
   epb_begin(out.Data(), iface, ts, caplen, wire);
-  std::memcpy(out.Data() + 28, data.Data(), caplen);
+  std::memcpy(out.Data() + kEpbHeaderBytes, data.Data(), caplen);
   epb_finish(out.Data(), caplen);
   return out;
 }
