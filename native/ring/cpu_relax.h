@@ -3,7 +3,8 @@
 // a compiler barrier keeps the loop honest (the value is re-read), which is all correctness needs.
 #pragma once
 
-#include <atomic>
+// No includes: the header stands alone, so test/native/portable.test.ts can compile it with
+// every architecture macro undefined.
 
 namespace nmc {
 
@@ -15,7 +16,7 @@ inline void cpu_relax() {
 #elif defined(__powerpc__) || defined(__powerpc64__)
   __asm__ __volatile__("or 27,27,27" ::: "memory");  // lower the thread's priority for a moment
 #else
-  std::atomic_signal_fence(std::memory_order_seq_cst);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
 #endif
 }
 
