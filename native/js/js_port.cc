@@ -263,18 +263,18 @@ Napi::Value JsPort::Inject(const Napi::CallbackInfo& info) {
   Napi::Uint8Array data = info[0].As<Napi::Uint8Array>();
   const bool frag = p.info().tx_fragments;
   for (Ring& r : p.tx_rings()) {
-    const uint32_t max = tx_max_frame(p.info(), r);
-    if (data.ByteLength() > max)
-      throw coded_error(env, "ERR_PACKET_TOO_BIG", "packet of " + std::to_string(data.ByteLength()) + " bytes is over the " +
-                                                        std::to_string(max) + " bytes " + p.info().name + " can send");
+    // Only what the slots can hold is refused here: a frame the link cannot carry is the
+    // backend's to refuse at txsync, as for any slot the user filled.
     std::string fault;
-    switch (tx_put(r, data.Data(), uint32_t(data.ByteLength()), frag, &fault)) {
+    switch (tx_put(r, data.Data(), uint32_t(std::min<size_t>(data.ByteLength(), UINT32_MAX)), frag, &fault)) {
       case TxPut::kOk:
         return Napi::Boolean::New(env, true);
       case TxPut::kNoRoom:
         continue;
-      case TxPut::kTooBig:  // cannot happen below tx_max_frame
-        throw coded_error(env, "ERR_PACKET_TOO_BIG", "packet of " + std::to_string(data.ByteLength()) + " bytes does not fit");
+      case TxPut::kTooBig:
+        throw coded_error(env, "ERR_PACKET_TOO_BIG", "packet of " + std::to_string(data.ByteLength()) +
+                                                          " bytes does not fit " + (frag ? "the ring's" : "a") + " " +
+                                                          std::to_string(tx_slot_capacity(r)) + "-byte slot" + (frag ? "s" : ""));
       case TxPut::kFault:
         p.protocol_violation(fault);
         throw coded_error(env, p.error_code(), p.error());

@@ -16,12 +16,15 @@ bool Port::rings_ready(unsigned events) const {
   if (events & kWaitRx)
     for (const Ring& r : rx_)
       if (!ring_empty(r)) return true;
+  bool any_pending = false;
   for (size_t i = 0; i < tx_.size(); ++i) {
     const Ring& t = tx_[i];
     if ((events & kWaitTx) && ring_space(t) > 0) return true;
-    if ((events & kWaitTxProgress) && ((i < tx_tails0_.size() && t.tail != tx_tails0_[i]) || !tx_pending(t))) return true;
+    if ((events & kWaitTxProgress) && i < tx_tails0_.size() && t.tail != tx_tails0_[i]) return true;
+    any_pending = any_pending || tx_pending(t);
   }
-  return false;
+  // Draining: ready once a completion happened (above) or nothing is pending on any ring.
+  return (events & kWaitTxProgress) && !tx_.empty() && !any_pending;
 }
 
 int Port::wait_loop(unsigned events, int timeout_ms, int wake_fd) {

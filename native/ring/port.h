@@ -194,8 +194,8 @@ class Port {
   // True when a TX completion wakes block() (pipes); else TX waits back off.
   virtual bool tx_completion_wakes() const { return false; }
 
-  // Is any ring of the asked direction ready? kWaitTxProgress compares with tx_tails0_, the
-  // TX tails when the wait began.
+  // Is any ring of the asked direction ready? kWaitTxProgress: a TX tail moved since
+  // snapshot_tx_tails() (the start of the wait), or nothing is pending on any TX ring.
   bool rings_ready(unsigned events) const;
   void snapshot_tx_tails();
 

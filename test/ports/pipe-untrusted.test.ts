@@ -133,3 +133,20 @@ describe('a corrupting pipe peer, through the capture and replay loops', () => {
     expect(pkts.map((p) => Buffer.from(p.data).toString())).toEqual(['good']);
   });
 });
+
+describe("the ring model's sync prologue, on a pipe", () => {
+  it('refuses a head moved past tail, or a cur outside [head, tail], with ERR_PORT_PROTOCOL', () => {
+    const name = uniq();
+    const m = open(`pipe:${name}{0`, { txSlots: 8 });
+    const s = open(`pipe:${name}}0`);
+    m.inject(Buffer.from('a'));
+    m.txsync();
+    s.rxsync();
+    expect(s.ring('rx', 0)).toMatchObject({ head: 0, tail: 1 });
+    s.setHead('rx', 0, 3); // past tail 1: slots the backend still owns
+    expect(() => s.rxsync()).toThrow(protocolError(/rxsync: rx ring 0: head 3 moved past tail 1 \(it was 0\)/));
+    expect(m.ring('tx', 0)).toMatchObject({ head: 1, tail: 7 });
+    m.setHead('tx', 0, 1, 0); // cur behind head
+    expect(() => m.txsync()).toThrow(protocolError(/txsync: tx ring 0: cur 0 is outside \[head 1, tail 7\]/));
+  });
+});

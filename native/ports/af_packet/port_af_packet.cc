@@ -41,8 +41,8 @@
 //
 // poll() on a TX ring reports POLLOUT whenever the kernel's next frame is free, which with
 // netmap's one empty slot is always true, so it cannot say "a completion happened". TX waits
-// therefore sleep in short, growing steps (20 us doubling to 1 ms) between checks; the socket
-// stays in the poll set for errors, the wake fd for stop requests.
+// therefore sleep in TxBackoff steps (ring/port.h) between checks; the socket stays in the poll
+// set for errors, the wake fd for stop requests.
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <arpa/inet.h>
@@ -93,16 +93,12 @@ constexpr uint32_t kTxMinBlockSize = 64 * 1024;
 constexpr uint32_t kTxDefaultFrames = 4096;
 constexpr size_t kTxDefaultMaxBytes = size_t(64) << 20;  // default ring stays under 64 MiB
 constexpr size_t kTxMaxBytes = size_t(1) << 30;
-constexpr uint64_t kTxBackoffMinNs = 20000;
-constexpr uint64_t kTxBackoffMaxNs = 1000000;
 
 uint32_t next_pow2(uint32_t v) {
   uint32_t p = 1;
   while (p < v) p <<= 1;
   return p;
 }
-
-uint32_t ring_dist(uint32_t from, uint32_t to, uint32_t n) { return to >= from ? to - from : to + n - from; }
 
 std::string mib(size_t bytes) {
   if (bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
@@ -194,9 +190,8 @@ class AfPacketPort final : public Port {
     for (size_t k = 0; k < rx_.size(); ++k) {
       Ring& r = rx_[k];
       RxQueue& q = rxq_[k];
-      if (r.head >= r.num_slots || ring_dist(q.seen_head, r.head, r.num_slots) > ring_dist(q.seen_head, r.tail, r.num_slots))
-        return fail_index("rxsync: head moved outside [head, tail)");
-      q.released += ring_dist(q.seen_head, r.head, r.num_slots);
+      if (int rc = sync_prologue(r, q.seen_head, "rxsync"); rc < 0) return fail_errno(rc);
+      q.released += ring_dist(r, q.seen_head, r.head);
       q.seen_head = r.head;
       release_blocks(q);
       int rc = walk(r, q);
@@ -212,8 +207,7 @@ class AfPacketPort final : public Port {
     if (tx_.empty()) return 0;
     Ring& r = tx_[0];
     TxState& t = tx_state_;
-    if (r.head >= r.num_slots || ring_dist(t.seen_head, r.head, r.num_slots) > ring_dist(t.seen_head, r.tail, r.num_slots))
-      return fail_index("txsync: head moved outside [head, tail)");
+    if (int rc = sync_prologue(r, t.seen_head, "txsync"); rc < 0) return fail_errno(rc);
     for (uint32_t i = t.seen_head; i != r.head; i = ring_next(r, i)) {
       int rc = hand_over(r, i);
       if (rc < 0) return rc;
@@ -236,51 +230,7 @@ class AfPacketPort final : public Port {
 
   int wait(unsigned events, int timeout_ms, int wake_fd) override {
     if (closed_) return -EBADF;
-    const bool want_rx = (events & kWaitRx) && !rx_.empty();
-    const bool want_tx = (events & (kWaitTx | kWaitTxProgress)) && !tx_.empty();
-    if (!want_rx && !want_tx) return -EINVAL;
-    const uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : monotonic_ns() + uint64_t(timeout_ms) * 1000000ull;
-    const uint32_t tx_tail0 = tx_.empty() ? 0 : tx_[0].tail;
-    uint64_t backoff = kTxBackoffMinNs;
-    bool polled = false;
-    for (;;) {
-      if (want_rx) {
-        int rc = rxsync();
-        if (rc < 0) return rc;
-      }
-      if (want_tx) {
-        int rc = txsync();
-        if (rc < 0) return rc;
-      }
-      if (ready(events, tx_tail0)) return kWaitReady;
-      if (end() != PortEnd::kNone) return -end_errno_;
-      uint64_t now = monotonic_ns();
-      if (want_rx && rx_fault_ && now >= rx_fault_deadline_) return finish_rx_fault();
-      if (polled && now >= deadline) return kWaitTimeout;
-
-      uint64_t wait_ns = deadline == UINT64_MAX ? UINT64_MAX : (deadline > now ? deadline - now : 0);
-      if (want_tx) wait_ns = std::min(wait_ns, backoff);
-      if (want_rx && rx_fault_) wait_ns = std::min(wait_ns, rx_fault_deadline_ > now ? rx_fault_deadline_ - now : 0);
-
-      pfds_.clear();
-      if (want_rx)
-        for (const RxQueue& q : rxq_) pfds_.push_back({q.fd, POLLIN, 0});
-      if (want_tx) pfds_.push_back({tx_state_.fd, 0, 0});  // errors only: POLLOUT is always set
-      size_t wake_at = pfds_.size();
-      if (wake_fd >= 0) pfds_.push_back({wake_fd, POLLIN, 0});
-      timespec ts{time_t(wait_ns / 1000000000ull), long(wait_ns % 1000000000ull)};
-      int pr = ::ppoll(pfds_.data(), nfds_t(pfds_.size()), wait_ns == UINT64_MAX ? nullptr : &ts, nullptr);
-      if (pr < 0) {
-        if (errno == EINTR) continue;
-        return -errno;
-      }
-      polled = true;
-      if (wake_fd >= 0 && (pfds_[wake_at].revents & POLLIN)) return kWaitWoken;
-      if (want_rx)
-        for (size_t k = 0; k < rxq_.size(); ++k)
-          if (pfds_[k].revents & (POLLERR | POLLHUP | POLLNVAL)) note_rx_error(rxq_[k].fd);
-      if (want_tx && pr == 0) backoff = std::min(backoff * 2, kTxBackoffMaxNs);
-    }
+    return wait_loop(events, timeout_ms, wake_fd);
   }
 
   int fd() const override {
@@ -776,23 +726,45 @@ class AfPacketPort final : public Port {
 
   // --- common -------------------------------------------------------------------------------
 
-  bool ready(unsigned events, uint32_t tx_tail0) const {
-    if (events & kWaitRx)
-      for (const Ring& r : rx_)
-        if (!ring_empty(r)) return true;
-    if (!tx_.empty()) {
-      const Ring& t = tx_[0];
-      if ((events & kWaitTx) && ring_space(t) > 0) return true;
-      if ((events & kWaitTxProgress) && (t.tail != tx_tail0 || !tx_pending(t))) return true;
+  // --- waiting (the template is Port::wait_loop) --------------------------------------------
+
+  int idle_check(unsigned events, uint64_t now, uint64_t* timeout_ns) override {
+    if (end() != PortEnd::kNone) return -end_errno_;
+    if ((events & kWaitRx) && rx_fault_) {
+      if (now >= rx_fault_deadline_) return finish_rx_fault();
+      *timeout_ns = std::min(*timeout_ns, rx_fault_deadline_ - now);
     }
-    return false;
+    return 0;
   }
 
-  int fail_index(const char* what) {
-    set_end(PortEnd::kError, errc::kIo, "af_packet:" + iface_.name + ": " + what);
-    end_errno_ = EINVAL;
-    return -EINVAL;
+  // ppoll on the RX sockets (POLLIN), the TX socket (errors only: its POLLOUT is always set, see
+  // the header comment) and the wake fd.
+  int block(unsigned events, uint64_t timeout_ns, int wake_fd) override {
+    const bool want_rx = (events & kWaitRx) && !rx_.empty();
+    const bool want_tx = (events & (kWaitTx | kWaitTxProgress)) && !tx_.empty();
+    pfds_.clear();
+    if (want_rx)
+      for (const RxQueue& q : rxq_) pfds_.push_back({q.fd, POLLIN, 0});
+    if (want_tx) pfds_.push_back({tx_state_.fd, 0, 0});
+    size_t wake_at = pfds_.size();
+    if (wake_fd >= 0) pfds_.push_back({wake_fd, POLLIN, 0});
+    timespec ts{time_t(timeout_ns / 1000000000ull), long(timeout_ns % 1000000000ull)};
+    int pr = ::ppoll(pfds_.data(), nfds_t(pfds_.size()), timeout_ns == UINT64_MAX ? nullptr : &ts, nullptr);
+    if (pr < 0) return errno == EINTR ? 0 : -errno;
+    if (wake_fd >= 0 && (pfds_[wake_at].revents & POLLIN)) return kWaitWoken;
+    if (want_rx)
+      for (size_t k = 0; k < rxq_.size(); ++k)
+        if (pfds_[k].revents & (POLLERR | POLLHUP | POLLNVAL)) note_rx_error(rxq_[k].fd);
+    return 0;
   }
+
+  // A failed sync prologue already ended the port (ERR_PORT_PROTOCOL); later waits return this.
+  int fail_errno(int rc) {
+    end_errno_ = -rc;
+    return rc;
+  }
+
+
 
   OpenOptions opts_;
   AfPacketIface iface_;
