@@ -1,28 +1,43 @@
 {
+  "target_defaults": {
+    "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")", "native" ],
+    "defines": [ "NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
+    "cflags": [ "-fPIC" ],
+    "cflags_cc": [ "-std=c++20", "-O2", "-Wall", "-Wextra", "-fexceptions", "-fPIC" ],
+    "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ]
+  },
   "targets": [
     {
-      "target_name": "nmcap",
+      "target_name": "nmcap_core",
+      "type": "static_library",
       "sources": [
-        "native/js/addon.cc",
-        "native/js/js_port.cc",
-        "native/js/js_capture.cc",
-        "native/js/js_replay.cc",
-        "native/loops/capture_loop.cc",
-        "native/loops/replay_loop.cc",
+        "native/ring/port.cc",
         "native/ports/port_open.cc",
         "native/ports/pipe/port_pipe.cc",
         "native/ports/netmap/port_netmap.cc",
         "native/ports/netmap/netmap_name.cc",
         "native/ports/netmap/netmap_rings.cc",
         "native/ports/af_packet/port_af_packet.cc",
+        "native/ports/af_packet/af_packet_rx.cc",
+        "native/ports/af_packet/af_packet_tx.cc",
         "native/ports/af_xdp/port_af_xdp.cc",
         "native/ports/af_xdp/xdp_prog.cc",
-        "native/test/js_netmap_test.cc"
-      ],
-      "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")", "native" ],
-      "defines": [ "NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
-      "cflags_cc": [ "-std=c++20", "-O2", "-Wall", "-Wextra", "-fexceptions" ],
-      "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ]
+        "native/loops/capture_loop.cc",
+        "native/loops/replay_loop.cc",
+        "native/js/js_port.cc",
+        "native/js/js_capture.cc",
+        "native/js/js_replay.cc"
+      ]
+    },
+    {
+      "target_name": "nmcap",
+      "dependencies": [ "nmcap_core" ],
+      "sources": [ "native/js/addon.cc" ]
+    },
+    {
+      "target_name": "nmcap_test",
+      "dependencies": [ "nmcap_core" ],
+      "sources": [ "native/test/test_addon.cc", "native/test/js_netmap_test.cc" ]
     }
   ]
 }

@@ -97,6 +97,12 @@ export const PortErrorCode = {
   PEER_CLOSED: 'ERR_PEER_CLOSED',
   GONE: 'ERR_PORT_GONE',
   IO: 'ERR_PORT_IO',
+  /**
+   * The ring protocol was broken: a head/cur moved outside [head, tail], or a value the peer of a
+   * pipe wrote into the shared memory (a slot's buffer index or length, a producer or consumer
+   * index) that no correct peer writes. The port ends; nothing outside its memory was touched.
+   */
+  PROTOCOL: 'ERR_PORT_PROTOCOL',
   CLOSED: 'ERR_PORT_CLOSED',
 } as const;
 export type PortErrorCode = (typeof PortErrorCode)[keyof typeof PortErrorCode];

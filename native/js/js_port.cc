@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "js/js_util.h"
+#include "ring/walkers.h"
 
 namespace nmc {
 
@@ -154,27 +155,41 @@ Napi::Value JsPort::SetSlot(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// A slot of a shared ring failed its check: the port ends (ERR_PORT_PROTOCOL) and JS gets that
+// error; a slot of a trusted ring that fails is refused alone.
+static Napi::Error slot_error(Napi::Env env, Port& p, const Ring& r, const std::string& why) {
+  if (r.untrusted) {
+    p.protocol_violation(why);
+    return coded_error(env, p.error_code(), p.error());
+  }
+  return coded_error(env, errc::kIo, why);
+}
+
 Napi::Value JsPort::ReadBuf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring& r = ring_arg(info, 0);
   uint32_t i = slot_index_arg(info, r, 2);
-  const uint8_t* p = r.slot_data(i);
-  if (!p) throw coded_error(env, errc::kIo, "slot " + std::to_string(i) + " names an invalid buffer");
-  uint32_t len = r.slot[i].len;
-  if (!(r.slot[i].flags & NS_INDIRECT) && len > r.buf_size) len = r.buf_size;
-  return Napi::Buffer<uint8_t>::Copy(env, p, len);
+  uint32_t len = 0;
+  SlotFault f;
+  const uint8_t* data = slot_view(r, i, &len, &f);
+  if (!data) throw slot_error(env, *port_, r, slot_fault_text(r, i, load_slot(r.slot[i]), f));
+  return Napi::Buffer<uint8_t>::Copy(env, data, len);
 }
 
 Napi::Value JsPort::WriteBuf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring& r = ring_arg(info, 0);
-  Slot& s = r.slot[slot_index_arg(info, r, 2)];
+  uint32_t i = slot_index_arg(info, r, 2);
   if (!info[3].IsTypedArray()) throw Napi::TypeError::New(env, "data must be a Uint8Array");
   Napi::Uint8Array data = info[3].As<Napi::Uint8Array>();
-  if (data.ByteLength() > r.buf_size || data.ByteLength() > 0xffff)
-    throw Napi::RangeError::New(env, "data larger than the slot buffer");
+  if (data.ByteLength() > tx_slot_capacity(r)) throw Napi::RangeError::New(env, "data larger than the slot buffer");
+  const Slot s = load_slot(r.slot[i]);
+  Slot as_buf = s;
+  as_buf.flags &= uint16_t(~NS_INDIRECT);  // written into the slot's buffer, whatever its flags
+  if (SlotFault f = check_slot(r, as_buf, false); f != SlotFault::kNone)
+    throw slot_error(env, *port_, r, slot_fault_text(r, i, s, f));
   std::memcpy(r.buf(s.buf_idx), data.Data(), data.ByteLength());
-  s.len = uint16_t(data.ByteLength());
+  r.slot[i].len = uint16_t(data.ByteLength());
   return env.Undefined();
 }
 
@@ -239,64 +254,67 @@ Napi::Value JsPort::TxPending(const Napi::CallbackInfo& info) {
 }
 
 // Like libnetmap's nmport_inject: copy one packet into the first TX ring with room, advance
-// head = cur. No sync. Returns false when every TX ring is full.
+// head = cur. No sync. Returns false when no TX ring has room for it. The replay loop's TX
+// walker (tx_put): a port that takes fragments gets a larger packet over several slots.
 Napi::Value JsPort::Inject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Port& p = checked(env);
   if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "inject(data): data must be a Uint8Array");
   Napi::Uint8Array data = info[0].As<Napi::Uint8Array>();
+  const bool frag = p.info().tx_fragments;
   for (Ring& r : p.tx_rings()) {
-    if (ring_space(r) == 0) continue;
-    if (data.ByteLength() > r.buf_size || data.ByteLength() > 0xffff)
-      throw coded_error(env, "ERR_PACKET_TOO_BIG", "packet of " + std::to_string(data.ByteLength()) +
-                                                        " bytes does not fit a " + std::to_string(r.buf_size) + "-byte slot");
-    Slot& s = r.slot[r.head];
-    std::memcpy(r.buf(s.buf_idx), data.Data(), data.ByteLength());
-    s.len = uint16_t(data.ByteLength());
-    s.flags = 0;
-    r.head = r.cur = ring_next(r, r.head);
-    return Napi::Boolean::New(env, true);
+    // Only what the slots can hold is refused here: a frame the link cannot carry is the
+    // backend's to refuse at txsync, as for any slot the user filled.
+    std::string fault;
+    switch (tx_put(r, data.Data(), uint32_t(std::min<size_t>(data.ByteLength(), UINT32_MAX)), frag, &fault)) {
+      case TxPut::kOk:
+        return Napi::Boolean::New(env, true);
+      case TxPut::kNoRoom:
+        continue;
+      case TxPut::kTooBig:
+        throw coded_error(env, "ERR_PACKET_TOO_BIG", "packet of " + std::to_string(data.ByteLength()) +
+                                                          " bytes does not fit " + (frag ? "the ring's" : "a") + " " +
+                                                          std::to_string(tx_slot_capacity(r)) + "-byte slot" + (frag ? "s" : ""));
+      case TxPut::kFault:
+        p.protocol_violation(fault);
+        throw coded_error(env, p.error_code(), p.error());
+    }
   }
   return Napi::Boolean::New(env, false);
 }
 
-// Copy out up to `max` received packets from all RX rings (no sync), releasing their slots.
-// Fragments chained with NS_MOREFRAG are joined into one packet.
+// Copy out up to `max` received packets from all RX rings (no sync), releasing their slots:
+// the capture loop's RX walker, NS_MOREFRAG chains joined, an incomplete chain left in the ring.
 Napi::Value JsPort::Receive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Port& p = checked(env);
   uint32_t max = info.Length() > 0 ? info[0].ToNumber().Uint32Value() : 0xffffffffu;
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
-  std::string frag;
-  uint64_t wire = 0;
   for (Ring& r : p.rx_rings()) {
-    uint32_t cur = r.head;
-    uint32_t released = cur;
-    while (n < max && cur != r.tail) {
-      Slot& s = r.slot[cur];
-      uint64_t ts = r.slot_time(cur);
-      const uint8_t* p = r.slot_data(cur);
-      if (!p) throw coded_error(env, errc::kIo, "slot " + std::to_string(cur) + " names an invalid buffer");
-      uint32_t len = (!(s.flags & NS_INDIRECT) && s.len > r.buf_size) ? r.buf_size : s.len;
-      frag.append(reinterpret_cast<const char*>(p), len);
-      wire += r.wire_len(cur);
-      cur = ring_next(r, cur);
-      if (s.flags & NS_MOREFRAG) continue;
-      Napi::Object pkt = Napi::Object::New(env);
-      pkt.Set("ring", r.index);
-      pkt.Set("data", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(frag.data()), frag.size()));
-      pkt.Set("tsNs", Napi::BigInt::New(env, ts));
-      pkt.Set("wireLen", Napi::Number::New(env, double(wire)));
-      out.Set(n++, pkt);
-      frag.clear();
-      wire = 0;
-      released = cur;
+    RxWalker w(r);
+    RxPacket pkt;
+    while (n < max) {
+      RxWalker::Step step = w.next(pkt);
+      if (step == RxWalker::kEnd) break;
+      if (step == RxWalker::kFault) {
+        w.release();  // what was read so far stays read
+        // Packets taken before the fault are returned; the next call meets the fault first.
+        Napi::Error err = slot_error(env, p, r, w.fault_text());
+        if (n > 0) return out;
+        throw err;
+      }
+      Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, size_t(pkt.len));
+      w.copy(data.Data(), pkt.len);
+      w.consume();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ring", r.index);
+      o.Set("data", data);
+      o.Set("tsNs", Napi::BigInt::New(env, pkt.ts_ns));
+      o.Set("wireLen", Napi::Number::New(env, double(pkt.wire_len)));
+      out.Set(n++, o);
     }
-    // An incomplete fragment chain stays in the ring until its last slot arrives.
-    r.head = r.cur = released;
-    frag.clear();
-    wire = 0;
+    w.release();
   }
   return out;
 }

@@ -16,6 +16,7 @@
 
 #include "ring/clock.h"
 #include "loops/pcapng_epb.h"
+#include "ring/walkers.h"
 
 namespace nmc {
 
@@ -45,50 +46,53 @@ class CaptureRun {
         return fail(rc);
       }
       for (Ring& r : port_.rx_rings()) {
-        if (!drain(r)) return finish(stop_.requested() ? CaptureEnd::kStopped : CaptureEnd::kCount);
+        if (!drain(r)) {
+          if (port_.end() == PortEnd::kError) return fail(-EPROTO);
+          return finish(stop_.requested() ? CaptureEnd::kStopped : CaptureEnd::kCount);
+        }
       }
     }
   }
 
  private:
-  // Walks one ring; false when the count is reached or we were stopped waiting for a buffer.
+  // Walks one ring; false when the count is reached, we were stopped waiting for a buffer, or
+  // the ring broke its protocol (port_.end() says so).
   bool drain(Ring& r) {
-    uint32_t cur = r.head;
     const uint32_t ring_no = r.index < cfg_.iface.size() ? r.index : 0;
     const uint32_t iface = cfg_.iface.empty() ? 0 : cfg_.iface[ring_no];
     const uint32_t ts_div = cfg_.ts_div.empty() || cfg_.ts_div[ring_no] == 0 ? 1 : cfg_.ts_div[ring_no];
+    RxWalker w(r);
+    RxPacket p;
     bool more = true;
-    while (cur != r.tail) {
-      // A packet may span several slots (NS_MOREFRAG); take it only when its last slot is here.
-      uint32_t last = cur;
-      uint64_t len = r.slot[cur].len, wire = r.wire_len(cur);
-      while (r.slot[last].flags & NS_MOREFRAG) {
-        uint32_t next = ring_next(r, last);
-        if (next == r.tail) goto out;  // rest of the packet not here yet
-        last = next;
-        len += r.slot[last].len;
-        wire += r.wire_len(last);
+    for (;;) {
+      RxWalker::Step step = w.next(p);
+      if (step == RxWalker::kEnd) break;
+      if (step == RxWalker::kFault) {
+        if (r.untrusted) {
+          port_.protocol_violation(w.fault_text());
+          more = false;
+          break;
+        }
+        ++progress_.invalid;  // a slot we cannot read: skip the packet, count it
+        w.consume();
+        continue;
       }
-      {
-        uint32_t caplen = uint32_t(std::min<uint64_t>(len, cfg_.snaplen));
-        if (!write_packet(r, cur, last, iface, r.slot_time(cur), ts_div, caplen, wire)) {
-          more = false;
-          goto out;
-        }
-        cur = ring_next(r, last);
-        if (cfg_.count && progress_.packets >= cfg_.count) {
-          more = false;
-          goto out;
-        }
+      uint32_t caplen = uint32_t(std::min<uint64_t>(p.len, cfg_.snaplen));
+      if (!write_packet(w, iface, p.ts_ns, ts_div, caplen, p.wire_len)) {
+        more = false;
+        break;
+      }
+      w.consume();
+      if (cfg_.count && progress_.packets >= cfg_.count) {
+        more = false;
+        break;
       }
     }
-  out:
-    r.head = r.cur = cur;
+    w.release();
     return more;
   }
 
-  bool write_packet(const Ring& r, uint32_t first, uint32_t last, uint32_t iface, uint64_t ts_ns, uint32_t ts_div,
-                    uint32_t caplen, uint64_t wire) {
+  bool write_packet(const RxWalker& w, uint32_t iface, uint64_t ts_ns, uint32_t ts_div, uint32_t caplen, uint64_t wire) {
     uint32_t need = epb_size(caplen);
     if (!buf_ || buf_->capacity - used_ < need) {
       if (buf_ && used_) hand_over();
@@ -104,30 +108,7 @@ class CaptureRun {
     }
     if (used_ == 0) filled_since_ = monotonic_ns();
     uint8_t* out = buf_->data + used_;
-    auto unreadable = [&](uint32_t i, const uint8_t* src) {
-      return !src || (!(r.slot[i].flags & NS_INDIRECT) && r.slot[i].len > r.buf_size);
-    };
-    if (first == last) {  // the common case: one slot, one copy
-      const uint8_t* src = r.slot_data(first);
-      if (unreadable(first, src)) {
-        ++progress_.invalid;  // a slot we cannot read: skip the packet, count it
-        return true;
-      }
-      std::memcpy(out + 28, src, caplen);
-    } else {
-      uint32_t copied = 0;
-      for (uint32_t i = first;; i = ring_next(r, i)) {
-        const uint8_t* src = r.slot_data(i);
-        if (unreadable(i, src)) {
-          ++progress_.invalid;
-          return true;
-        }
-        uint32_t n = std::min<uint32_t>(r.slot[i].len, caplen - copied);
-        std::memcpy(out + 28 + copied, src, n);
-        copied += n;
-        if (i == last) break;
-      }
-    }
+    w.copy(out + kEpbHeaderBytes, caplen);
     uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
     epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_ns / ts_div, caplen, wire32);
     used_ += epb_finish(out, caplen);

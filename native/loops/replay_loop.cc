@@ -19,6 +19,8 @@
 #include <cstring>
 
 #include "ring/clock.h"
+#include "ring/cpu_relax.h"
+#include "ring/walkers.h"
 
 namespace nmc {
 
@@ -105,9 +107,7 @@ class ReplayRun {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     Ring& r = port_.tx_rings()[0];
     const bool frag = port_.info().tx_fragments;
-    uint32_t max_frame = port_.info().max_frame;
-    if (!frag) max_frame = max_frame ? std::min(max_frame, r.buf_size) : r.buf_size;
-    if (frag && !max_frame) max_frame = 65535;
+    const uint32_t max_frame = tx_max_frame(port_.info(), r);
     // Paced bursts stay small while on time, and may grow to the topspeed size once the sender
     // runs late, so it catches up instead of falling further behind. --burst fixes both.
     auto clamp_burst = [&](uint32_t b) { return std::max<uint32_t>(1, std::min(b, r.num_slots - 1)); };
@@ -180,7 +180,7 @@ class ReplayRun {
         }
       }
 
-      uint32_t need = frag ? (len + r.buf_size - 1) / r.buf_size : 1;
+      uint32_t need = tx_slots_for(r, len, frag);
       while (ring_space(r) < need) {
         if (!flush()) return finish(ReplayEnd::kError);
         if (ring_space(r) >= need) break;
@@ -193,7 +193,11 @@ class ReplayRun {
       }
       if (stop_.requested()) continue;
 
-      put(r, p.data, len);
+      std::string fault;
+      if (tx_put(r, p.data, len, frag, &fault) != TxPut::kOk) {
+        port_.protocol_violation(fault);  // room and size were checked above: a bad slot
+        return finish(ReplayEnd::kError);
+      }
       burst_deadlines_.push_back(deadline);
       ++st_.queued;
       st_.queued_bytes += len;
@@ -301,21 +305,6 @@ class ReplayRun {
 
   // --- slots ----------------------------------------------------------------------------------
 
-  static void put(Ring& r, const uint8_t* src, uint32_t len) {
-    uint32_t cur = r.head, off = 0;
-    for (;;) {
-      Slot& s = r.slot[cur];
-      uint32_t n = std::min(len - off, r.buf_size);
-      std::memcpy(r.buf(s.buf_idx), src + off, n);
-      s.len = uint16_t(n);
-      off += n;
-      s.flags = off < len ? NS_MOREFRAG : 0;
-      cur = ring_next(r, cur);
-      if (off >= len) break;
-    }
-    r.head = r.cur = cur;
-  }
-
   // txsync the current burst and account for its departures. False on a port error.
   bool flush() {
     if (burst_deadlines_.empty()) return true;
@@ -351,7 +340,7 @@ class ReplayRun {
       } else if (rem > 80000) {
         sleep_until_ns(abs - 50000);  // then spin the last 50 us
       } else {
-        for (int i = 0; i < 16; ++i) __builtin_ia32_pause();
+        for (int i = 0; i < 16; ++i) cpu_relax();
       }
     }
   }

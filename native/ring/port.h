@@ -2,6 +2,8 @@
 // netmap rings. The capture and replay loops see only this interface.
 #pragma once
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ring/checks.h"
 #include "ring/ring.h"
 
 namespace nmc {
@@ -78,6 +81,9 @@ inline constexpr const char* kPeerDied = "ERR_PEER_DIED";          // pipe peer 
 inline constexpr const char* kPeerClosed = "ERR_PEER_CLOSED";      // pipe peer closed in order
 inline constexpr const char* kGone = "ERR_PORT_GONE";              // interface vanished mid-run
 inline constexpr const char* kIo = "ERR_PORT_IO";
+// An index or slot broke the ring protocol: a head/cur moved outside [head, tail], or a value a
+// pipe peer wrote into shared memory (buf_idx, len, prod/cons) that no correct peer writes.
+inline constexpr const char* kProtocol = "ERR_PORT_PROTOCOL";
 }  // namespace errc
 
 class PortError : public std::runtime_error {
@@ -90,6 +96,22 @@ class PortError : public std::runtime_error {
  private:
   const char* code_;
   int errno_;
+};
+
+// Between TX completion checks of backends whose kernel sends no completion wake-up (AF_PACKET,
+// AF_XDP copy mode): 20 us doubling to 1 ms, so a wait neither spins nor adds much latency.
+class TxBackoff {
+ public:
+  static constexpr uint64_t kFirstNs = 20000;
+  static constexpr uint64_t kMaxNs = 1000000;
+  uint64_t step() {
+    uint64_t v = next_;
+    next_ = next_ * 2 > kMaxNs ? kMaxNs : next_ * 2;
+    return v;
+  }
+
+ private:
+  uint64_t next_ = kFirstNs;
 };
 
 // Why a port stopped delivering. Not every end is an error: a pipe peer that closed in order
@@ -131,6 +153,13 @@ class Port {
   const std::string& error() const { return error_; }
   const char* error_code() const { return error_code_; }
 
+  // A slot or index broke the ring protocol (see errc::kProtocol): the port ends with that
+  // error, and every later sync fails. Returns -EPROTO.
+  int protocol_violation(const std::string& what) {
+    set_end(PortEnd::kError, errc::kProtocol, info_.name + ": " + what + "; the port is closed");
+    return -EPROTO;
+  }
+
   // TX slots handed to the backend and not yet completed, over all TX rings.
   uint64_t tx_pending_total() const {
     uint64_t n = 0;
@@ -140,6 +169,35 @@ class Port {
 
  protected:
   Port() = default;
+
+  // netmap's sync prologue for ring r, whose head was old_head at the previous sync: 0, or the
+  // port ends with ERR_PORT_PROTOCOL and -EINVAL comes back.
+  int sync_prologue(const Ring& r, uint32_t old_head, const char* sync_name) {
+    if (head_cur_ok(r, old_head)) return 0;
+    protocol_violation(std::string(sync_name) + ": " + (r.is_tx ? "tx" : "rx") + " ring " + std::to_string(r.index) +
+                       ": " + head_cur_error(r, old_head));
+    return -EINVAL;
+  }
+
+  // The wait() of backends whose syncs are ours (every backend but netmap, whose poll() syncs
+  // inside the kernel): sync, stop once any ring of the asked direction is ready, let the
+  // backend check its health (idle_check), block the backend's way (block), again. TX waits of
+  // backends without completion wake-ups block in TxBackoff steps.
+  int wait_loop(unsigned events, int timeout_ms, int wake_fd);
+
+  // How the backend sleeps: until something may have changed for `events`, timeout_ns passed
+  // (UINT64_MAX: no limit) or wake_fd is readable. 0 (look again), kWaitWoken or -errno.
+  virtual int block(unsigned /*events*/, uint64_t /*timeout_ns*/, int /*wake_fd*/) { return -ENOSYS; }
+  // After a sync found nothing ready: 0 to go on waiting, -errno to end the wait (the port
+  // ended). May shorten *timeout_ns (a health check due sooner).
+  virtual int idle_check(unsigned /*events*/, uint64_t /*now_ns*/, uint64_t* /*timeout_ns*/) { return 0; }
+  // True when a TX completion wakes block() (pipes); else TX waits back off.
+  virtual bool tx_completion_wakes() const { return false; }
+
+  // Is any ring of the asked direction ready? kWaitTxProgress: a TX tail moved since
+  // snapshot_tx_tails() (the start of the wait), or nothing is pending on any TX ring.
+  bool rings_ready(unsigned events) const;
+  void snapshot_tx_tails();
 
   // The syncs a wait() for `events` implies, as netmap's poll() does them: rxsync for kWaitRx,
   // txsync for kWaitTx / kWaitTxProgress. 0 or the first failure's -errno.
@@ -165,6 +223,7 @@ class Port {
   std::vector<Ring> rx_;
 
  private:
+  std::vector<uint32_t> tx_tails0_;
   PortEnd end_ = PortEnd::kNone;
   const char* error_code_ = "";
   std::string error_;

@@ -66,6 +66,10 @@ struct Ring {
   // Number of valid buffer indices, so loops can refuse a slot whose buf_idx came from a peer
   // we do not trust (shared memory) instead of reading outside the mapping. 0 = unchecked.
   uint32_t num_bufs = 0;
+  // The slot array and the indices live in memory another process can write (a pipe peer):
+  // every value is read once (load_slot) and checked before use, and NS_INDIRECT is refused,
+  // since a pointer written by another process means nothing (or anything) in ours.
+  bool untrusted = false;
   // Backends with per-packet kernel timestamps fill this (one entry per slot, ns since epoch);
   // nullptr means "use ts_ns for every slot of the batch".
   uint64_t* slot_ts_ns = nullptr;
@@ -77,17 +81,28 @@ struct Ring {
   bool valid_buf(uint32_t buf_idx) const { return num_bufs == 0 || buf_idx < num_bufs; }
   uint64_t slot_time(uint32_t i) const { return slot_ts_ns ? slot_ts_ns[i] : ts_ns; }
   uint32_t wire_len(uint32_t i) const { return slot_wire_len ? slot_wire_len[i] : slot[i].len; }
-  // Where slot i's bytes are: at slot.ptr for NS_INDIRECT slots (RX backends that hand out
-  // packets in place, like AF_PACKET's blocks), else in buffer buf_idx. nullptr if buf_idx is
-  // not a valid buffer.
-  const uint8_t* slot_data(uint32_t i) const {
-    const Slot& s = slot[i];
-    if (s.flags & NS_INDIRECT) return reinterpret_cast<const uint8_t*>(uintptr_t(s.ptr));
-    return valid_buf(s.buf_idx) ? buf(s.buf_idx) : nullptr;
-  }
 };
 
+// One read of a slot that another process may be writing: the checks and the use that follow
+// see the same values (reading the shared slot twice would let a peer change it in between).
+inline Slot load_slot(const Slot& s) {
+  static_assert(offsetof(Slot, ptr) == 8, "Slot: buf_idx, len, flags fill the first 8 bytes");
+  const uint64_t* w = reinterpret_cast<const uint64_t*>(&s);
+  uint64_t w0 = __atomic_load_n(&w[0], __ATOMIC_RELAXED);
+  uint64_t w1 = __atomic_load_n(&w[1], __ATOMIC_RELAXED);
+  Slot out;
+  __builtin_memcpy(&out, &w0, 8);
+  out.ptr = w1;
+  return out;
+}
+
 inline uint32_t ring_next(const Ring& r, uint32_t i) { return i + 1 == r.num_slots ? 0 : i + 1; }
+inline uint32_t ring_prev(const Ring& r, uint32_t i) { return i == 0 ? r.num_slots - 1 : i - 1; }
+
+// Slots from `from` forward to `to` (both < num_slots).
+inline uint32_t ring_dist(const Ring& r, uint32_t from, uint32_t to) {
+  return to >= from ? to - from : to + r.num_slots - from;
+}
 
 // Slots available to the user: on RX, packets to read; on TX, free slots to fill.
 inline uint32_t ring_space(const Ring& r) {

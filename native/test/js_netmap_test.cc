@@ -10,6 +10,7 @@
 #include "ports/netmap/netmap_abi.h"
 #include "ports/netmap/netmap_name.h"
 #include "ports/netmap/netmap_rings.h"
+#include "ring/walkers.h"
 
 namespace nmc {
 namespace {
@@ -311,10 +312,9 @@ class Region : public Napi::ObjectWrap<Region> {
     Ring& r = ring_arg(info);
     double i = info[2].ToNumber().DoubleValue();
     if (!(i >= 0 && i < r.num_slots)) throw Napi::RangeError::New(env, "slot index out of range");
-    const uint8_t* p = r.slot_data(uint32_t(i));
+    uint32_t len = 0;
+    const uint8_t* p = slot_view(r, uint32_t(i), &len);
     if (!p) return env.Null();
-    uint32_t len = r.slot[uint32_t(i)].len;
-    if (!(r.slot[uint32_t(i)].flags & NS_INDIRECT) && len > r.buf_size) len = r.buf_size;
     return Napi::Buffer<uint8_t>::Copy(env, p, len);
   }
 

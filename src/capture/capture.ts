@@ -114,6 +114,7 @@ export class Capture {
     try {
       sink = openSink(fd ?? o.output);
       const writer = new PcapngWriter(sink, {
+        byteOrder: native.epbByteOrder, // the native loop writes the EPBs: the SHB must agree
         userAppl: `nmcap ${VERSION}`,
         os: `${type()} ${release()}`,
         hardware: cpus()[0]?.model,

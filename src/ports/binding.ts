@@ -2,8 +2,6 @@
 // createRequire so no bundler or test transform ever touches it.
 import { createRequire } from 'node:module';
 
-import type { NetmapName } from './netmap.js';
-
 export type Direction = 'rx' | 'tx' | 'both';
 export type TsSource = 'none' | 'sync-us' | 'sync-ns' | 'packet-ns';
 export type RingKind = 'tx' | 'rx';
@@ -223,66 +221,12 @@ export type ReplayEventHandler = (
   ev: number | NativeReplayStats | ReplayEndEvent,
 ) => void;
 
-/** One ring adapter of a netmapTest.Region, with byte offsets into the region's Buffer. */
-export interface NetmapTestRing {
-  index: number;
-  isTx: boolean;
-  numSlots: number;
-  bufSize: number;
-  head: number;
-  cur: number;
-  tail: number;
-  flags: number;
-  tsNs: bigint;
-  tsSource: TsSource;
-  numBufs: number;
-  slotOffset: number;
-  bufOffset: number;
-  space: number;
-}
-
-/** The netmap backend's ring adapters attached to a memory image in a Buffer (the test plays the kernel). */
-export interface NetmapTestRegion {
-  rings(): {
-    tx: NetmapTestRing[];
-    rx: NetmapTestRing[];
-    ifName: string;
-    nicTx: number;
-    nicRx: number;
-    hostTx: number;
-    hostRx: number;
-  };
-  setHead(kind: RingKind, ring: number, head: number, cur?: number): void;
-  /** The backend's sync sequence (push head/cur, kernel(), pull tail/ts) with kernel() in place of the ioctl. */
-  sync(kind: RingKind, kernel: () => number | void): { rc: number; why: string };
-  readSlot(kind: RingKind, ring: number, slot: number): Buffer | null;
-}
-
-/** Kernel-free parts of the netmap backend, for tests (native/test/js_netmap_test.cc). */
-export interface NetmapTestHooks {
-  parseName(name: string): NetmapName;
-  isNetmapName(name: string): boolean;
-  /** nmreq_header (88 bytes) + nmreq_register (56 bytes) as the port would send them, nr_body = 0 */
-  registerRequest(name: string, options?: PortOptions): Buffer;
-  layout(): {
-    api: { version: number; min: number; max: number };
-    sizes: Record<string, number>;
-    offsets: Record<string, number>;
-    ioctls: Record<string, number>;
-    constants: Record<string, number>;
-  };
-  Region: new (image: Buffer, nifpOffset: number, poolBufs?: number) => NetmapTestRegion;
-}
-
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
   ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
-  /** The native capture's EPB encoder (host byte order), exposed so tests can compare it with src/pcap. */
-  encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number): Buffer;
-  /** The replay schedule at num/den packets per second: deadlines (ns after start) of packets first.. first+count-1. */
-  ppsDeadlines(num: bigint, den: bigint, first: bigint, count: number): BigUint64Array;
-  netmapTest: NetmapTestHooks;
+  /** Byte order of the EPBs the native capture loop writes; the SHB of their section must agree. */
+  epbByteOrder: 'le';
 }
 
 const require = createRequire(import.meta.url);

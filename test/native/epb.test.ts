@@ -4,8 +4,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeEPB, encodeIDB, encodeSHB, readPacketsSync } from '../../src/pcap/index.js';
 import { native } from '../../src/ports/binding.js';
+import { nativeTest } from '../helpers/native-test.js';
 
 describe('native EPB encoder', () => {
+  it('declares its byte order: little-endian, whatever the host', () => {
+    expect(native.epbByteOrder).toBe('le');
+    const b = nativeTest.encodeEpb(0, 0n, new Uint8Array(0), 0);
+    expect(b.readUInt32LE(0)).toBe(6); // block type, stored little-endian
+    expect(b.readUInt32LE(4)).toBe(32);
+  });
+
   it('matches src/pcap encodeEPB byte for byte', () => {
     fc.assert(
       fc.property(
@@ -15,8 +23,8 @@ describe('native EPB encoder', () => {
         fc.nat(9000),
         (iface, ts, data, extra) => {
           const wire = data.length + extra;
-          const ours = native.encodeEpb(iface, ts, data, wire);
-          const ref = encodeEPB(iface, ts, data, wire, undefined, 'le');
+          const ours = nativeTest.encodeEpb(iface, ts, data, wire);
+          const ref = encodeEPB(iface, ts, data, wire, undefined, native.epbByteOrder);
           expect(Buffer.compare(ours, ref)).toBe(0);
         },
       ),
@@ -27,9 +35,9 @@ describe('native EPB encoder', () => {
   it('writes blocks our reader reads back exactly', () => {
     const data = Buffer.from('0123456789abcdefg'); // 17 bytes: needs padding
     const file = Buffer.concat([
-      encodeSHB({}, 'le'),
-      encodeIDB({ linkType: 1, snapLen: 0 }, 'le'),
-      native.encodeEpb(0, 1_700_000_000_123_456_789n, data, 60),
+      encodeSHB({}, native.epbByteOrder),
+      encodeIDB({ linkType: 1, snapLen: 0 }, native.epbByteOrder),
+      nativeTest.encodeEpb(0, 1_700_000_000_123_456_789n, data, 60),
     ]);
     const [p] = readPacketsSync(file);
     expect(p.ts).toBe(1_700_000_000_123_456_789n);

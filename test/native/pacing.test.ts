@@ -2,7 +2,7 @@
 // whatever the rate; computed incrementally in the loop, checked here against BigInt arithmetic.
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { native } from '../../src/ports/binding.js';
+import { nativeTest as native } from '../helpers/native-test.js';
 
 const exact = (k: bigint, num: bigint, den: bigint) => (k * 1_000_000_000n * den) / num;
 

@@ -2,7 +2,7 @@
 // API 14, ioctl numbers on x86_64 Linux, struct sizes and field offsets (LP64).
 import { arch } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { native } from '../../src/ports/binding.js';
+import { nativeTest as native } from '../helpers/native-test.js';
 
 const L = native.netmapTest.layout();
 

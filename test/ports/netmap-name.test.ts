@@ -1,7 +1,7 @@
 // netmap port names: the native parser (what the backend registers) and its TypeScript mirror,
 // run on the same vectors; and the NIOCCTRL register request a name and the open options become.
 import { describe, expect, it } from 'vitest';
-import { native } from '../../src/ports/binding.js';
+import { nativeTest as native } from '../helpers/native-test.js';
 import { NR_FLAG, NR_REG, isNetmapName, parseNetmapName } from '../../src/ports/netmap.js';
 
 const t = native.netmapTest;

@@ -2,7 +2,7 @@
 // documented format (test/helpers/netmap-image.ts). The test plays the kernel inside sync(): it
 // reads the head/cur the backend pushed and writes tail and the ring timestamp, as NIOC*SYNC does.
 import { describe, expect, it } from 'vitest';
-import { native, type NetmapTestRegion } from '../../src/ports/binding.js';
+import { nativeTest as native, type NetmapTestRegion } from '../helpers/native-test.js';
 import { NetmapImage, R } from '../helpers/netmap-image.js';
 
 const { Region } = native.netmapTest;

@@ -26,7 +26,7 @@
 //
 // Waiting. RX waits poll(POLLIN) on every RX socket. TX completions have no wake-up event in copy
 // mode (POLLOUT only says the TX ring has room, which it nearly always has), so while packets are
-// in flight wait() sleeps 20 µs, doubling up to 1 ms, between txsyncs: no busy spin, bounded
+// in flight wait() sleeps in TxBackoff steps (20 µs doubling to 1 ms) between txsyncs: no busy spin, bounded
 // latency. Every 200 ms of sleeping, a zero-length recvfrom() checks the interface: ENXIO means it
 // vanished, ENETDOWN that it went down.
 #include <fcntl.h>
@@ -74,8 +74,6 @@ constexpr int kXdpMaxTxSkbBudget = 9;         // sockopt, Linux 6.17+ (not in ol
 constexpr uint32_t kKernelTxBudget = 32;      // the kernel's per-call copy-mode default (TX_BATCH_SIZE)
 constexpr uint32_t kSkippedChunk = UINT32_MAX;
 constexpr uint64_t kProbeEveryNs = 200'000'000;
-constexpr uint64_t kTxBackoffFirstNs = 20'000;
-constexpr uint64_t kTxBackoffMaxNs = 1'000'000;
 
 uint32_t pow2_at_least(uint32_t v) {
   uint32_t p = 1;
@@ -162,9 +160,7 @@ class AfXdpPort final : public Port {
     if (!tx_sock_) return 0;
     Ring& r = tx_[0];
     XskSocket& s = *tx_sock_;
-    if (r.head >= r.num_slots) return fail("txsync: head " + std::to_string(r.head) + " out of range");
-    if (distance(r, s.tx_sent, r.head) > distance(r, s.tx_sent, r.tail))
-      return fail("txsync: head moved past tail (slots the backend still owns)");
+    if (int rc = sync_prologue(r, s.tx_sent, "txsync"); rc < 0) return rc;
 
     // Hand [old head, head) to the kernel. The TX ring is as large as ours, so there is room.
     uint32_t prod = s.tx_prod;
@@ -195,9 +191,7 @@ class AfXdpPort final : public Port {
     for (size_t k = 0; k < rx_.size(); ++k) {
       Ring& r = rx_[k];
       XskSocket& s = *rx_socks_[k];
-      if (r.head >= r.num_slots) return fail("rxsync: head " + std::to_string(r.head) + " out of range");
-      if (distance(r, s.rx_released, r.head) > distance(r, s.rx_released, r.tail))
-        return fail("rxsync: head moved past tail");
+      if (int rc = sync_prologue(r, s.rx_released, "rxsync"); rc < 0) return rc;
 
       // Released slots: their chunks go back to FILL (sized to hold every RX chunk).
       uint32_t fprod = s.fill_prod;
@@ -237,40 +231,8 @@ class AfXdpPort final : public Port {
 
   int wait(unsigned events, int timeout_ms, int wake_fd) override {
     if (closed_) return -EBADF;
-    const uint64_t start = monotonic_ns();
-    const uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + uint64_t(timeout_ms) * 1000000ull;
-    const uint32_t tx_tail0 = tx_.empty() ? 0 : tx_[0].tail;
-    uint64_t backoff = kTxBackoffFirstNs;
-    uint64_t next_probe = 0;
-    std::vector<pollfd> pfd;
-    for (;;) {
-      int rc = sync_for(events);
-      if (rc < 0) return rc;
-      if (ready(events, tx_tail0)) return kWaitReady;
-      uint64_t now = monotonic_ns();
-      if (now >= next_probe) {
-        rc = probe_alive();
-        if (rc < 0) return rc;
-        next_probe = now + kProbeEveryNs;
-      }
-      if (now >= deadline) return kWaitTimeout;
-
-      uint64_t slice = std::min(deadline - now, kProbeEveryNs);
-      bool tx_in_flight = (events & (kWaitTx | kWaitTxProgress)) && !tx_.empty() && tx_pending(tx_[0]);
-      if (tx_in_flight) {
-        slice = std::min(slice, backoff);
-        backoff = std::min(backoff * 2, kTxBackoffMaxNs);
-      }
-      pfd.clear();
-      if (events & kWaitRx)
-        for (XskSocket* s : rx_socks_) pfd.push_back({s->fd, POLLIN, 0});
-      size_t wake_at = pfd.size();
-      if (wake_fd >= 0) pfd.push_back({wake_fd, POLLIN, 0});
-      timespec ts{time_t(slice / 1000000000ull), long(slice % 1000000000ull)};
-      int pr = ::ppoll(pfd.data(), pfd.size(), &ts, nullptr);
-      if (pr < 0 && errno != EINTR) return -errno;
-      if (pr > 0 && wake_fd >= 0 && (pfd[wake_at].revents & POLLIN)) return kWaitWoken;
-    }
+    next_probe_ = 0;  // every wait checks the interface once before it sleeps
+    return wait_loop(events, timeout_ms, wake_fd);
   }
 
   int fd() const override {
@@ -318,15 +280,6 @@ class AfXdpPort final : public Port {
   }
 
  private:
-  static uint32_t distance(const Ring& r, uint32_t from, uint32_t to) {
-    return to >= from ? to - from : to + r.num_slots - from;
-  }
-
-  int fail(const std::string& what) {
-    set_end(PortEnd::kError, errc::kIo, info_.name + ": " + what);
-    return -EINVAL;
-  }
-
   int gone(int e) {
     // Deleting an interface takes it down first and unbinds our sockets a moment later: if it
     // is down, look again shortly before saying which of the two happened.
@@ -391,13 +344,30 @@ class AfXdpPort final : public Port {
     }
   }
 
-  bool ready(unsigned events, uint32_t tx_tail0) const {
+  // --- waiting (the template is Port::wait_loop) --------------------------------------------
+
+  // Every kProbeEveryNs of waiting, look whether the interface is still there and up.
+  int idle_check(unsigned, uint64_t now, uint64_t* timeout_ns) override {
+    if (now >= next_probe_) {
+      if (int rc = probe_alive(); rc < 0) return rc;
+      next_probe_ = now + kProbeEveryNs;
+    }
+    *timeout_ns = std::min(*timeout_ns, next_probe_ - now);
+    return 0;
+  }
+
+  // ppoll on the RX sockets and the wake fd; TX completions wake nobody (TxBackoff slices).
+  int block(unsigned events, uint64_t timeout_ns, int wake_fd) override {
+    pfd_.clear();
     if (events & kWaitRx)
-      for (const Ring& r : rx_)
-        if (!ring_empty(r)) return true;
-    if ((events & kWaitTx) && !tx_.empty() && ring_space(tx_[0]) > 0) return true;
-    if ((events & kWaitTxProgress) && !tx_.empty() && (tx_[0].tail != tx_tail0 || !tx_pending(tx_[0]))) return true;
-    return false;
+      for (XskSocket* s : rx_socks_) pfd_.push_back({s->fd, POLLIN, 0});
+    size_t wake_at = pfd_.size();
+    if (wake_fd >= 0) pfd_.push_back({wake_fd, POLLIN, 0});
+    timespec ts{time_t(timeout_ns / 1000000000ull), long(timeout_ns % 1000000000ull)};
+    int pr = ::ppoll(pfd_.data(), pfd_.size(), timeout_ns == UINT64_MAX ? nullptr : &ts, nullptr);
+    if (pr < 0) return errno == EINTR ? 0 : -errno;
+    if (pr > 0 && wake_fd >= 0 && (pfd_[wake_at].revents & POLLIN)) return kWaitWoken;
+    return 0;
   }
 
   // A zero-length recvfrom() reports an unbound socket (interface unregistered: ENXIO) or a
@@ -748,6 +718,8 @@ class AfXdpPort final : public Port {
   xdp::XskProgram prog_;
   std::vector<std::unique_ptr<XskSocket>> socks_;
   std::vector<XskSocket*> rx_socks_;  // parallel to rx_
+  std::vector<pollfd> pfd_;           // block()'s poll set, kept to spare an allocation per wait
+  uint64_t next_probe_ = 0;           // when idle_check next looks at the interface
   XskSocket* tx_sock_ = nullptr;
   int epoll_fd_ = -1;
   int promisc_fd_ = -1;

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ring/checks.h"
 #include "ring/port.h"
 
 namespace nmc {
@@ -16,9 +17,6 @@ constexpr uint64_t kMaxRingsPerDir = 2 * 65535;  // nr_*_rings and nr_host_*_rin
 PortError malformed(const std::string& what) {
   return PortError(errc::kIo, "netmap: the shared memory is malformed: " + what);
 }
-
-// Forward distance from a to b on a ring of n slots.
-uint32_t dist(uint32_t a, uint32_t b, uint32_t n) { return b >= a ? b - a : b + n - a; }
 
 }  // namespace
 
@@ -101,17 +99,9 @@ bool netmap_push(const Ring& r, nm::netmap_ring* k, std::string* why) {
     if (why) *why = std::string(dir) + " ring " + std::to_string(r.index) + ": " + m;
     return false;
   };
-  if (r.head >= n || r.cur >= n)
-    return refuse("head " + std::to_string(r.head) + " / cur " + std::to_string(r.cur) + " beyond its " +
-                  std::to_string(n) + " slots");
   const uint32_t khead = k->head;
   if (khead >= n) return refuse("the kernel's head is beyond the ring");
-  if (dist(khead, r.head, n) > dist(khead, r.tail, n))
-    return refuse("head " + std::to_string(r.head) + " moved past tail " + std::to_string(r.tail) + " (it was " +
-                  std::to_string(khead) + ")");
-  if (dist(r.head, r.cur, n) > dist(r.head, r.tail, n))
-    return refuse("cur " + std::to_string(r.cur) + " is outside [head " + std::to_string(r.head) + ", tail " +
-                  std::to_string(r.tail) + "]");
+  if (!head_cur_ok(r, khead)) return refuse(head_cur_error(r, khead));  // netmap's own sync prologue
   k->cur = r.cur;
   k->head = r.head;
   return true;

@@ -151,12 +151,10 @@ class NetmapPort final : public Port {
     const bool want_rx = (events & kWaitRx) && !rx_.empty();
     const bool want_tx = (events & kWaitTx) && !tx_.empty();
     const bool want_progress = (events & kWaitTxProgress) && !tx_.empty();
+    if (!want_rx && !want_tx && !want_progress) return -EINVAL;
     // Ready with what the last sync left: no syscall in busy periods.
-    if (ready(want_rx, want_tx)) return kWaitReady;
-    if (want_progress && !any_tx_pending()) return kWaitReady;
-
-    std::vector<uint32_t> tails0;
-    for (const Ring& r : tx_) tails0.push_back(r.tail);
+    snapshot_tx_tails();
+    if (rings_ready(events)) return kWaitReady;
     const uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : monotonic_ns() + uint64_t(timeout_ms) * 1000000ull;
     for (;;) {
       std::string why;
@@ -203,10 +201,7 @@ class NetmapPort final : public Port {
         return fail(PortEnd::kError, errc::kIo,
                     "poll reported an error (the kernel reset a ring, or the interface left netmap mode)", -EIO);
 
-      if (ready(want_rx, want_tx)) return kWaitReady;
-      bool moved = false;
-      for (size_t i = 0; i < tx_.size(); ++i) moved = moved || tx_[i].tail != tails0[i];
-      if (want_progress && (moved || !any_tx_pending())) return kWaitReady;
+      if (rings_ready(events)) return kWaitReady;
       if (monotonic_ns() >= deadline) return kWaitTimeout;
       if (want_progress && (pfd[0].revents & POLLOUT)) {
         // Woken without a completion (a driver that does not honour cur): back off instead of
@@ -342,22 +337,6 @@ class NetmapPort final : public Port {
   int fail(PortEnd e, const char* code, const std::string& why, int rc) {
     set_end(e, code, "netmap: " + name_.text + ": " + why);
     return rc;
-  }
-
-  bool ready(bool want_rx, bool want_tx) const {
-    if (want_rx)
-      for (const Ring& r : rx_)
-        if (!ring_empty(r)) return true;
-    if (want_tx)
-      for (const Ring& r : tx_)
-        if (ring_space(r) > 0) return true;
-    return false;
-  }
-
-  bool any_tx_pending() const {
-    for (const Ring& r : tx_)
-      if (tx_pending(r)) return true;
-    return false;
   }
 
   NetmapName name_;

@@ -34,6 +34,7 @@
 #include <thread>
 
 #include "ring/clock.h"
+#include "ring/cpu_relax.h"
 #include "ports/pipe/pipe_name.h"
 #include "ring/port.h"
 
@@ -125,14 +126,21 @@ class PipePort final : public Port {
 
   int txsync() override {
     if (!shm_) return -EBADF;
+    if (end() == PortEnd::kError) return -EPROTO;
     for (Ring& r : tx_) {
       PipeRingCtl& c = out_ctl();
-      if (r.head >= r.num_slots) return fail_index("txsync: head");
+      if (int rc = sync_prologue(r, tx_synced_head_, "txsync"); rc < 0) return rc;
+      tx_synced_head_ = r.head;
       c.prod.store(r.head, std::memory_order_release);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       if (c.rx_waiting.load(std::memory_order_relaxed) && c.rx_waiting.exchange(0)) notify();
+      // cons is the peer's: it may only move forward, up to what we published.
       uint32_t cons = c.cons.load(std::memory_order_acquire);
-      r.tail = cons == 0 ? r.num_slots - 1 : cons - 1;
+      uint32_t tail = cons < r.num_slots ? ring_prev(r, cons) : cons;  // out of range: refused below
+      if (!tail_move_ok(r, r.tail, tail))
+        return protocol_violation("the other end moved its consumer index to " + std::to_string(cons) +
+                                  ": " + tail_move_error(r, r.tail, tail));
+      r.tail = tail;
       if (peer_gone() && tx_pending(r)) return ended();  // what is pending can never be consumed
     }
     return 0;
@@ -140,9 +148,11 @@ class PipePort final : public Port {
 
   int rxsync() override {
     if (!shm_) return -EBADF;
+    if (end() == PortEnd::kError) return -EPROTO;
     for (Ring& r : rx_) {
       PipeRingCtl& c = in_ctl();
-      if (r.head >= r.num_slots) return fail_index("rxsync: head");
+      if (int rc = sync_prologue(r, rx_synced_head_, "rxsync"); rc < 0) return rc;
+      rx_synced_head_ = r.head;
       c.cons.store(r.head, std::memory_order_release);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       if (uint32_t want = c.tx_waiting.load(std::memory_order_acquire)) {
@@ -151,58 +161,22 @@ class PipePort final : public Port {
         if (moved >= want && c.tx_waiting.exchange(0)) notify();
       }
       uint32_t old_tail = r.tail;
+      // prod is the peer's: it may only move forward, never into slots we still hold.
       uint32_t prod = c.prod.load(std::memory_order_acquire);
-      if (prod >= r.num_slots) return fail_index("rxsync: the peer's producer index");
+      if (!tail_move_ok(r, old_tail, prod))
+        return protocol_violation("the other end moved its producer index to " + std::to_string(prod) + ": " +
+                                  tail_move_error(r, old_tail, prod));
       r.tail = prod;
       r.ts_ns = realtime_ns();
       for (uint32_t i = old_tail; i != r.tail; i = ring_next(r, i))
-        if (!(r.slot[i].flags & NS_MOREFRAG)) ++rx_packets_;
+        if (!(load_slot(r.slot[i]).flags & NS_MOREFRAG)) ++rx_packets_;
     }
     return 0;
   }
 
   int wait(unsigned events, int timeout_ms, int wake_fd) override {
     if (!shm_) return -EBADF;
-    const uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : monotonic_ns() + uint64_t(timeout_ms) * 1000000ull;
-    const uint32_t tx_tail0 = tx_.empty() ? 0 : tx_[0].tail;
-    for (;;) {
-      int rc = sync_for(events);
-      if (rc < 0) return rc;
-      if (ready(events, tx_tail0)) return kWaitReady;
-      if (peer_gone()) return ended();
-
-      // Spin a little before sleeping: with a busy peer the condition usually turns true within
-      // microseconds, and a sleep/wake pair costs syscalls on both sides.
-      bool moved = false;
-      for (int i = 0; i < 512 && !moved; ++i) {
-        __builtin_ia32_pause();
-        moved = shared_moved(events);
-      }
-      if (moved) continue;
-
-      set_waiting(events, 1);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (shared_moved(events)) {
-        set_waiting(events, 0);
-        continue;
-      }
-      uint64_t now = monotonic_ns();
-      if (now >= deadline) {
-        set_waiting(events, 0);
-        return kWaitTimeout;
-      }
-      int ms = deadline == UINT64_MAX ? -1 : int((deadline - now + 999999) / 1000000);
-      pollfd pfd[2];
-      nfds_t n = 0;
-      // Before a peer arrives, the acceptor thread signals conn_efd_; after, the peer talks on sock_.
-      pfd[n++] = {connected_.load(std::memory_order_acquire) ? sock_ : conn_efd_, POLLIN, 0};
-      if (wake_fd >= 0) pfd[n++] = {wake_fd, POLLIN, 0};
-      int pr = ::poll(pfd, n, ms);
-      set_waiting(events, 0);
-      if (pr < 0 && errno != EINTR) return -errno;
-      if (pr > 0 && pfd[0].revents) service_socket();
-      if (wake_fd >= 0 && pr > 0 && (pfd[1].revents & POLLIN)) return kWaitWoken;
-    }
+    return wait_loop(events, timeout_ms, wake_fd);
   }
 
   int fd() const override { return connected_.load(std::memory_order_acquire) ? sock_ : conn_efd_; }
@@ -242,11 +216,6 @@ class PipePort final : public Port {
  private:
   PipeRingCtl& out_ctl() { return shm_->ctl[role_ == kMaster ? 0 : 1]; }
   PipeRingCtl& in_ctl() { return shm_->ctl[role_ == kMaster ? 1 : 0]; }
-
-  int fail_index(const char* what) {
-    set_end(PortEnd::kError, errc::kIo, std::string("pipe:") + pn_.text() + ": " + what + " out of range");
-    return -EINVAL;
-  }
 
   bool peer_gone() const { return peer_end_.load(std::memory_order_relaxed) != PortEnd::kNone; }
 
@@ -402,18 +371,25 @@ class PipePort final : public Port {
       r.num_slots = h->num_slots;
       r.buf_size = h->buf_size;
       r.num_bufs = 2 * h->num_slots;
+      r.untrusted = true;  // the other process writes this slot array and these indices too
       r.index = 0;
       r.is_tx = is_tx;
       r.slot = reinterpret_cast<Slot*>(base() + h->slots_ofs[dir]);
       r.buf_base = base() + h->bufs_ofs;
       r.ts_source = is_tx ? TsSource::kNone : TsSource::kSyncNanos;
       const PipeRingCtl& c = h->ctl[dir];
+      const uint32_t prod = c.prod.load(std::memory_order_acquire), cons = c.cons.load(std::memory_order_acquire);
+      if (prod >= r.num_slots || cons >= r.num_slots)
+        throw PortError(errc::kProtocol, "pipe:" + pn_.text() + ": the other end left ring indices beyond its " +
+                                             std::to_string(r.num_slots) + " slots (prod " + std::to_string(prod) +
+                                             ", cons " + std::to_string(cons) + ")");
       if (is_tx) {
-        r.head = r.cur = c.prod.load(std::memory_order_acquire);
-        uint32_t cons = c.cons.load(std::memory_order_acquire);
-        r.tail = cons == 0 ? r.num_slots - 1 : cons - 1;
+        r.head = r.cur = prod;
+        r.tail = ring_prev(r, cons);
+        tx_synced_head_ = r.head;
       } else {
-        r.head = r.cur = r.tail = c.cons.load(std::memory_order_acquire);
+        r.head = r.cur = r.tail = cons;
+        rx_synced_head_ = r.head;
       }
       return r;
     };
@@ -525,11 +501,38 @@ class PipePort final : public Port {
     ::send(sock_, &m, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
   }
 
-  bool ready(unsigned events, uint32_t tx_tail0) const {
-    if ((events & kWaitRx) && !rx_.empty() && !ring_empty(rx_[0])) return true;
-    if ((events & kWaitTx) && !tx_.empty() && ring_space(tx_[0]) > 0) return true;
-    if ((events & kWaitTxProgress) && !tx_.empty() && (tx_[0].tail != tx_tail0 || !tx_pending(tx_[0]))) return true;
-    return false;
+  // --- waiting (the template is Port::wait_loop) --------------------------------------------
+
+  bool tx_completion_wakes() const override { return true; }  // the receiver wakes us (tx_waiting)
+
+  int idle_check(unsigned, uint64_t, uint64_t*) override { return peer_gone() ? ended() : 0; }
+
+  // Spin a little before sleeping: with a busy peer the condition usually turns true within
+  // microseconds, and a sleep/wake pair costs syscalls on both sides. Then say we sleep (the
+  // waiting flags in shared memory), look once more, and sleep on the socket.
+  int block(unsigned events, uint64_t timeout_ns, int wake_fd) override {
+    for (int i = 0; i < 512; ++i) {
+      if (shared_moved(events)) return 0;
+      cpu_relax();
+    }
+    set_waiting(events, 1);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (shared_moved(events)) {
+      set_waiting(events, 0);
+      return 0;
+    }
+    int ms = timeout_ns == UINT64_MAX ? -1 : int(std::min<uint64_t>((timeout_ns + 999999) / 1000000, INT32_MAX));
+    pollfd pfd[2];
+    nfds_t n = 0;
+    // Before a peer arrives, the acceptor thread signals conn_efd_; after, the peer talks on sock_.
+    pfd[n++] = {connected_.load(std::memory_order_acquire) ? sock_ : conn_efd_, POLLIN, 0};
+    if (wake_fd >= 0) pfd[n++] = {wake_fd, POLLIN, 0};
+    int pr = ::poll(pfd, n, ms);
+    set_waiting(events, 0);
+    if (pr < 0) return errno == EINTR ? 0 : -errno;
+    if (pr > 0 && pfd[0].revents) service_socket();
+    if (wake_fd >= 0 && pr > 0 && (pfd[1].revents & POLLIN)) return kWaitWoken;
+    return 0;
   }
 
   // Has the peer moved the shared counters since our last sync? (No syscall, no state change.)
@@ -586,6 +589,10 @@ class PipePort final : public Port {
   PipeShmHeader* shm_ = nullptr;
   size_t shm_size_ = 0;
   uint64_t rx_packets_ = 0;
+  // Our head at the last sync of each direction, kept here: the copies in shared memory
+  // (prod/cons) are the peer's to scribble on.
+  uint32_t tx_synced_head_ = 0;
+  uint32_t rx_synced_head_ = 0;
 };
 
 }  // namespace

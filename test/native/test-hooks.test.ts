@@ -1,0 +1,20 @@
+// Test-only hooks live in build/Release/nmcap_test.node, never in the shipped addon or the
+// public API.
+import { describe, expect, it } from 'vitest';
+import * as api from '../../src/index.js';
+import { native } from '../../src/ports/binding.js';
+import { nativeTest } from '../helpers/native-test.js';
+
+describe('test hooks', () => {
+  it('are not exported by the shipped addon, nor by the public index', () => {
+    expect(Object.keys(native).sort()).toEqual(['CaptureSession', 'Port', 'ReplaySession', 'epbByteOrder']);
+    for (const hook of ['netmapTest', 'encodeEpb', 'ppsDeadlines']) {
+      expect(hook in native).toBe(false);
+      expect(hook in api).toBe(false);
+    }
+  });
+
+  it('are in the test addon', () => {
+    expect(Object.keys(nativeTest).sort()).toEqual(['encodeEpb', 'netmapTest', 'ppsDeadlines']);
+  });
+});

@@ -1,0 +1,76 @@
+// A hostile pipe end, for tests: `node pipe-corrupt.mjs NAME MODE`. It opens NAME with the addon
+// like any peer, then writes into the shared memory directly (through /proc/self/map_files, as
+// root) what no correct peer writes. Direction 0 (master -> slave) is the one it attacks, so
+// the test's end is the slave (receiver) for rx-* modes and the master (sender) for tx-* modes.
+//   rx-bufidx    sends "good", then a slot naming buffer 0xfffffff0
+//   rx-len       sends "good", then a slot whose len (60000) overruns its 2048-byte buffer
+//   rx-indirect  sends "good", then an NS_INDIRECT slot pointing at address 0x1000
+//   rx-prod      sets the producer index to 99999 (beyond the ring)
+//   tx-bufidx    (as receiver) rewrites every slot's buffer index to 0xfffffff0
+//   tx-cons      (as receiver) sets the consumer index to 99999
+// Prints "open\n" once the end is open, "done\n" once the damage is done; then waits for its
+// stdin to close.
+import { createRequire } from 'node:module';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+
+const require = createRequire(import.meta.url);
+const { Port } = require('../../../build/Release/nmcap.node');
+
+const [name, mode] = process.argv.slice(2);
+const port = new Port(name);
+process.stdout.write('open\n');
+
+// The pipe's shared memory (native/ports/pipe): a header, then per direction a control block
+// (prod at +0, cons at +64), the slot arrays at slots_ofs[d] (16-byte slots: buf_idx u32,
+// len u16, flags u16, ptr u64) and the buffers.
+const line = readFileSync('/proc/self/maps', 'utf8')
+  .split('\n')
+  .find((l) => l.includes(`/memfd:nmcap-pipe-${name.slice(5).split(/[{}]/)[0]}`));
+if (!line) throw new Error('shared memory mapping not found');
+const fd = openSync(`/proc/self/map_files/${line.split(' ')[0]}`, 'r+');
+const hdr = Buffer.alloc(64);
+readSync(fd, hdr, 0, 64, 0);
+const numSlots = hdr.readUInt32LE(8);
+const slots0 = Number(hdr.readBigUInt64LE(24));
+const CTL0 = 64; // ctl[0] follows the 48-byte header, aligned to 64
+const u32 = (v) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+const writeSlot = (i, { bufIdx, len, flags, ptr }) => {
+  const b = Buffer.alloc(16);
+  readSync(fd, b, 0, 16, slots0 + 16 * i);
+  if (bufIdx !== undefined) b.writeUInt32LE(bufIdx >>> 0, 0);
+  if (len !== undefined) b.writeUInt16LE(len, 4);
+  if (flags !== undefined) b.writeUInt16LE(flags, 6);
+  if (ptr !== undefined) b.writeBigUInt64LE(ptr, 8);
+  writeSync(fd, b, 0, 16, slots0 + 16 * i);
+};
+const setProd = (v) => writeSync(fd, u32(v), 0, 4, CTL0);
+const setCons = (v) => writeSync(fd, u32(v), 0, 4, CTL0 + 64);
+
+if (mode.startsWith('rx-') && mode !== 'rx-prod') {
+  port.inject(Buffer.from('good'));
+  port.txsync();
+  const at = port.ring('tx', 0).head; // the next slot: fill it badly and publish it by hand
+  if (mode === 'rx-bufidx') writeSlot(at, { bufIdx: 0xfffffff0, len: 60, flags: 0 });
+  if (mode === 'rx-len') writeSlot(at, { len: 60000, flags: 0 });
+  if (mode === 'rx-indirect') writeSlot(at, { len: 60, flags: 0x10, ptr: 0x1000n });
+  setProd((at + 1) % numSlots);
+} else if (mode === 'rx-prod') {
+  setProd(99999);
+} else if (mode === 'tx-bufidx') {
+  for (let i = 0; i < numSlots; i++) writeSlot(i, { bufIdx: 0xfffffff0 });
+} else if (mode === 'tx-cons') {
+  setCons(99999);
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+closeSync(fd);
+process.stdout.write('done\n');
+process.stdin.resume();
+process.stdin.on('end', () => {
+  port.close();
+  process.exit(0);
+});
