@@ -6,6 +6,8 @@
         "native/js/addon.cc",
         "native/js/js_port.cc",
         "native/js/js_capture.cc",
+        "native/js/js_filter.cc",
+        "native/loops/bpf.cc",
         "native/js/js_replay.cc",
         "native/loops/capture_loop.cc",
         "native/loops/replay_loop.cc",
@@ -22,7 +24,8 @@
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")", "native" ],
       "defines": [ "NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
       "cflags_cc": [ "-std=c++20", "-O2", "-Wall", "-Wextra", "-fexceptions" ],
-      "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ]
+      "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ],
+      "libraries": [ "-ldl" ]
     }
   ]
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "js/js_capture.h"
+#include "js/js_filter.h"
 #include "test/js_netmap_test.h"
 #include "loops/pacing.h"
 #include "loops/pcapng_epb.h"
@@ -29,8 +30,8 @@ void cleanup_sessions(void* arg) {
   for (NativeSession* s : live) s->stop_and_join();
 }
 
-// encodeEpb(iface, tsUnits: bigint, data, wireLen): the native capture's EPB bytes, so tests
-// can compare them with src/pcap's encoder.
+// encodeEpb(iface, tsUnits: bigint, data, wireLen, flags?): the native capture's EPB bytes, so
+// tests can compare them with src/pcap's encoder.
 Napi::Value EncodeEpb(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t iface = info[0].ToNumber().Uint32Value();
@@ -38,11 +39,12 @@ Napi::Value EncodeEpb(const Napi::CallbackInfo& info) {
   uint64_t ts = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
   Napi::Uint8Array data = info[2].As<Napi::Uint8Array>();
   uint32_t wire = info[3].ToNumber().Uint32Value();
+  uint32_t flags = info[4].IsNumber() ? info[4].ToNumber().Uint32Value() : 0;
   uint32_t caplen = uint32_t(data.ByteLength());
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, epb_size(caplen));
-  epb_begin(out.Data(), iface, ts, caplen, wire);
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, epb_size(caplen, flags));
+  epb_begin(out.Data(), iface, ts, caplen, wire, flags);
   std::memcpy(out.Data() + 28, data.Data(), caplen);
-  epb_finish(out.Data(), caplen);
+  epb_finish(out.Data(), caplen, flags);
   return out;
 }
 
@@ -76,6 +78,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ReplaySession", JsReplaySession::Init(env));
   exports.Set("encodeEpb", Napi::Function::New(env, EncodeEpb, "encodeEpb"));
   exports.Set("ppsDeadlines", Napi::Function::New(env, PpsDeadlines, "ppsDeadlines"));
+  exports.Set("filter", FilterExports(env));
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
   return exports;
 }

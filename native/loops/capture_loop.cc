@@ -21,6 +21,14 @@ namespace nmc {
 
 namespace {
 
+// Slot i's bytes, or nullptr when the slot names no valid buffer or claims more than one holds
+// (a peer sharing the rings may write anything there).
+const uint8_t* readable_data(const Ring& r, uint32_t i) {
+  const uint8_t* src = r.slot_data(i);
+  if (!src || (!(r.slot[i].flags & NS_INDIRECT) && r.slot[i].len > r.buf_size)) return nullptr;
+  return src;
+}
+
 class CaptureRun {
  public:
   CaptureRun(Port& port, const CaptureConfig& cfg, CaptureSink& sink, StopSignal& stop)
@@ -45,7 +53,7 @@ class CaptureRun {
         return fail(rc);
       }
       for (Ring& r : port_.rx_rings()) {
-        if (!drain(r)) return finish(stop_.requested() ? CaptureEnd::kStopped : CaptureEnd::kCount);
+        if (!drain(r)) return finish(stop_.requested() ? CaptureEnd::kStopped : limit_);
       }
     }
   }
@@ -71,12 +79,27 @@ class CaptureRun {
       }
       {
         uint32_t caplen = uint32_t(std::min<uint64_t>(len, cfg_.snaplen));
+        if (!cfg_.filter.empty()) {
+          const uint32_t keep = run_filter(r, cur, last, len, wire);
+          if (keep == 0) {
+            ++progress_.filtered;
+            cur = ring_next(r, last);
+            continue;
+          }
+          caplen = std::min(caplen, keep);
+        }
         if (!write_packet(r, cur, last, iface, r.slot_time(cur), ts_div, caplen, wire)) {
           more = false;
           goto out;
         }
         cur = ring_next(r, last);
         if (cfg_.count && progress_.packets >= cfg_.count) {
+          limit_ = CaptureEnd::kCount;
+          more = false;
+          goto out;
+        }
+        if (cfg_.byte_limit && produced_ >= cfg_.byte_limit) {
+          limit_ = CaptureEnd::kFilesize;
           more = false;
           goto out;
         }
@@ -87,9 +110,32 @@ class CaptureRun {
     return more;
   }
 
+  // The filter's verdict on the packet in slots [first, last] (`len` bytes in all): bytes to
+  // keep, 0 to drop. A packet spread over several slots is gathered first. A slot we cannot read
+  // passes, so write_packet counts it as invalid rather than it vanishing as "filtered".
+  uint32_t run_filter(const Ring& r, uint32_t first, uint32_t last, uint64_t len, uint64_t wire) {
+    const uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
+    if (first == last) {
+      const uint8_t* src = readable_data(r, first);
+      if (!src) return 1;
+      return bpf_run(cfg_.filter.data(), src, r.slot[first].len, wire32);
+    }
+    gather_.resize(size_t(len));
+    size_t at = 0;
+    for (uint32_t i = first;; i = ring_next(r, i)) {
+      const uint8_t* src = readable_data(r, i);
+      if (!src) return 1;
+      std::memcpy(gather_.data() + at, src, r.slot[i].len);
+      at += r.slot[i].len;
+      if (i == last) break;
+    }
+    return bpf_run(cfg_.filter.data(), gather_.data(), uint32_t(at), wire32);
+  }
+
   bool write_packet(const Ring& r, uint32_t first, uint32_t last, uint32_t iface, uint64_t ts_ns, uint32_t ts_div,
                     uint32_t caplen, uint64_t wire) {
-    uint32_t need = epb_size(caplen);
+    const uint32_t flags = r.direction(first);
+    uint32_t need = epb_size(caplen, flags);
     if (!buf_ || buf_->capacity - used_ < need) {
       if (buf_ && used_) hand_over();
       if (!buf_) {
@@ -104,12 +150,9 @@ class CaptureRun {
     }
     if (used_ == 0) filled_since_ = monotonic_ns();
     uint8_t* out = buf_->data + used_;
-    auto unreadable = [&](uint32_t i, const uint8_t* src) {
-      return !src || (!(r.slot[i].flags & NS_INDIRECT) && r.slot[i].len > r.buf_size);
-    };
     if (first == last) {  // the common case: one slot, one copy
-      const uint8_t* src = r.slot_data(first);
-      if (unreadable(first, src)) {
+      const uint8_t* src = readable_data(r, first);
+      if (!src) {
         ++progress_.invalid;  // a slot we cannot read: skip the packet, count it
         return true;
       }
@@ -117,8 +160,8 @@ class CaptureRun {
     } else {
       uint32_t copied = 0;
       for (uint32_t i = first;; i = ring_next(r, i)) {
-        const uint8_t* src = r.slot_data(i);
-        if (unreadable(i, src)) {
+        const uint8_t* src = readable_data(r, i);
+        if (!src) {
           ++progress_.invalid;
           return true;
         }
@@ -129,8 +172,10 @@ class CaptureRun {
       }
     }
     uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
-    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_ns / ts_div, caplen, wire32);
-    used_ += epb_finish(out, caplen);
+    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_ns / ts_div, caplen, wire32, flags);
+    const uint32_t block = epb_finish(out, caplen, flags);
+    used_ += block;
+    produced_ += block;
     ++progress_.packets;
     progress_.wire_bytes += wire;
     if (caplen < wire) ++progress_.truncated;
@@ -174,6 +219,9 @@ class CaptureRun {
   OutBuffer* buf_ = nullptr;
   size_t used_ = 0;
   uint64_t filled_since_ = 0;
+  std::vector<uint8_t> gather_;  // a multi-slot packet, put together for the filter
+  uint64_t produced_ = 0;        // bytes of EPBs written so far
+  CaptureEnd limit_ = CaptureEnd::kCount;  // which limit ended the walk
 };
 
 }  // namespace

@@ -17,6 +17,7 @@ import {
   type TsSource,
 } from '../ports/binding.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
+import { compileFilter } from './filter.js';
 import { VERSION } from '../version.js';
 
 export interface CaptureOptions {
@@ -30,6 +31,8 @@ export interface CaptureOptions {
   count?: number;
   /** stop after this many seconds */
   duration?: number;
+  /** stop once the file holds this many kB (1000 bytes; the closing statistics come on top) */
+  filesizeKB?: number;
   /** put the interface in promiscuous mode (default true; tcpdump's -p turns it off) */
   promisc?: boolean;
   /** capture one hardware queue only */
@@ -41,6 +44,8 @@ export interface CaptureOptions {
   /** how long a partly filled buffer may wait before it is written (default 100 ms) */
   flushMs?: number;
   comment?: string;
+  /** a tcpdump filter expression (compiled by libpcap for the port's link type) */
+  filter?: string;
   /** the rings are open: time to say "listening on ..." */
   onListening?: (port: OpenedPort) => void;
   onProgress?: (p: CaptureProgress) => void;
@@ -59,6 +64,10 @@ export interface CaptureResult {
   bytes: number;
   /** packets cut to snaplen */
   truncated: number;
+  /** where the filter ran, or null without one */
+  filterIn: 'kernel' | 'capture-thread' | null;
+  /** packets the filter rejected on the capture thread (kernel rejections are not counted) */
+  filtered: number;
   seconds: number;
   reason: CaptureEndReason;
   error?: NmcapError;
@@ -106,12 +115,21 @@ export class Capture {
   async run(): Promise<CaptureResult> {
     const o = this.opts;
     const snaplen = o.snaplen && o.snaplen > 0 ? o.snaplen : DEFAULT_SNAPLEN;
-    const opened = openPort(o.port, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue });
+    const opened = openPort(o.port, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue, filterPending: o.filter !== undefined });
     let sink: ByteSink | undefined;
-    // A path: we hold the fd, so the native side can keep the file allocated ahead of the writer
-    // and we can trim what it allocated beyond the end when we are done.
-    const fd = typeof o.output === 'string' && o.output !== '-' ? openSync(o.output, 'w') : undefined;
+    let fd: number | undefined;
     try {
+      // The kernel filters where the backend lets it; until attachFilter it receives nothing.
+      let userFilter: Buffer | undefined;
+      let filterIn: CaptureResult['filterIn'] = null;
+      if (o.filter !== undefined) {
+        const f = compileFilter(o.filter, opened.info.linkType, snaplen);
+        filterIn = opened.port.attachFilter(f.program) ? 'kernel' : 'capture-thread';
+        if (filterIn === 'capture-thread') userFilter = f.program;
+      }
+      // A path: we hold the fd, so the native side can keep the file allocated ahead of the writer
+      // and we can trim what it allocated beyond the end when we are done.
+      fd = typeof o.output === 'string' && o.output !== '-' ? openSync(o.output, 'w', 0o600) : undefined;
       sink = openSink(fd ?? o.output);
       const writer = new PcapngWriter(sink, {
         userAppl: `nmcap ${VERSION}`,
@@ -128,14 +146,15 @@ export class Capture {
             linkType: opened.info.linkType,
             snapLen: snaplen,
             name: opened.info.ifname,
-            description: describeRing(opened.info, i, rings, ts.note),
+            description: describeRing(opened.info, i, rings, ts.note, filterIn),
             tsResolution: ts.resolution,
+            filter: o.filter,
           }),
         );
       }
       o.onListening?.(opened);
-      const end = await this.drive(opened, sink, snaplen, ifaces, ts.divisor, fd);
-      writeStats(writer, end, ifaces, opened.info);
+      const end = await this.drive(opened, sink, snaplen, ifaces, ts.divisor, fd, userFilter);
+      writeStats(writer, end, ifaces, opened.info, filterIn);
       await writer.close();
       if (fd !== undefined && fstatSync(fd).isFile()) ftruncateSync(fd, sink.bytesWritten);
       const seconds = end.firstTsNs !== null && end.lastTsNs !== null ? Number(end.lastTsNs - end.firstTsNs) / 1e9 : 0;
@@ -145,6 +164,8 @@ export class Capture {
         dropped: toNumber(end.rxDrops),
         bytes: end.wireBytes,
         truncated: end.truncated,
+        filterIn,
+        filtered: end.filtered,
         seconds,
         reason: end.reason,
         error:
@@ -168,6 +189,7 @@ export class Capture {
     ifaces: number[],
     divisor: number,
     fd: number | undefined,
+    filter: Buffer | undefined,
   ): Promise<CaptureEndEvent> {
     const o = this.opts;
     const bufferSize = Math.max(o.bufferSize ?? 4 << 20, snaplen + 64, 65536);
@@ -182,11 +204,13 @@ export class Capture {
           snaplen,
           count: o.count ?? 0,
           durationMs: (o.duration ?? 0) * 1000,
+          byteLimit: o.filesizeKB ? Math.max(1, o.filesizeKB * 1000 - sink.bytesWritten) : 0,
           flushMs: o.flushMs ?? 100,
           ifaces,
           tsDivisors: ifaces.map(() => divisor),
           preallocateFd: fd,
           preallocateFrom: sink.bytesWritten,
+          filter,
         },
         ((kind: 'batch' | 'end', ev: CaptureBatchEvent | CaptureEndEvent) => {
           if (kind === 'batch') {
@@ -223,9 +247,16 @@ export class Capture {
   }
 }
 
-function describeRing(info: NativePortInfo, ring: number, rings: number, tsNote: string): string {
+function describeRing(
+  info: NativePortInfo,
+  ring: number,
+  rings: number,
+  tsNote: string,
+  filterIn: CaptureResult['filterIn'],
+): string {
   const where = rings > 1 ? `RX ring ${ring} of ${rings}` : 'RX';
-  return `${info.description}; ${where}; ${info.backend}${info.mode ? ` (${info.mode})` : ''}; ${tsNote}`;
+  const filter = filterIn === null ? '' : `; filter run ${filterIn === 'kernel' ? 'in the kernel' : 'on the capture thread'}`;
+  return `${info.description}; ${where}; ${info.backend}${info.mode ? ` (${info.mode})` : ''}; ${tsNote}${filter}`;
 }
 
 /**
@@ -233,7 +264,16 @@ function describeRing(info: NativePortInfo, ring: number, rings: number, tsNote:
  * ring where the backend counts per ring; otherwise they go on the first interface only, with a
  * comment saying so. Unknown counters are left out, never written as 0.
  */
-function writeStats(writer: PcapngWriter, end: CaptureEndEvent, ifaces: number[], info: NativePortInfo): void {
+function writeStats(
+  writer: PcapngWriter,
+  end: CaptureEndEvent,
+  ifaces: number[],
+  info: NativePortInfo,
+  filterIn: CaptureResult['filterIn'],
+): void {
+  // Packets the filter accepted: all we were handed where the kernel filtered (it counts after
+  // its filter), all we kept where we filtered; unknown without a filter.
+  const accepted = filterIn === 'kernel' ? end.rxReceived : filterIn === 'capture-thread' ? BigInt(end.packets) : null;
   const now = BigInt(Date.now()) * 1_000_000n;
   ifaces.forEach((iface, i) => {
     const first = i === 0;
@@ -247,6 +287,7 @@ function writeStats(writer: PcapngWriter, end: CaptureEndEvent, ifaces: number[]
       ifRecv: first ? end.rxReceived : null,
       osDrop: first ? end.rxDrops : null,
       usrDeliv: first ? BigInt(end.packets) : null,
+      filterAccept: first ? accepted : null,
       comments: comments.length ? comments : undefined,
     });
   });

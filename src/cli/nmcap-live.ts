@@ -7,8 +7,10 @@ import { PassThrough } from 'node:stream';
 import { Capture, type CaptureResult } from '../capture/capture.js';
 import { linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
-import type { OpenedPort } from '../ports/open.js';
-import { EXIT_OK, EXIT_RUNTIME, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
+import { compileFilter, filterImage } from '../capture/filter.js';
+import { StopConditionError, parseStopConditions, type StopConditions } from '../capture/stop.js';
+import { openPort, type OpenedPort } from '../ports/open.js';
+import { EXIT_OK, EXIT_RUNTIME, UsageError, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
 import { printPackets } from './nmcap-offline.js';
 
 
@@ -36,6 +38,8 @@ export function statsJson(r: CaptureResult, output: string | undefined): Record<
     dropped: r.dropped,
     bytes: r.bytes,
     truncated: r.truncated,
+    filterIn: r.filterIn,
+    filtered: r.filtered,
     seconds: r.seconds,
     reason: r.reason,
     port: r.port,
@@ -52,8 +56,36 @@ function listening(p: OpenedPort, snaplen: number): string {
   return `listening on ${p.name}, link-type ${name.short} (${name.long}), snapshot length ${snaplen} bytes`;
 }
 
+/** -c, --duration and every -a, read once; -a files counts rotated files and needs -b. */
+function stopConditions(a: NmcapArgs): StopConditions {
+  let stop: StopConditions;
+  try {
+    stop = parseStopConditions(a.autostop, a.count, a.duration);
+  } catch (e) {
+    if (e instanceof StopConditionError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (stop.files !== undefined) throw new UsageError('-a files:N counts the files of a rotation: give -b too (e.g. -b filesize:KB)');
+  if (stop.filesizeKB !== undefined && (a.write === undefined || a.write === '-')) throw new UsageError('-a filesize:KB needs -w FILE');
+  return stop;
+}
+
+/** -d: the filter compiled for the port's link type, printed as tcpdump -d prints it. */
+function dumpFilter(a: NmcapArgs, snaplen: number): number {
+  const opened = openPort(a.interface!, 'rx', { promisc: false, snaplen, queue: a.queue });
+  try {
+    const f = compileFilter(a.filter ?? '', opened.info.linkType, snaplen);
+    process.stdout.write(`${filterImage(f.program).join('\n')}\n`);
+    return EXIT_OK;
+  } finally {
+    opened.port.close();
+  }
+}
+
 export async function runLive(a: NmcapArgs): Promise<number> {
   const snaplen = a.snaplen && a.snaplen > 0 ? a.snaplen : 262144;
+  if (a.dumpFilter) return dumpFilter(a, snaplen);
+  const stop = stopConditions(a);
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
@@ -61,10 +93,12 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     port: a.interface!,
     output: printing ? pass! : toStdout ? process.stdout : a.write!,
     snaplen,
-    count: a.count,
-    duration: a.duration,
+    count: stop.packets,
+    duration: stop.duration,
+    filesizeKB: stop.filesizeKB,
     promisc: a.noPromiscuousMode !== true,
     queue: a.queue,
+    filter: a.filter,
     // Printing wants packets on screen promptly; files want big writes.
     flushMs: printing ? 20 : 100,
     onListening: (p) => {

@@ -61,6 +61,7 @@
 #include <string>
 #include <vector>
 
+#include "loops/bpf.h"
 #include "ports/af_packet/af_packet_filter.h"
 #include "ports/af_packet/af_packet_iface.h"
 #include "ring/clock.h"
@@ -120,6 +121,7 @@ struct RxQueue {
   std::vector<Slot> slots;
   std::vector<uint64_t> ts;
   std::vector<uint32_t> wire;
+  std::vector<uint8_t> dir;  // PacketDirection of each slot, from sll_pkttype
   std::vector<uint64_t> end_seq;  // per block: value of `walked` after its last packet
   uint32_t rel_blk = 0;           // oldest block we hold
   uint32_t nheld = 0;             // blocks taken from the kernel, not yet given back
@@ -288,6 +290,32 @@ class AfPacketPort final : public Port {
     return tx_state_.fd;
   }
 
+  // The capture filter goes on every RX socket, replacing the reject-all filter held since open
+  // (see open_rx). When one queue is captured alone its queue filter must stay, and a socket may
+  // refuse a large program (optmem_max): then the filter runs in the capture loop instead.
+  static_assert(sizeof(sock_filter) == sizeof(BpfInsn), "a BPF instruction is a sock_filter");
+  bool attach_filter(const std::vector<BpfInsn>& prog) override {
+    if (rxq_.empty()) return false;
+    bool in_kernel = !prog.empty() && !queue_filter_;
+    if (in_kernel) {
+      AfPacketFilter f(prog.size());
+      std::memcpy(f.data(), prog.data(), prog.size() * sizeof(BpfInsn));
+      for (RxQueue& q : rxq_) {
+        if (af_packet_attach(q.fd, f) < 0) {
+          in_kernel = false;
+          break;
+        }
+      }
+    }
+    if (!in_kernel) {
+      for (RxQueue& q : rxq_) {
+        if (keep_filter_.empty()) af_packet_detach(q.fd);
+        else if (int rc = af_packet_attach(q.fd, keep_filter_); rc < 0) throw sys_error("SO_ATTACH_FILTER", -rc);
+      }
+    }
+    return in_kernel;
+  }
+
   PortCounters counters() override {
     PortCounters c;
     if (!want_rx_) return c;  // no RX socket, nothing measured
@@ -392,6 +420,11 @@ class AfPacketPort final : public Port {
     AfPacketFilter final_filter =
         one_queue ? af_packet_keep_filter(keep, iface_.rx_queues, member_of_queue(uint32_t(opts_.queue), iface_.rx_queues))
                   : af_packet_keep_filter(keep, 0, 0);
+    // A capture filter to come: receive nothing until attach_filter() puts it (or, where the
+    // queue filter must stay, final_filter) in place.
+    keep_filter_ = need_filter ? final_filter : AfPacketFilter{};
+    queue_filter_ = one_queue;
+    const bool hold = opts_.filter_pending;
     len_cap_ = uint16_t(std::min<uint32_t>(opts_.snaplen ? opts_.snaplen : 65535u, 65535u));
 
     rxq_.resize(nq);
@@ -425,9 +458,10 @@ class AfPacketPort final : public Port {
       q.slots.assign(nslots, Slot{0, 0, NS_INDIRECT, 0});
       q.ts.assign(nslots, 0);
       q.wire.assign(nslots, 0);
+      q.dir.assign(nslots, kDirUnknown);
 
       // Until every member sits in the group, packets could land in the wrong ring: drop them.
-      if (fanout_) {
+      if (fanout_ || hold) {
         AfPacketFilter none = af_packet_reject_all();
         if (int rc = af_packet_attach(q.fd, none); rc < 0) throw sys_error("SO_ATTACH_FILTER", -rc);
       } else if (need_filter) {
@@ -456,7 +490,7 @@ class AfPacketPort final : public Port {
         }
       }
     }
-    if (fanout_) {
+    if (fanout_ && !hold) {
       for (RxQueue& q : rxq_) {
         if (need_filter) {
           if (int rc = af_packet_attach(q.fd, final_filter); rc < 0) throw sys_error("SO_ATTACH_FILTER", -rc);
@@ -476,6 +510,7 @@ class AfPacketPort final : public Port {
       r.slot = q.slots.data();
       r.slot_ts_ns = q.ts.data();
       r.slot_wire_len = q.wire.data();
+      r.slot_direction = q.dir.data();
       rx_.push_back(r);
     }
   }
@@ -607,12 +642,10 @@ class AfPacketPort final : public Port {
       const uint8_t* pkt = blk + q.next_off;
       q.next_off += h->tp_next_offset;
       --q.pkts_left;
-      bool skip = false;
-      if (iface_.arphrd == ARPHRD_LOOPBACK) {
-        // On lo every packet passes twice, as outgoing and as incoming; keep it once (as tcpdump does).
-        const sockaddr_ll* sll = reinterpret_cast<const sockaddr_ll*>(pkt + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-        skip = sll->sll_pkttype == PACKET_OUTGOING;
-      }
+      const sockaddr_ll* sll = reinterpret_cast<const sockaddr_ll*>(pkt + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+      const bool outgoing = sll->sll_pkttype == PACKET_OUTGOING;
+      // On lo every packet passes twice, as outgoing and as incoming; keep it once (as tcpdump does).
+      const bool skip = outgoing && iface_.arphrd == ARPHRD_LOOPBACK;
       if (!skip) {
         uint8_t* frame = const_cast<uint8_t*>(pkt) + mac;
         uint32_t len = snap, wire = h->tp_len;
@@ -639,6 +672,7 @@ class AfPacketPort final : public Port {
         s.ptr = uint64_t(uintptr_t(frame));
         q.ts[i] = uint64_t(h->tp_sec) * 1000000000ull + h->tp_nsec;
         q.wire[i] = wire;
+        q.dir[i] = outgoing ? kDirOutbound : kDirInbound;
         r.tail = ring_next(r, i);
         ++q.walked;
         --room;
@@ -800,6 +834,8 @@ class AfPacketPort final : public Port {
   bool want_tx_ = false;
   bool fanout_ = false;
   bool vlan_reinsert_ = false;
+  AfPacketFilter keep_filter_;  // snaplen / queue filter every RX socket needs (empty: none)
+  bool queue_filter_ = false;   // keep_filter_ selects one queue: a capture filter cannot replace it
   bool in_chain_ = false;  // TX: inside a NS_MOREFRAG chain (all of it is refused)
   bool bypass_ = false;
   bool closed_ = false;
