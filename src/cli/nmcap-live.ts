@@ -8,6 +8,7 @@ import { Capture, type CaptureResult } from '../capture/capture.js';
 import { linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
 import { compileFilter, filterImage } from '../capture/filter.js';
+import { dropPrivileges } from '../capture/privileges.js';
 import { StopConditionError, parseStopConditions, type StopConditions } from '../capture/stop.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
@@ -56,6 +57,36 @@ function listening(p: OpenedPort, snaplen: number): string {
   return `listening on ${p.name}, link-type ${name.short} (${name.long}), snapshot length ${snaplen} bytes`;
 }
 
+/**
+ * The live status line on a terminal, redrawn in place twice a second: packets, rate over the
+ * last interval, drops, bytes written, file.
+ */
+function startStatusLine(capture: Capture, file: string): { end: () => void } {
+  let last = { t: performance.now(), packets: 0 };
+  const draw = (): void => {
+    const s = capture.status();
+    const now = performance.now();
+    const rate = ((s.packets - last.packets) * 1000) / Math.max(1, now - last.t);
+    last = { t: now, packets: s.packets };
+    const drops = s.dropped === null ? 'unknown' : String(s.dropped);
+    process.stderr.write(`\r\x1b[K${statusText(s.packets, rate, drops, s.fileBytes, file)}`);
+  };
+  const timer = setInterval(draw, 500);
+  return {
+    end: () => {
+      clearInterval(timer);
+      draw();
+      process.stderr.write('\n');
+    },
+  };
+}
+
+export function statusText(packets: number, pps: number, drops: string, bytes: number, file: string): string {
+  const size = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
+  const rate = pps >= 1e6 ? `${(pps / 1e6).toFixed(2)} Mpps` : pps >= 1e3 ? `${(pps / 1e3).toFixed(1)} kpps` : `${Math.round(pps)} pps`;
+  return `packets: ${packets}  rate: ${rate}  drops: ${drops}  written: ${size}  file: ${file}`;
+}
+
 /** -c, --duration and every -a, read once; -a files counts rotated files and needs -b. */
 function stopConditions(a: NmcapArgs): StopConditions {
   let stop: StopConditions;
@@ -91,6 +122,9 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
   const capture = new Capture({
     port: a.interface!,
+    ports: a.interfaces,
+    // Ports need privileges, the file and everything after do not (tcpdump -Z's order).
+    onPortsOpen: a.user === undefined ? undefined : () => dropPrivileges(a.user!),
     output: printing ? pass! : toStdout ? process.stdout : a.write!,
     snaplen,
     count: stop.packets,
@@ -108,6 +142,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   });
 
   const sig = onInterrupt(() => capture.stop());
+  const status = !printing && !toStdout && !a.quiet && process.stderr.isTTY ? startStatusLine(capture, a.write!) : undefined;
 
   let printed: Promise<number> | undefined;
   if (pass) {
@@ -119,6 +154,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   }
   try {
     const r = await capture.run();
+    status?.end();
     if (printed) await printed;
     const out = toStdout ? process.stderr : process.stdout;
     if (a.json) out.write(`${JSON.stringify(statsJson(r, a.write))}\n`);
@@ -130,8 +166,10 @@ export async function runLive(a: NmcapArgs): Promise<number> {
       process.stderr.write(`nmcap: ${describeError(r.error)}\n`);
       return EXIT_RUNTIME;
     }
-    return sig.exitCode() ?? EXIT_OK;
+    // Ctrl-C and SIGTERM are how a capture normally ends (tcpdump, dumpcap): exit 0.
+    return EXIT_OK;
   } catch (e) {
+    status?.end();
     pass?.destroy();
     return reportError(e);
   } finally {
