@@ -132,6 +132,10 @@ export class Capture {
   private ports: CapturePort[] = [];
   private sink: ByteSink | undefined;
   private stopRequested = false;
+  /** the packet count (over all ports) ended the capture */
+  private countReached = false;
+  /** the drop counters' last value, once the ports are closed */
+  private droppedAtClose: number | null | undefined;
 
   constructor(private readonly opts: CaptureOptions) {}
 
@@ -141,10 +145,13 @@ export class Capture {
   }
 
   status(): CaptureStatus {
-    let dropped: number | null = 0;
-    for (const p of this.ports) {
-      const d = p.opened.port.counters().rxDrops;
-      dropped = d === null || dropped === null ? null : dropped + Number(d);
+    let dropped = this.droppedAtClose;
+    if (dropped === undefined) {
+      dropped = 0;
+      for (const p of this.ports) {
+        const d = p.opened.port.counters().rxDrops;
+        dropped = d === null || dropped === null ? null : dropped + Number(d);
+      }
     }
     return { packets: this.ports.reduce((n, p) => n + p.written, 0), fileBytes: this.sink?.bytesWritten ?? 0, dropped };
   }
@@ -202,6 +209,7 @@ export class Capture {
       if (fd !== undefined && fstatSync(fd).isFile()) ftruncateSync(fd, sink.bytesWritten);
       return this.result(ends, sink.bytesWritten);
     } finally {
+      this.droppedAtClose = this.status().dropped;
       for (const p of this.ports) p.opened.port.close();
       if (fd !== undefined) closeSync(fd);
     }
@@ -226,7 +234,7 @@ export class Capture {
       filterIn: filterIn.length === 1 ? filterIn[0]! : 'capture-thread',
       filtered: ends.reduce((n, e) => n + e.filtered, 0),
       seconds: min !== null && max !== null ? Number(max - min) / 1e9 : 0,
-      reason: failed?.reason ?? ends[0]!.reason,
+      reason: failed?.reason ?? (this.countReached ? 'count' : (ends.find((e) => e.reason !== 'peer-closed')?.reason ?? 'peer-closed')),
       error: failed
         ? (PortError.from(Object.assign(new Error(failed.message), { code: failed.code || 'ERR_PORT_IO' })) as NmcapError)
         : undefined,
@@ -237,8 +245,9 @@ export class Capture {
   }
 
   /**
-   * Runs one native capture session per port, all writing in order into the one sink. The first
-   * port to end ends them all (a count, a duration, a fault). With several ports a packet count
+   * Runs one native capture session per port, all writing in order into the one sink. A port
+   * ending for any reason but its pipe peer closing (a count, a duration, a fault) ends them all;
+   * with every peer closed the capture is over. With several ports a packet count
    * is for them all: each session stops at it on its own, and the batch that passes it is cut
    * after the last packet still wanted.
    */
@@ -286,6 +295,7 @@ export class Capture {
                   n = limit - total;
                   bytes = epbPrefix(buffers[b.id]!, n);
                 }
+                this.countReached = true;
                 stopAll();
               }
               if (writeError !== undefined || bytes === 0) {
@@ -307,7 +317,8 @@ export class Capture {
                 );
             } else {
               ends[k] = ev as CaptureEndEvent;
-              stopAll();
+              // A pipe whose sender closed in order is done; the other ports go on.
+              if (ends[k].reason !== 'peer-closed') stopAll();
               if (++ended === this.ports.length) writes.then(() => (writeError !== undefined ? reject(writeError) : resolve(ends)));
             }
           }) as never,
