@@ -122,6 +122,17 @@ std::vector<BpfInsn> program_arg(Napi::Env env, const Napi::Value& v) {
   return prog;
 }
 
+}  // namespace
+
+std::vector<BpfInsn> checked_program(Napi::Env env, const Napi::Value& v) {
+  std::vector<BpfInsn> prog = program_arg(env, v);
+  std::string why = bpf_check(prog);
+  if (!why.empty()) throw coded_error(env, "ERR_FILTER_INVALID", "invalid BPF program: " + why);
+  return prog;
+}
+
+namespace {
+
 Napi::Value Image(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<BpfInsn> prog = program_arg(env, info[0]);
@@ -151,21 +162,12 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
 
 Napi::Value Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<BpfInsn> prog = program_arg(env, info[0]);
-  std::string why = bpf_check(prog);
-  if (!why.empty()) throw coded_error(env, "ERR_FILTER_INVALID", "invalid BPF program: " + why);
+  std::vector<BpfInsn> prog = checked_program(env, info[0]);
   Napi::Uint8Array pkt = info[1].As<Napi::Uint8Array>();
   return Napi::Number::New(env, double(bpf_run(prog.data(), pkt.Data(), uint32_t(pkt.ByteLength()), info[2].ToNumber().Uint32Value())));
 }
 
 }  // namespace
-
-std::vector<BpfInsn> checked_program(Napi::Env env, const Napi::Value& v) {
-  std::vector<BpfInsn> prog = program_arg(env, v);
-  std::string why = bpf_check(prog);
-  if (!why.empty()) throw coded_error(env, "ERR_FILTER_INVALID", "invalid BPF program: " + why);
-  return prog;
-}
 
 Napi::Object FilterExports(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);

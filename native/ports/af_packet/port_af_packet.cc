@@ -293,6 +293,8 @@ class AfPacketPort final : public Port {
   // The capture filter goes on every RX socket, replacing the reject-all filter held since open
   // (see open_rx). When one queue is captured alone its queue filter must stay, and a socket may
   // refuse a large program (optmem_max): then the filter runs in the capture loop instead.
+  // The kernel runs it before we re-insert 802.1Q tags, so (as with libpcap's programs from
+  // pcap_open_dead) a tagged frame is judged as if untagged here, and `vlan` matches nothing.
   static_assert(sizeof(sock_filter) == sizeof(BpfInsn), "a BPF instruction is a sock_filter");
   bool attach_filter(const std::vector<BpfInsn>& prog) override {
     if (rxq_.empty()) return false;
