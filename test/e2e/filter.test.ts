@@ -75,6 +75,32 @@ describe('filters over a pipe (capture-thread interpreter)', () => {
     },
   );
 
+  it('judges a jumbo frame spread over several pipe slots as a whole (and keeps the snap length)', async () => {
+    const jumbo = tmp.path('jumbo.pcap');
+    const w = new PcapWriter(openSink(jumbo), { linkType: 1, snapLen: 65535 });
+    const frames = makeFrames(300, 9).filter((d) => d.length >= 34 && d.readUInt16BE(12) === 0x0800);
+    frames.forEach((d, i) => {
+      // Every third frame grows to 9000 bytes: several 2048-byte slots; its ports sit in the first one.
+      const big = i % 3 === 0 ? Buffer.concat([d, Buffer.alloc(9000 - d.length, i & 0xff)]) : d;
+      w.writePacket({ ts: BigInt(i) * 1000n, data: big });
+    });
+    await w.close();
+    const expr = 'udp and greater 5000';
+    const out = tmp.path('ref-jumbo.pcap');
+    execFileSync('tcpdump', ['-r', jumbo, '-w', out, expr], { stdio: 'ignore' });
+    const want = packetsOf(out).map((p) => Buffer.from(p.data));
+    expect(want.length).toBeGreaterThan(0);
+    const name = pipeName('j');
+    const got = tmp.path(`${name}.pcapng`);
+    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', got, '-s', '4000', expr]);
+    await c.waitFor(/^listening on pipe:/);
+    expect((await run('nmreplay', ['-i', `pipe:${name}{0`, '-t', jumbo])).code).toBe(0);
+    expect((await c.done).code).toBe(0);
+    const pk = packetsOf(got);
+    expect(pk.map((p) => p.origLen)).toEqual(want.map((d) => d.length));
+    pk.forEach((p, i) => expect(Buffer.compare(p.data, want[i]!.subarray(0, 4000))).toBe(0));
+  });
+
   it('takes the expression with -f as dumpcap does, in several words as tcpdump does', async () => {
     const want = tcpdumpKeeps('udp and port 5353');
     const a = await capture(['-f', 'udp and port 5353']);
