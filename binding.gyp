@@ -4,7 +4,8 @@
     "defines": [ "NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
     "cflags": [ "-fPIC" ],
     "cflags_cc": [ "-std=c++20", "-O2", "-Wall", "-Wextra", "-fexceptions", "-fPIC" ],
-    "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ]
+    "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ],
+    "libraries": [ "-ldl" ]
   },
   "targets": [
     {
@@ -24,6 +25,8 @@
         "native/ports/af_xdp/xdp_prog.cc",
         "native/loops/capture_loop.cc",
         "native/loops/replay_loop.cc",
+        "native/loops/bpf.cc",
+        "native/js/js_filter.cc",
         "native/js/js_port.cc",
         "native/js/js_capture.cc",
         "native/js/js_replay.cc"

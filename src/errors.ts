@@ -148,3 +148,26 @@ export class HarnessError extends NmcapError {
     super(code, message);
   }
 }
+
+/** Codes of FilterError: a capture filter expression could not be turned into a program we run. */
+export const FilterErrorCode = {
+  /** libpcap (which compiles tcpdump expressions) is not installed. */
+  NO_LIBPCAP: 'ERR_FILTER_NO_LIBPCAP',
+  /** libpcap refused the expression. */
+  SYNTAX: 'ERR_FILTER_SYNTAX',
+  /** A program that fails the checks the kernel makes before running one. */
+  INVALID: 'ERR_FILTER_INVALID',
+} as const;
+export type FilterErrorCode = (typeof FilterErrorCode)[keyof typeof FilterErrorCode];
+
+export class FilterError extends NmcapError {
+  /** Wraps an error thrown by the addon's filter functions. */
+  static from(e: unknown): unknown {
+    if (e instanceof NmcapError) return e;
+    const err = e as { code?: unknown; message?: unknown };
+    if (e instanceof Error && typeof err.code === 'string' && err.code.startsWith('ERR_FILTER_')) {
+      return new FilterError(err.code, String(err.message));
+    }
+    return e;
+  }
+}

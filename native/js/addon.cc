@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "js/js_capture.h"
+#include "js/js_filter.h"
 #include "loops/pcapng_epb.h"
 #include "js/js_port.h"
 #include "js/js_replay.h"
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ReplaySession", JsReplaySession::Init(env));
   // The byte order of the EPBs the capture loop writes: the SHB of their section must say the same.
   exports.Set("epbByteOrder", kEpbByteOrder);
+  exports.Set("filter", FilterExports(env));  // tcpdump expressions: compile (libpcap at run time), -d
   return exports;
 }
 

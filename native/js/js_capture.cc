@@ -1,5 +1,6 @@
 #include "js/js_capture.h"
 
+#include "js/js_filter.h"
 #include "js/js_port.h"
 #include "js/js_util.h"
 
@@ -20,6 +21,7 @@ const char* end_name(CaptureEnd e) {
   switch (e) {
     case CaptureEnd::kCount: return "count";
     case CaptureEnd::kDuration: return "duration";
+    case CaptureEnd::kFilesize: return "filesize";
     case CaptureEnd::kPeerClosed: return "peer-closed";
     case CaptureEnd::kError: return "error";
     default: return "stopped";
@@ -31,6 +33,7 @@ void set_progress(Napi::Env env, Napi::Object o, const CaptureProgress& p) {
   o.Set("wireBytes", Napi::Number::New(env, double(p.wire_bytes)));
   o.Set("truncated", Napi::Number::New(env, double(p.truncated)));
   o.Set("invalid", Napi::Number::New(env, double(p.invalid)));
+  o.Set("filtered", Napi::Number::New(env, double(p.filtered)));
   o.Set("firstTsNs", p.first_ts_ns ? Napi::Value(Napi::BigInt::New(env, p.first_ts_ns)) : env.Null());
   o.Set("lastTsNs", p.last_ts_ns ? Napi::Value(Napi::BigInt::New(env, p.last_ts_ns)) : env.Null());
 }
@@ -65,9 +68,11 @@ JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : JsSession<J
   if (cfg_.snaplen == 0) cfg_.snaplen = 262144;
   cfg_.count = uint64_t(opt_f64(c, "count", 0));
   cfg_.duration_ns = uint64_t(opt_f64(c, "durationMs", 0) * 1e6);
+  cfg_.byte_limit = uint64_t(opt_f64(c, "byteLimit", 0));
   cfg_.flush_ms = opt_u32(c, "flushMs", 100);
   cfg_.iface = u32_array(env, c, "ifaces");
   cfg_.ts_div = u32_array(env, c, "tsDivisors");
+  if (!c.Get("filter").IsUndefined() && !c.Get("filter").IsNull()) cfg_.filter = checked_program(env, c.Get("filter"));
   // The output file, when there is one: kept allocated ahead of what the loop produces.
   prealloc_fd_ = c.Get("preallocateFd").IsNumber() ? c.Get("preallocateFd").As<Napi::Number>().Int32Value() : -1;
   prealloc_from_ = uint64_t(opt_f64(c, "preallocateFrom", 0));

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "js/js_filter.h"
 #include "js/js_util.h"
 #include "ring/walkers.h"
 
@@ -31,6 +32,7 @@ OpenOptions parse_open_options(Napi::Env env, const Napi::Value& v) {
   o.queue = (q.IsUndefined() || q.IsNull()) ? -1 : int(opt_u32(obj, "queue", 0));
   o.tx_budget = opt_u32(obj, "txBudget", 0);
   o.zero_copy = opt_bool(obj, "zeroCopy", false);
+  o.filter_pending = opt_bool(obj, "filterPending", false);
   return o;
 }
 
@@ -49,6 +51,7 @@ Napi::Function JsPort::Init(Napi::Env env) {
                          InstanceMethod<&JsPort::Wait>("wait"),
                          InstanceMethod<&JsPort::Fd>("fd"),
                          InstanceMethod<&JsPort::Counters>("counters"),
+                         InstanceMethod<&JsPort::AttachFilter>("attachFilter"),
                          InstanceMethod<&JsPort::End>("end"),
                          InstanceMethod<&JsPort::TxPending>("txPending"),
                          InstanceMethod<&JsPort::Inject>("inject"),
@@ -237,6 +240,19 @@ Napi::Value JsPort::Counters(const Napi::CallbackInfo& info) {
   o.Set("rxDrops", optional_u64(env, c.rx_drops));
   o.Set("rxRingFull", optional_u64(env, c.rx_ring_full));
   return o;
+}
+
+// attachFilter(program): true if the backend now filters in the kernel, false if the capture
+// loop must run the program (pass it as the session's `filter`).
+Napi::Value JsPort::AttachFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Port& p = checked(env);
+  std::vector<BpfInsn> prog = checked_program(env, info[0]);
+  try {
+    return Napi::Boolean::New(env, p.attach_filter(prog));
+  } catch (const PortError& e) {
+    throw port_error(env, e);
+  }
 }
 
 Napi::Value JsPort::End(const Napi::CallbackInfo& info) {

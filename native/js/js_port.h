@@ -38,6 +38,7 @@ class JsPort : public Napi::ObjectWrap<JsPort> {
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value AttachFilter(const Napi::CallbackInfo& info);
   Napi::Value End(const Napi::CallbackInfo& info);
   Napi::Value TxPending(const Napi::CallbackInfo& info);
   Napi::Value Inject(const Napi::CallbackInfo& info);

@@ -48,7 +48,7 @@ class CaptureRun {
       for (Ring& r : port_.rx_rings()) {
         if (!drain(r)) {
           if (port_.end() == PortEnd::kError) return fail(-EPROTO);
-          return finish(stop_.requested() ? CaptureEnd::kStopped : CaptureEnd::kCount);
+          return finish(stop_.requested() ? CaptureEnd::kStopped : limit_);
         }
       }
     }
@@ -78,12 +78,27 @@ class CaptureRun {
         continue;
       }
       uint32_t caplen = uint32_t(std::min<uint64_t>(p.len, cfg_.snaplen));
-      if (!write_packet(w, iface, p.ts_ns, ts_div, caplen, p.wire_len)) {
+      if (!cfg_.filter.empty()) {
+        const uint32_t keep = run_filter(w, p);
+        if (keep == 0) {
+          ++progress_.filtered;
+          w.consume();
+          continue;
+        }
+        caplen = std::min(caplen, keep);
+      }
+      if (!write_packet(w, iface, p.ts_ns, ts_div, caplen, p.wire_len, r.direction(p.first))) {
         more = false;
         break;
       }
       w.consume();
       if (cfg_.count && progress_.packets >= cfg_.count) {
+        limit_ = CaptureEnd::kCount;
+        more = false;
+        break;
+      }
+      if (cfg_.byte_limit && produced_ >= cfg_.byte_limit) {
+        limit_ = CaptureEnd::kFilesize;
         more = false;
         break;
       }
@@ -92,8 +107,21 @@ class CaptureRun {
     return more;
   }
 
-  bool write_packet(const RxWalker& w, uint32_t iface, uint64_t ts_ns, uint32_t ts_div, uint32_t caplen, uint64_t wire) {
-    uint32_t need = epb_size(caplen);
+  // The filter's verdict on the packet next() returned: bytes to keep, 0 to drop. A packet spread
+  // over several slots is gathered first.
+  uint32_t run_filter(const RxWalker& w, const RxPacket& p) {
+    const uint32_t wire32 = p.wire_len > 0xffffffffull ? 0xffffffffu : uint32_t(p.wire_len);
+    const auto& frags = w.fragments();
+    if (frags.size() == 1) return bpf_run(cfg_.filter.data(), frags[0].data, frags[0].len, wire32);
+    gather_.resize(size_t(p.len));
+    const uint32_t n = w.copy(gather_.data(), p.len);
+    return bpf_run(cfg_.filter.data(), gather_.data(), n, wire32);
+  }
+
+  // `flags` is the EPB's epb_flags (direction), 0 for none.
+  bool write_packet(const RxWalker& w, uint32_t iface, uint64_t ts_ns, uint32_t ts_div, uint32_t caplen, uint64_t wire,
+                    uint32_t flags) {
+    uint32_t need = epb_size(caplen, flags);
     if (!buf_ || buf_->capacity - used_ < need) {
       if (buf_ && used_) hand_over();
       if (!buf_) {
@@ -110,8 +138,10 @@ class CaptureRun {
     uint8_t* out = buf_->data + used_;
     w.copy(out + kEpbHeaderBytes, caplen);
     uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
-    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_ns / ts_div, caplen, wire32);
-    used_ += epb_finish(out, caplen);
+    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_ns / ts_div, caplen, wire32, flags);
+    const uint32_t block = epb_finish(out, caplen, flags);
+    used_ += block;
+    produced_ += block;
     ++progress_.packets;
     progress_.wire_bytes += wire;
     if (caplen < wire) ++progress_.truncated;
@@ -155,6 +185,9 @@ class CaptureRun {
   OutBuffer* buf_ = nullptr;
   size_t used_ = 0;
   uint64_t filled_since_ = 0;
+  std::vector<uint8_t> gather_;  // a multi-slot packet, put together for the filter
+  uint64_t produced_ = 0;        // bytes of EPBs written so far
+  CaptureEnd limit_ = CaptureEnd::kCount;  // which limit ended the walk
 };
 
 }  // namespace

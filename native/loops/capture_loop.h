@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "loops/bpf.h"
 #include "ring/port.h"
 #include "ring/stop_signal.h"
 
@@ -14,9 +15,13 @@ struct CaptureConfig {
   uint32_t snaplen = 262144;    // bytes kept per packet
   uint64_t count = 0;           // stop after this many packets (0 = no limit)
   uint64_t duration_ns = 0;     // stop after this long (0 = no limit)
+  uint64_t byte_limit = 0;      // stop once this many bytes of EPBs were produced (0 = no limit)
   uint32_t flush_ms = 100;      // hand a partly filled buffer over after this long
   std::vector<uint32_t> iface;  // pcapng interface id of each RX ring
   std::vector<uint32_t> ts_div; // ns per if_tsresol unit of each ring's interface (1 = ns, 1000 = us)
+  // A checked classic-BPF program run on every packet (empty = keep all). Set only where the
+  // backend did not filter in the kernel. Its result also caps the bytes kept, as in the kernel.
+  std::vector<BpfInsn> filter;
 };
 
 // Running totals, handed to JS with every batch.
@@ -25,11 +30,12 @@ struct CaptureProgress {
   uint64_t wire_bytes = 0;  // their lengths on the wire
   uint64_t truncated = 0;   // cut to snaplen
   uint64_t invalid = 0;     // slots naming no valid buffer (skipped)
+  uint64_t filtered = 0;    // rejected by the filter run here (0 when the kernel filters)
   uint64_t first_ts_ns = 0; // timestamps of the first and last packet (0 = none yet)
   uint64_t last_ts_ns = 0;
 };
 
-enum class CaptureEnd : uint8_t { kStopped, kCount, kDuration, kPeerClosed, kError };
+enum class CaptureEnd : uint8_t { kStopped, kCount, kDuration, kPeerClosed, kError, kFilesize };
 
 struct CaptureResult {
   CaptureEnd end = CaptureEnd::kStopped;

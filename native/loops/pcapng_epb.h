@@ -29,20 +29,41 @@ inline void store_le32(uint8_t* p, uint32_t v) {
 
 inline uint32_t pad4(uint32_t n) { return (n + 3u) & ~3u; }
 
-// Bytes an EPB with `caplen` bytes of data (and no options) takes.
-inline uint32_t epb_size(uint32_t caplen) { return kEpbHeaderBytes + 4u + pad4(caplen); }
+// epb_flags bits 0-1: the packet's direction (0 unknown, 1 inbound, 2 outbound). A packet whose
+// flags are 0 gets no option at all; otherwise the option list is epb_flags then opt_endofopt,
+// as src/pcap's encoder writes it.
+inline constexpr uint32_t kEpbFlagsOptionBytes = 12;
+
+inline void store_le16(uint8_t* p, uint16_t v) {
+  p[0] = uint8_t(v);
+  p[1] = uint8_t(v >> 8);
+}
+
+// Bytes an EPB with `caplen` bytes of data takes (with an epb_flags option when flags != 0).
+inline uint32_t epb_size(uint32_t caplen, uint32_t flags = 0) {
+  return kEpbHeaderBytes + 4u + pad4(caplen) + (flags ? kEpbFlagsOptionBytes : 0u);
+}
 
 // Writes the EPB header; the caller copies the data to out + kEpbHeaderBytes (possibly from
-// several fragments) and then calls epb_finish. `ts_units` is in the interface's if_tsresol units.
-inline void epb_begin(uint8_t* out, uint32_t iface, uint64_t ts_units, uint32_t caplen, uint32_t wire_len) {
-  const uint32_t h[7] = {6u, epb_size(caplen), iface, uint32_t(ts_units >> 32), uint32_t(ts_units), caplen, wire_len};
+// several fragments) and then calls epb_finish with the same flags. `ts_units` is in the
+// interface's if_tsresol units.
+inline void epb_begin(uint8_t* out, uint32_t iface, uint64_t ts_units, uint32_t caplen, uint32_t wire_len,
+                      uint32_t flags = 0) {
+  const uint32_t h[7] = {6u, epb_size(caplen, flags), iface, uint32_t(ts_units >> 32), uint32_t(ts_units), caplen, wire_len};
   for (int i = 0; i < 7; ++i) store_le32(out + 4 * i, h[i]);
 }
 
-inline uint32_t epb_finish(uint8_t* out, uint32_t caplen) {
-  uint32_t total = epb_size(caplen);
+inline uint32_t epb_finish(uint8_t* out, uint32_t caplen, uint32_t flags = 0) {
+  uint32_t total = epb_size(caplen, flags);
   uint32_t padded = pad4(caplen);
   if (padded != caplen) std::memset(out + kEpbHeaderBytes + caplen, 0, padded - caplen);
+  if (flags) {
+    uint8_t* opt = out + kEpbHeaderBytes + padded;
+    store_le16(opt, 2);       // epb_flags
+    store_le16(opt + 2, 4);   // 4 bytes
+    store_le32(opt + 4, flags);
+    store_le32(opt + 8, 0);   // opt_endofopt
+  }
   store_le32(out + total - 4, total);
   return total;
 }

@@ -16,6 +16,8 @@
 
 namespace nmc {
 
+struct BpfInsn;  // loops/bpf.h
+
 // Which rings a port needs. Opening only what a loop uses matters for AF_PACKET/AF_XDP (an RX
 // socket sees every packet) and mirrors netmap's /R and /T flags.
 enum class Direction : uint8_t { kRx = 1, kTx = 2, kBoth = 3 };
@@ -30,6 +32,9 @@ struct OpenOptions {
   int queue = -1;            // one hardware queue only (-1 = all queues)
   uint32_t tx_budget = 0;    // AF_XDP: packets per kick (0 = largest the kernel allows)
   bool zero_copy = false;    // AF_XDP: require zero-copy (fail instead of falling back to copy)
+  // A capture filter follows (Port::attach_filter): backends that filter in the kernel receive
+  // nothing until then, so no unfiltered packet reaches the rings.
+  bool filter_pending = false;
 };
 
 struct PortInfo {
@@ -144,6 +149,14 @@ class Port {
   virtual int fd() const = 0;
 
   virtual PortCounters counters() { return {}; }
+
+  // Runs a checked classic-BPF capture filter (empty: none) in the kernel, before packets reach
+  // the RX rings. true if the backend did; false if the capture loop must run it. Called once,
+  // after open with filter_pending and before the first rxsync.
+  virtual bool attach_filter(const std::vector<BpfInsn>& prog) {
+    (void)prog;
+    return false;
+  }
 
   // Release everything (rings, sockets, XDP programs, promiscuous mode). Idempotent; the
   // destructor calls it too.

@@ -45,6 +45,10 @@ enum class TsSource : uint8_t {
   kPacketNanos = 3, // a stamp per packet from the kernel (AF_PACKET tp_sec/tp_nsec)
 };
 
+// Which way a captured packet went through the interface. The values are pcapng's epb_flags
+// direction bits, so the capture loop writes them as they are.
+enum PacketDirection : uint8_t { kDirUnknown = 0, kDirInbound = 1, kDirOutbound = 2 };
+
 struct Ring {
   uint32_t num_slots = 0;
   uint32_t buf_size = 0;    // usable bytes per buffer (netmap's nr_buf_size)
@@ -76,11 +80,15 @@ struct Ring {
   // Backends whose kernel truncates (snaplen) fill this with each packet's length on the wire;
   // nullptr means slot.len is the whole packet.
   uint32_t* slot_wire_len = nullptr;
+  // Backends that know whether each packet was received or sent by the interface (AF_PACKET)
+  // fill this with a PacketDirection per slot; nullptr means unknown.
+  uint8_t* slot_direction = nullptr;
 
   uint8_t* buf(uint32_t buf_idx) const { return buf_base + size_t(buf_idx) * (buf_stride ? buf_stride : buf_size); }
   bool valid_buf(uint32_t buf_idx) const { return num_bufs == 0 || buf_idx < num_bufs; }
   uint64_t slot_time(uint32_t i) const { return slot_ts_ns ? slot_ts_ns[i] : ts_ns; }
   uint32_t wire_len(uint32_t i) const { return slot_wire_len ? slot_wire_len[i] : slot[i].len; }
+  uint8_t direction(uint32_t i) const { return slot_direction ? slot_direction[i] : uint8_t(kDirUnknown); }
 };
 
 // One read of a slot that another process may be writing: the checks and the use that follow

@@ -11,7 +11,7 @@
 namespace nmc {
 namespace {
 
-// encodeEpb(iface, tsUnits: bigint, data, wireLen): the native capture's EPB bytes, so tests
+// encodeEpb(iface, tsUnits: bigint, data, wireLen, flags?): the native capture's EPB bytes, so tests
 // can compare them with src/pcap's encoder.
 Napi::Value EncodeEpb(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -20,11 +20,12 @@ Napi::Value EncodeEpb(const Napi::CallbackInfo& info) {
   uint64_t ts = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
   Napi::Uint8Array data = info[2].As<Napi::Uint8Array>();
   uint32_t wire = info[3].ToNumber().Uint32Value();
+  uint32_t flags = info[4].IsNumber() ? info[4].ToNumber().Uint32Value() : 0;  // epb_flags, 0 = none
   uint32_t caplen = uint32_t(data.ByteLength());
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, epb_size(caplen));
-  epb_begin(out.Data(), iface, ts, caplen, wire);
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, epb_size(caplen, flags));
+  epb_begin(out.Data(), iface, ts, caplen, wire, flags);
   std::memcpy(out.Data() + kEpbHeaderBytes, data.Data(), caplen);
-  epb_finish(out.Data(), caplen);
+  epb_finish(out.Data(), caplen, flags);
   return out;
 }
 

@@ -28,11 +28,18 @@ export interface OptionDef {
   choices?: readonly string[];
   /** Shown as the value placeholder in help. */
   arg?: string;
+  /** May be given several times (string options): parsed as the list of values, in order. */
+  repeat?: boolean;
 }
 
 /** nmcap's options, for offline reading (-r) and live capture (-i). */
 export const NMCAP_OPTIONS: readonly OptionDef[] = [
-  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y' },
+  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', repeat: true, describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y; several -i go into one file' },
+  { name: 'list-interfaces', short: 'D', type: 'boolean', describe: 'list the interfaces and the capture backends usable on each, then exit' },
+  { name: 'filter', short: 'f', type: 'string', arg: 'EXPR', describe: 'live: capture filter, a tcpdump expression (as dumpcap -f; or give it after the options, as tcpdump)' },
+  { name: 'dump-filter', short: 'd', type: 'boolean', describe: 'print the compiled capture filter as tcpdump -d does, then exit' },
+  { name: 'autostop', short: 'a', type: 'string', arg: 'COND', repeat: true, describe: 'live: stop at duration:S, packets:N, filesize:KB or files:N (as dumpcap -a)' },
+  { name: 'user', short: 'Z', type: 'string', arg: 'USER', describe: 'live: drop privileges to USER once the ports are open' },
   { name: 'read', short: 'r', type: 'string', arg: 'FILE', describe: 'read packets from a pcap or pcapng file ("-" = stdin)' },
   { name: 'write', short: 'w', type: 'string', arg: 'FILE', describe: 'write packets to FILE ("-" = stdout) instead of printing them' },
   {
@@ -70,7 +77,15 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
 
 /** Options as both parsers deliver them (absent options are undefined). */
 export interface NmcapArgs {
+  /** the first -i PORT (all of them: interfaces) */
   interface?: string;
+  interfaces?: string[];
+  listInterfaces?: boolean;
+  /** the filter: -f EXPR, or the words after the options */
+  filter?: string;
+  dumpFilter?: boolean;
+  autostop?: string[];
+  user?: string;
   snaplen?: number;
   duration?: number;
   noPromiscuousMode?: boolean;
@@ -105,7 +120,16 @@ export function validateArgs(a: NmcapArgs): void {
   if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');
   if (a.interface === '') throw new UsageError('-i needs a port name (an interface, or pipe:NAME}N)');
   if (a.interface === undefined) {
-    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue]] as const) {
+    for (const [flag, v] of [
+      ['-s', a.snaplen],
+      ['--duration', a.duration],
+      ['-p', a.noPromiscuousMode],
+      ['--queue', a.queue],
+      ['a filter', a.filter],
+      ['-d', a.dumpFilter],
+      ['-a', a.autostop],
+      ['-Z', a.user],
+    ] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }
   }

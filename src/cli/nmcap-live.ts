@@ -7,8 +7,11 @@ import { PassThrough } from 'node:stream';
 import { Capture, type CaptureResult } from '../capture/capture.js';
 import { convertingWritable, formatForPath, linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
-import type { OpenedPort } from '../ports/open.js';
-import { EXIT_OK, EXIT_RUNTIME, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
+import { compileFilter, filterImage } from '../capture/filter.js';
+import { dropPrivileges } from '../capture/privileges.js';
+import { StopConditionError, parseStopConditions, type StopConditions } from '../capture/stop.js';
+import { openPort, type OpenedPort } from '../ports/open.js';
+import { EXIT_OK, EXIT_RUNTIME, UsageError, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
 import { printPackets } from './nmcap-offline.js';
 
 
@@ -36,6 +39,8 @@ export function statsJson(r: CaptureResult, output: string | undefined): Record<
     dropped: r.dropped,
     bytes: r.bytes,
     truncated: r.truncated,
+    filterIn: r.filterIn,
+    filtered: r.filtered,
     seconds: r.seconds,
     reason: r.reason,
     port: r.port,
@@ -52,8 +57,66 @@ function listening(p: OpenedPort, snaplen: number): string {
   return `listening on ${p.name}, link-type ${name.short} (${name.long}), snapshot length ${snaplen} bytes`;
 }
 
+/**
+ * The live status line on a terminal, redrawn in place twice a second: packets, rate over the
+ * last interval, drops, bytes written, file.
+ */
+function startStatusLine(capture: Capture, file: string): { end: () => void } {
+  let last = { t: performance.now(), packets: 0 };
+  const draw = (): void => {
+    const s = capture.status();
+    const now = performance.now();
+    const rate = ((s.packets - last.packets) * 1000) / Math.max(1, now - last.t);
+    last = { t: now, packets: s.packets };
+    const drops = s.dropped === null ? 'unknown' : String(s.dropped);
+    process.stderr.write(`\r\x1b[K${statusText(s.packets, rate, drops, s.fileBytes, file)}`);
+  };
+  const timer = setInterval(draw, 500);
+  return {
+    end: () => {
+      clearInterval(timer);
+      draw();
+      process.stderr.write('\n');
+    },
+  };
+}
+
+export function statusText(packets: number, pps: number, drops: string, bytes: number, file: string): string {
+  const size = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
+  const rate = pps >= 1e6 ? `${(pps / 1e6).toFixed(2)} Mpps` : pps >= 1e3 ? `${(pps / 1e3).toFixed(1)} kpps` : `${Math.round(pps)} pps`;
+  return `packets: ${packets}  rate: ${rate}  drops: ${drops}  written: ${size}  file: ${file}`;
+}
+
+/** -c, --duration and every -a, read once; -a files counts rotated files and needs -b. */
+function stopConditions(a: NmcapArgs): StopConditions {
+  let stop: StopConditions;
+  try {
+    stop = parseStopConditions(a.autostop, a.count, a.duration);
+  } catch (e) {
+    if (e instanceof StopConditionError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (stop.files !== undefined) throw new UsageError('-a files:N counts the files of a rotation: give -b too (e.g. -b filesize:KB)');
+  if (stop.filesizeKB !== undefined && (a.write === undefined || a.write === '-')) throw new UsageError('-a filesize:KB needs -w FILE');
+  return stop;
+}
+
+/** -d: the filter compiled for the port's link type, printed as tcpdump -d prints it. */
+function dumpFilter(a: NmcapArgs, snaplen: number): number {
+  const opened = openPort(a.interface!, 'rx', { promisc: false, snaplen, queue: a.queue });
+  try {
+    const f = compileFilter(a.filter ?? '', opened.info.linkType, snaplen);
+    process.stdout.write(`${filterImage(f.program).join('\n')}\n`);
+    return EXIT_OK;
+  } finally {
+    opened.port.close();
+  }
+}
+
 export async function runLive(a: NmcapArgs): Promise<number> {
   const snaplen = a.snaplen && a.snaplen > 0 ? a.snaplen : 262144;
+  if (a.dumpFilter) return dumpFilter(a, snaplen);
+  const stop = stopConditions(a);
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
@@ -65,12 +128,17 @@ export async function runLive(a: NmcapArgs): Promise<number> {
       : undefined;
   const capture = new Capture({
     port: a.interface!,
+    ports: a.interfaces,
+    // Ports need privileges, the file and everything after do not (tcpdump -Z's order).
+    onPortsOpen: a.user === undefined ? undefined : () => dropPrivileges(a.user!),
     output: printing ? pass! : pcap !== undefined ? pcap.input : toStdout ? process.stdout : a.write!,
     snaplen,
-    count: a.count,
-    duration: a.duration,
+    count: stop.packets,
+    duration: stop.duration,
+    filesizeKB: stop.filesizeKB,
     promisc: a.noPromiscuousMode !== true,
     queue: a.queue,
+    filter: a.filter,
     // Printing wants packets on screen promptly; files want big writes.
     flushMs: printing ? 20 : 100,
     onListening: (p) => {
@@ -80,6 +148,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   });
 
   const sig = onInterrupt(() => capture.stop());
+  const status = !printing && !toStdout && !a.quiet && process.stderr.isTTY ? startStatusLine(capture, a.write!) : undefined;
 
   let printed: Promise<number> | undefined;
   if (pass) {
@@ -92,6 +161,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   void pcap?.done.then((c) => c.error !== undefined && capture.stop());
   try {
     const r = await capture.run();
+    status?.end();
     if (printed) await printed;
     if (pcap !== undefined) {
       const c = await pcap.done;
@@ -109,8 +179,10 @@ export async function runLive(a: NmcapArgs): Promise<number> {
       process.stderr.write(`nmcap: ${describeError(r.error)}\n`);
       return EXIT_RUNTIME;
     }
-    return sig.exitCode() ?? EXIT_OK;
+    // Ctrl-C and SIGTERM are how a capture normally ends (tcpdump, dumpcap): exit 0.
+    return EXIT_OK;
   } catch (e) {
+    status?.end();
     pass?.destroy();
     // The classic pcap file was created up front: close it valid (a header, nothing captured).
     pcap?.input.end();

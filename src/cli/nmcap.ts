@@ -3,15 +3,34 @@
 // Errors end as one `nmcap: ...` line on stderr: exit 2 for usage, 1 at run time, 130 after Ctrl-C.
 
 import { scanArgs } from './argv.js';
-import { EXIT_OK, NMCAP_OPTIONS, reportError, validateArgs, type NmcapArgs } from './common.js';
+import { EXIT_OK, NMCAP_OPTIONS, UsageError, reportError, validateArgs, type NmcapArgs } from './common.js';
 
-const USAGE = `Usage: $0 -i PORT [-w OUT.pcapng] [-s SNAPLEN] [-c N] [--duration S] [-p] [--json]
+/** Parsed options into NmcapArgs: every -i in `interfaces` (the first in `interface`), and the
+ *  filter from -f or from the words after the options (tcpdump's way), not both. */
+function normalizeArgs(args: Record<string, unknown>): NmcapArgs {
+  const { interface: ifs, expression, ...rest } = args as { interface?: string[]; expression?: string[] };
+  const a = rest as NmcapArgs;
+  if (ifs !== undefined) {
+    a.interfaces = ifs;
+    a.interface = ifs[0];
+  }
+  if (expression !== undefined && expression.length > 0) {
+    if (a.filter !== undefined) throw new UsageError('give the filter either with -f or after the options, not both');
+    a.filter = expression.join(' ');
+  }
+  if (a.filter !== undefined && a.filter.trim() === '') throw new UsageError('the filter expression is empty');
+  return a;
+}
+
+const USAGE = `Usage: $0 -i PORT... [-w OUT] [-s N] [-c N] [-a COND] [-Z USER] [-p] [-d] [--json] [EXPR]
        $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
+       $0 -D
        $0 --diff EXPECTED ACTUAL [--ignore FIELD,...] [--unordered|--per-flow] [--timing T] [--json]
 
 -i captures live from every RX ring of PORT into pcapng (-w -: stdout); without -w it prints one
 line per packet, like tcpdump -n. PORT: pipe:NAME}N (shared-memory pipe), an interface (eth0: the
-best backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.
+best backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one. EXPRESSION (or -f) is a
+tcpdump filter, compiled by libpcap and run in the kernel where the backend allows (AF_PACKET).
 -r reads a pcap or pcapng capture: prints it (--json: one JSON object per line) or rewrites it with
 -w (pcapng by default, classic pcap with -F pcap).`;
 
@@ -25,14 +44,19 @@ export async function main(argv: string[]): Promise<void> {
     let args = scanArgs(argv, NMCAP_OPTIONS);
     if (args === undefined) {
       const { parseWithYargs } = await import('./yargs-args.js');
-      const parsed = await parseWithYargs(argv, NMCAP_OPTIONS, { scriptName: 'nmcap', usage: USAGE });
+      const parsed = await parseWithYargs(argv, NMCAP_OPTIONS, { scriptName: 'nmcap', usage: USAGE, positional: 'expression' });
       if (parsed === null) {
         process.exitCode = EXIT_OK;
         return;
       }
       args = parsed;
     }
-    const a = args as NmcapArgs;
+    const a = normalizeArgs(args);
+    if (a.listInterfaces) {
+      const { listInterfaces } = await import('./nmcap-list.js');
+      process.exitCode = listInterfaces();
+      return;
+    }
     validateArgs(a);
     if (a.interface !== undefined) {
       const { runLive } = await import('./nmcap-live.js');

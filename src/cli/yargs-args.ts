@@ -19,6 +19,8 @@ export interface CommandText {
   scriptName: string;
   usage: string;
   epilog?: string;
+  /** the key the words after the options go to (as a list); without one they are refused */
+  positional?: string;
 }
 
 function camel(name: string): string {
@@ -41,6 +43,7 @@ export async function parseWithYargs(
     if (d.choices !== undefined) o.choices = [...d.choices];
     if (d.type === 'string' || d.type === 'number') o.requiresArg = true;
     if (d.arg !== undefined) o.nargs = 1;
+    if (d.repeat) o.array = true;
     options[d.name] = o;
   }
   let shown = false;
@@ -62,13 +65,18 @@ export async function parseWithYargs(
   if (argv.some((a) => a === '--help' || a === '-h' || a === '--version')) shown = true;
   if (shown) return null;
   const positional = parsed['_'] as unknown[];
-  if (positional.length > 0) {
-    throw new UsageError(`unexpected argument "${String(positional[0])}" (filter expressions are not supported)`);
-  }
   const out: Record<string, unknown> = {};
+  if (positional.length > 0) {
+    if (!text.positional) throw new UsageError(`unexpected argument "${String(positional[0])}"`);
+    out[text.positional] = positional.map(String);
+  }
   for (const d of defs) {
     const v = parsed[d.name];
     if (v === undefined) continue;
+    if (d.repeat) {
+      out[camel(d.name)] = (v as unknown[]).map(String);
+      continue;
+    }
     if (Array.isArray(v)) throw new UsageError(`--${d.name} given more than once`);
     if (d.type === 'count' && v === 0) continue;
     out[camel(d.name)] = v;

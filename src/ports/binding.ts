@@ -16,6 +16,8 @@ export interface PortOptions {
   queue?: number;
   txBudget?: number;
   zeroCopy?: boolean;
+  /** a capture filter follows (attachFilter): backends filtering in the kernel receive nothing until then */
+  filterPending?: boolean;
 }
 
 export interface NativePortInfo {
@@ -91,6 +93,8 @@ export interface NativePort {
   wait(events: number, timeoutMs: number): 'ready' | 'timeout' | 'woken' | 'closed';
   fd(): number;
   counters(): PortCounters;
+  /** true: the backend now runs the program in the kernel; false: give it to the capture session */
+  attachFilter(program: Uint8Array): boolean;
   end(): PortEndState;
   txPending(): number;
   inject(data: Uint8Array): boolean;
@@ -102,6 +106,8 @@ export interface CaptureConfig {
   snaplen?: number;
   count?: number;
   durationMs?: number;
+  /** stop once this many bytes of EPBs were produced */
+  byteLimit?: number;
   flushMs?: number;
   /** pcapng interface id of each RX ring */
   ifaces?: number[];
@@ -111,6 +117,8 @@ export interface CaptureConfig {
   preallocateFd?: number;
   /** the file's size when the loop starts (the SHB and IDBs) */
   preallocateFrom?: number;
+  /** a classic-BPF program the capture thread runs on every packet */
+  filter?: Uint8Array;
 }
 
 export interface CaptureProgress {
@@ -118,6 +126,8 @@ export interface CaptureProgress {
   wireBytes: number;
   truncated: number;
   invalid: number;
+  /** rejected by the filter on the capture thread (0 when the kernel filters) */
+  filtered: number;
   firstTsNs: bigint | null;
   lastTsNs: bigint | null;
 }
@@ -128,7 +138,7 @@ export interface CaptureBatchEvent extends CaptureProgress {
 }
 
 export interface CaptureEndEvent extends CaptureProgress {
-  reason: 'stopped' | 'count' | 'duration' | 'peer-closed' | 'error';
+  reason: 'stopped' | 'count' | 'duration' | 'filesize' | 'peer-closed' | 'error';
   code: string;
   message: string;
   rxReceived: bigint | null;
@@ -221,12 +231,31 @@ export type ReplayEventHandler = (
   ev: number | NativeReplayStats | ReplayEndEvent,
 ) => void;
 
+/**
+ * Capture filters. A program is a Buffer of 8-byte classic-BPF instructions (struct bpf_insn, host
+ * byte order). Errors carry code ERR_FILTER_NO_LIBPCAP, ERR_FILTER_SYNTAX or ERR_FILTER_INVALID.
+ */
+export interface NativeFilter {
+  /** pcap_compile on a pcap_open_dead(linkType, snaplen) handle, optimized, netmask unknown */
+  compile(expression: string, linkType: number, snaplen: number): Buffer;
+  /** libpcap's bpf_image of each instruction: the lines `tcpdump -d` prints */
+  image(program: Uint8Array): string[];
+  /** libpcap's own verdict (pcap_offline_filter): bytes to keep, 0 = drop */
+  libpcapVerdict(program: Uint8Array, packet: Uint8Array, wireLen: number): number;
+  /** why our interpreter refuses the program, or null if it may run */
+  check(program: Uint8Array): string | null;
+  /** our interpreter's verdict (the one the capture thread uses) */
+  run(program: Uint8Array, packet: Uint8Array, wireLen: number): number;
+}
+
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
   ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
   /** Byte order of the EPBs the native capture loop writes; the SHB of their section must agree. */
   epbByteOrder: 'le';
+  /** libpcap's filter compiler (loaded at run time) and our classic-BPF interpreter. */
+  filter: NativeFilter;
 }
 
 const require = createRequire(import.meta.url);

@@ -230,7 +230,7 @@ describe('nmcap usage', () => {
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-c', 'many']), 2, /-c needs a positive whole number|Invalid|number/i);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-w', join(dir, 'x'), '-F', 'pcapx']), 2, /Invalid values|Choices/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '--bogus']), 2, /Unknown argument/i);
-    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), 'tcp', 'port', '80']), 2, /filter expressions are not supported/);
+    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), 'tcp', 'port', '80']), 2, /a filter is for live capture \(-i PORT\)/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-F', 'pcap']), 2, /-F chooses the format of -w output/);
     expectOneErrorLine(nmcap(['-r']), 2, /Not enough arguments|requires|-r/);
   });

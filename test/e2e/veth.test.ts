@@ -82,7 +82,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
       it(`${tx} -> ${rx}: every frame byte-exact and in order`, async () => {
         const { rep, cap, out } = await across(`${tx}:va`, `${rx}:vb`, ['--rate', '20kpps', trace]);
         expect(rep.code, rep.stderr).toBe(0);
-        expect(cap.code, cap.stderr).toBe(143); // ended by SIGTERM, cleanly
+        expect(cap.code, cap.stderr).toBe(0); // ended by SIGTERM: the normal end of a capture
         const r = JSON.parse(rep.stdout);
         const c = JSON.parse(cap.stdout);
         expect(r).toMatchObject({ packets: COUNT, failed: 0, pending: 0, backend: tx });
@@ -124,7 +124,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     expect(xdpAttached(bed, 'vb')).toBe(true);
     expect(promiscuity(bed, 'vb')).toBe(1);
     c.child.kill('SIGINT');
-    expect((await c.done).code).toBe(130);
+    expect((await c.done).code).toBe(0);
     expect(xdpAttached(bed, 'vb')).toBe(false);
     expect(promiscuity(bed, 'vb')).toBe(0);
 

@@ -59,7 +59,7 @@ export interface NetmapTestHooks {
 
 export interface NativeTestAddon {
   /** The native capture's EPB encoder (little-endian, native/loops/pcapng_epb.h), to compare with src/pcap. */
-  encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number): Buffer;
+  encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number, flags?: number): Buffer;
   /** The replay schedule at num/den packets per second: deadlines (ns after start) of packets first.. first+count-1. */
   ppsDeadlines(num: bigint, den: bigint, first: bigint, count: number): BigUint64Array;
   netmapTest: NetmapTestHooks;

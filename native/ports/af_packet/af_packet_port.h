@@ -66,6 +66,7 @@
 #include <string>
 #include <vector>
 
+#include "loops/bpf.h"
 #include "ports/af_packet/af_packet_filter.h"
 #include "ports/af_packet/af_packet_iface.h"
 #include "ring/clock.h"
@@ -120,6 +121,7 @@ struct RxQueue {
   std::vector<Slot> slots;
   std::vector<uint64_t> ts;
   std::vector<uint32_t> wire;
+  std::vector<uint8_t> dir;  // PacketDirection of each slot, from sll_pkttype
   std::vector<uint64_t> end_seq;  // per block: value of `walked` after its last packet
   uint32_t rel_blk = 0;           // oldest block we hold
   uint32_t nheld = 0;             // blocks taken from the kernel, not yet given back
@@ -165,6 +167,8 @@ class AfPacketPort final : public Port {
   int wait(unsigned events, int timeout_ms, int wake_fd) override;
 
   int fd() const override;
+
+  bool attach_filter(const std::vector<BpfInsn>& prog) override;
 
   PortCounters counters() override;
 
@@ -246,6 +250,8 @@ class AfPacketPort final : public Port {
   bool want_tx_ = false;
   bool fanout_ = false;
   bool vlan_reinsert_ = false;
+  AfPacketFilter keep_filter_;  // snaplen / queue filter every RX socket needs (empty: none)
+  bool queue_filter_ = false;   // keep_filter_ selects one queue: a capture filter cannot replace it
   bool in_chain_ = false;  // TX: inside a NS_MOREFRAG chain (all of it is refused)
   bool bypass_ = false;
   bool closed_ = false;

@@ -40,6 +40,11 @@ void AfPacketPort::open_rx() {
   AfPacketFilter final_filter =
       one_queue ? af_packet_keep_filter(keep, iface_.rx_queues, member_of_queue(uint32_t(opts_.queue), iface_.rx_queues))
                 : af_packet_keep_filter(keep, 0, 0);
+  // A capture filter to come: receive nothing until attach_filter() puts it (or, where the
+  // queue filter must stay, final_filter) in place.
+  keep_filter_ = need_filter ? final_filter : AfPacketFilter{};
+  queue_filter_ = one_queue;
+  const bool hold = opts_.filter_pending;
   len_cap_ = uint16_t(std::min<uint32_t>(opts_.snaplen ? opts_.snaplen : 65535u, 65535u));
 
   rxq_.resize(nq);
@@ -73,9 +78,10 @@ void AfPacketPort::open_rx() {
     q.slots.assign(nslots, Slot{0, 0, NS_INDIRECT, 0});
     q.ts.assign(nslots, 0);
     q.wire.assign(nslots, 0);
+    q.dir.assign(nslots, kDirUnknown);
 
     // Until every member sits in the group, packets could land in the wrong ring: drop them.
-    if (fanout_) {
+    if (fanout_ || hold) {
       AfPacketFilter none = af_packet_reject_all();
       if (int rc = af_packet_attach(q.fd, none); rc < 0) throw sys_error("SO_ATTACH_FILTER", -rc);
     } else if (need_filter) {
@@ -104,7 +110,7 @@ void AfPacketPort::open_rx() {
       }
     }
   }
-  if (fanout_) {
+  if (fanout_ && !hold) {
     for (RxQueue& q : rxq_) {
       if (need_filter) {
         if (int rc = af_packet_attach(q.fd, final_filter); rc < 0) throw sys_error("SO_ATTACH_FILTER", -rc);
@@ -124,6 +130,7 @@ void AfPacketPort::open_rx() {
     r.slot = q.slots.data();
     r.slot_ts_ns = q.ts.data();
     r.slot_wire_len = q.wire.data();
+    r.slot_direction = q.dir.data();
     rx_.push_back(r);
   }
 }
@@ -169,12 +176,10 @@ int AfPacketPort::walk(Ring& r, RxQueue& q) {
     const uint8_t* pkt = blk + q.next_off;
     q.next_off += h->tp_next_offset;
     --q.pkts_left;
-    bool skip = false;
-    if (iface_.arphrd == ARPHRD_LOOPBACK) {
-      // On lo every packet passes twice, as outgoing and as incoming; keep it once (as tcpdump does).
-      const sockaddr_ll* sll = reinterpret_cast<const sockaddr_ll*>(pkt + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-      skip = sll->sll_pkttype == PACKET_OUTGOING;
-    }
+    const sockaddr_ll* sll = reinterpret_cast<const sockaddr_ll*>(pkt + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+    const bool outgoing = sll->sll_pkttype == PACKET_OUTGOING;
+    // On lo every packet passes twice, as outgoing and as incoming; keep it once (as tcpdump does).
+    const bool skip = outgoing && iface_.arphrd == ARPHRD_LOOPBACK;
     if (!skip) {
       uint8_t* frame = const_cast<uint8_t*>(pkt) + mac;
       uint32_t len = snap, wire = h->tp_len;
@@ -201,6 +206,7 @@ int AfPacketPort::walk(Ring& r, RxQueue& q) {
       s.ptr = uint64_t(uintptr_t(frame));
       q.ts[i] = uint64_t(h->tp_sec) * 1000000000ull + h->tp_nsec;
       q.wire[i] = wire;
+      q.dir[i] = outgoing ? kDirOutbound : kDirInbound;
       r.tail = ring_next(r, i);
       ++q.walked;
       --room;

@@ -41,6 +41,34 @@ int AfPacketPort::wait(unsigned events, int timeout_ms, int wake_fd) {
   return wait_loop(events, timeout_ms, wake_fd);
 }
 
+// The capture filter goes on every RX socket, replacing the reject-all filter held since open
+// (see open_rx). When one queue is captured alone its queue filter must stay, and a socket may
+// refuse a large program (optmem_max): then the filter runs in the capture loop instead.
+// The kernel runs it before we re-insert 802.1Q tags, so (as with libpcap's programs from
+// pcap_open_dead) a tagged frame is judged as if untagged here, and `vlan` matches nothing.
+static_assert(sizeof(sock_filter) == sizeof(BpfInsn), "a BPF instruction is a sock_filter");
+bool AfPacketPort::attach_filter(const std::vector<BpfInsn>& prog) {
+  if (rxq_.empty()) return false;
+  bool in_kernel = !prog.empty() && !queue_filter_;
+  if (in_kernel) {
+    AfPacketFilter f(prog.size());
+    std::memcpy(f.data(), prog.data(), prog.size() * sizeof(BpfInsn));
+    for (RxQueue& q : rxq_) {
+      if (af_packet_attach(q.fd, f) < 0) {
+        in_kernel = false;
+        break;
+      }
+    }
+  }
+  if (!in_kernel) {
+    for (RxQueue& q : rxq_) {
+      if (keep_filter_.empty()) af_packet_detach(q.fd);
+      else if (int rc = af_packet_attach(q.fd, keep_filter_); rc < 0) throw sys_error("SO_ATTACH_FILTER", -rc);
+    }
+  }
+  return in_kernel;
+}
+
 int AfPacketPort::fd() const {
   if (!rxq_.empty()) return rxq_[0].fd;
   return tx_state_.fd;
