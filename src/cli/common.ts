@@ -48,6 +48,13 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'duration', type: 'number', arg: 'S', describe: 'live: stop after S seconds' },
   { name: 'no-promiscuous-mode', short: 'p', type: 'boolean', describe: 'live: do not put the interface into promiscuous mode' },
   { name: 'queue', type: 'number', arg: 'N', describe: 'live: capture hardware queue N only (default: all queues)' },
+  {
+    name: 'vale-backend',
+    type: 'string',
+    arg: 'B',
+    choices: ['bridge', 'netmap'],
+    describe: "live: VALE names on netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env NMCAP_VALE_BACKEND)",
+  },
   { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
   { name: 'numeric', short: 'n', type: 'boolean', describe: 'numeric addresses and ports (always the case; accepted for tcpdump habits)' },
@@ -70,6 +77,7 @@ export interface NmcapArgs {
   duration?: number;
   noPromiscuousMode?: boolean;
   queue?: number;
+  valeBackend?: string;
   read?: string;
   write?: string;
   format?: string;
@@ -95,7 +103,7 @@ export function validateArgs(a: NmcapArgs): void {
   if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');
   if (a.interface === '') throw new UsageError('-i needs a port name (an interface, or pipe:NAME}N)');
   if (a.interface === undefined) {
-    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue]] as const) {
+    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue], ['--vale-backend', a.valeBackend]] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }
   } else if (a.format !== undefined && a.format !== 'pcapng') {

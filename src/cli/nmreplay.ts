@@ -1,6 +1,7 @@
 // nmreplay's command line: `nmreplay -i PORT [options] FILE...`, with tcpreplay's habits
 // (-t, -p, -M, -x, -l, -L, -K, --duration) and nmreplay's --rate. Statistics at the end in
 // tcpreplay's form on stderr, or one JSON object on stdout with --json.
+import { VALE_BACKEND_ENV } from '../ports/vale-bridge.js';
 import yargs from 'yargs';
 
 import { NmcapError } from '../errors.js';
@@ -33,6 +34,7 @@ interface ReplayArgs {
   queue?: number;
   txSlots?: number;
   txBudget?: number;
+  valeBackend?: string;
 }
 
 function say(line: string): void {
@@ -69,6 +71,7 @@ af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.`,
     .option('queue', { type: 'number', requiresArg: true, describe: 'send on this hardware queue only (AF_XDP/netmap)' })
     .option('tx-slots', { type: 'number', requiresArg: true, describe: 'TX ring size in slots (backend default otherwise)' })
     .option('tx-budget', { type: 'number', requiresArg: true, describe: 'AF_XDP: packets per kick (default: the largest the kernel allows)' })
+    .option('vale-backend', { type: 'string', requiresArg: true, choices: ['bridge', 'netmap'], describe: `VALE names: netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env ${VALE_BACKEND_ENV})` })
     .conflicts({
       rate: ['pps', 'mbps', 'multiplier', 'topspeed'],
       pps: ['mbps', 'multiplier', 'topspeed'],
@@ -255,6 +258,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  if (a.valeBackend) process.env[VALE_BACKEND_ENV] = a.valeBackend; // read where VALE names are opened
   let lastProgress = 0;
   const replay = new Replay({
     port: a.intf1,

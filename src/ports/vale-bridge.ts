@@ -278,15 +278,27 @@ function setupError(n: ValeBridgeName, e: unknown): unknown {
   return new PortError(PortErrorCode.IO, `cannot make VALE port ${n.spec} as a Linux bridge: ${e.message} (ip ${e.args.join(' ')})`);
 }
 
+// An interface is made first and tagged right after (ip link add ignores an alias): one of our names
+// without a tag may be another process's, a moment before its tag. Wait (bounded) for the tag.
+const SETTLE_MS = 1000;
+function settledLink(dev: string): Link | undefined {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const l = link(dev);
+    if (!l || parseAlias(l.ifalias) || Date.now() > deadline) return l;
+    sleepMs(10);
+  }
+}
+
 /** Creates the bridge (if this switch has none yet) and the port's veth pair; undoes it all on failure. */
 function createPort(n: ValeBridgeName): void {
-  const br = link(n.bridge);
+  const br = settledLink(n.bridge);
   if (br) {
     const t = parseAlias(br.ifalias);
     if (!t || t.vale !== n.switchName || br.linkinfo?.info_kind !== 'bridge') throw clash(n.bridge, 'bridge', br, `VALE switch ${n.switchName}`);
   }
   for (const [dev, what] of [[n.inner, 'bridge-side end'], [n.outer, 'own end']] as const) {
-    const l = link(dev);
+    const l = settledLink(dev);
     if (!l) continue;
     const t = parseAlias(l.ifalias);
     if (t && t.vale === `${n.switchName}:${n.port}`) {
