@@ -359,6 +359,18 @@ function removePort(n: ValeBridgeName): void {
   if (br && parseAlias(br.ifalias)?.vale === n.switchName && bridgePorts(n.bridge, links()).length === 0) deleteLink(n.bridge);
 }
 
+// br_netfilter's per-namespace switches win over the bridge's own nf_call_* options: when on,
+// iptables sees bridged frames and IP frames shorter than their header says are dropped (VALE
+// forwards them). Changing them would change every bridge of the namespace, so it is only said.
+function bridgeNetfilterNote(): string {
+  try {
+    if (readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim() !== '1') return '';
+  } catch {
+    return ''; // no br_netfilter: nothing to say
+  }
+  return '; note: net.bridge.bridge-nf-call-iptables=1 in this namespace, so iptables sees the frames and malformed IP frames are dropped (set it to 0 for VALE behaviour)';
+}
+
 // Ports still open when the process exits normally are removed then; after SIGKILL the next open sweeps.
 const openPorts = new Set<ValeBridgeName>();
 let exitHook = false;
@@ -412,6 +424,7 @@ export function openValeBridgePort(spec: string, direction: PortDirection, optio
       removePort(n);
     },
   });
+  const nf = bridgeNetfilterNote();
   const raw = port.info();
   const where = `Linux bridge ${n.bridge}, port veth ${n.inner}, ours ${n.outer}`;
   const info: NativePortInfo = {
@@ -424,7 +437,7 @@ export function openValeBridgePort(spec: string, direction: PortDirection, optio
     port,
     info,
     name: spec,
-    choice: `${spec} is a port of a Linux bridge standing in for VALE switch ${n.switchName} (${why}; ${where}, via af_packet)`,
+    choice: `${spec} is a port of a Linux bridge standing in for VALE switch ${n.switchName} (${why}; ${where}, via af_packet)${nf}`,
     switch: n,
   };
 }

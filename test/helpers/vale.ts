@@ -19,6 +19,15 @@ export interface Namespace {
 export function createNamespace(): Namespace {
   const ns = `nmv-${process.pid}-${randomBytes(3).toString('hex')}`;
   execFileSync('ip', ['netns', 'add', ns]);
+  // A switch, not a firewall: br_netfilter (loaded by Docker and others) would hand bridged frames
+  // to iptables and drop IP frames shorter than their header says.
+  for (const t of ['iptables', 'ip6tables', 'arptables']) {
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.bridge.bridge-nf-call-${t}=0`], { stdio: 'ignore' });
+    } catch {
+      // no br_netfilter here
+    }
+  }
   const run = (args: string[]): string => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return {
     ns,

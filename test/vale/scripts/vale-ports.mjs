@@ -4,6 +4,7 @@
 //
 //   learn SWITCH         three ports a, b, c: a scripted exchange (see below), then what each got
 //   hold NAME DIR        open NAME, print {"ready", info, choice}, wait for "close" on stdin, close
+//   sendrecv NAME HEX    open NAME, send one frame, then print each frame received until "close"
 //   open NAME            try to open NAME; print {"ok"} or {"code", "message"}
 import { createInterface } from 'node:readline';
 
@@ -72,6 +73,28 @@ if (mode === 'learn') {
       rl.close();
     }
   });
+} else if (mode === 'sendrecv') {
+  // open NAME, send the frame HEX, then print {"frame": HEX} for each frame received until "close"
+  const p = openPort(args[0], 'both');
+  send(p, Buffer.from(args[1], 'hex'));
+  out({ ready: true });
+  let open = true;
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (l) => {
+    if (l.trim() === 'close') open = false;
+  });
+  const pump = () => {
+    if (!open) {
+      p.port.close();
+      out({ closed: true });
+      rl.close();
+      return;
+    }
+    p.port.rxsync();
+    for (const r of p.port.receive()) out({ frame: Buffer.from(r.data).toString('hex') });
+    setTimeout(pump, 5);
+  };
+  pump();
 } else if (mode === 'open') {
   try {
     const p = openPort(args[0], 'both');
