@@ -3,13 +3,13 @@
 // elsewhere. Nothing here waits on the clock: every step waits for an event (a line on stderr, a
 // process exit, a kernel counter).
 import { readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { readPacketsSync } from '../../src/pcap/index.js';
 import { netmapAvailable } from '../../src/ports/netmap.js';
 import { switchLoss } from '../../src/ports/vale-loss.js';
 import { pipeName, run, start, tempDir } from '../helpers/cli.js';
-import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
+import { netnsUnavailable, vethBedPerTest } from '../helpers/netns.js';
 
 const TRACE = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;
 const want = readPacketsSync(readFileSync(TRACE));
@@ -84,33 +84,27 @@ describe.skipIf(why !== null)(`netmap kernel: pipes and VALE${why ? ` (skipped: 
 
 const bedWhy = why ?? netnsUnavailable();
 describe.skipIf(bedWhy !== null)(`netmap kernel: NIC ports on veth${bedWhy ? ` (skipped: ${bedWhy})` : ''}`, () => {
-  let bed: VethBed;
-  let ns: string[];
-  beforeEach(() => {
-    bed = createVethBed();
-    ns = ['ip', 'netns', 'exec', bed.ns];
-  });
-  afterEach(() => bed.destroy());
+  const t = vethBedPerTest();
 
   it('a link that is down, ours or the peer\'s, is refused at open like af_packet\'s', async () => {
-    bed.exec('ip', ['link', 'set', 'vb', 'down']);
-    const own = await run('nmcap', ['-i', 'netmap:vb', '-w', tmp.path('d1.pcapng')], { prefix: ns });
+    t.bed.exec('ip', ['link', 'set', 'vb', 'down']);
+    const own = await run('nmcap', ['-i', 'netmap:vb', '-w', tmp.path('d1.pcapng')], { prefix: t.ns });
     expect(own.code).toBe(1);
     expect(own.stderr.trim()).toBe('nmcap: netmap: netmap:vb: interface vb is down: ip link set vb up');
-    bed.exec('ip', ['link', 'set', 'vb', 'up']);
-    bed.exec('ip', ['link', 'set', 'va', 'down']);
-    const peer = await run('nmreplay', ['-i', 'netmap:vb', '-t', TRACE], { prefix: ns });
+    t.bed.exec('ip', ['link', 'set', 'vb', 'up']);
+    t.bed.exec('ip', ['link', 'set', 'va', 'down']);
+    const peer = await run('nmreplay', ['-i', 'netmap:vb', '-t', TRACE], { prefix: t.ns });
     expect(peer.code).toBe(1);
     expect(peer.stderr).toMatch(/^nmreplay: netmap: netmap:vb: interface vb is down \(no carrier/m);
   });
 
   it('the interface vanishing mid-run: the capture says the port went away and keeps what it got', async () => {
-    const out = tmp.path(`${bed.ns}-vanish.pcapng`);
-    const c = start('nmcap', ['-i', 'netmap:vb', '-w', out, '--json'], { prefix: ns });
+    const out = tmp.path(`${t.bed.ns}-vanish.pcapng`);
+    const c = start('nmcap', ['-i', 'netmap:vb', '-w', out, '--json'], { prefix: t.ns });
     await c.waitFor(/^listening on/);
-    const r = start('nmreplay', ['-i', 'af_packet:va', '--rate', '2kpps', '-l', '0', TRACE], { prefix: ns });
-    while (bed.stats('va').tx_packets < 100) await new Promise((res) => setTimeout(res, 20));
-    bed.exec('ip', ['link', 'del', 'va']);
+    const r = start('nmreplay', ['-i', 'af_packet:va', '--rate', '2kpps', '-l', '0', TRACE], { prefix: t.ns });
+    while (t.bed.stats('va').tx_packets < 100) await new Promise((res) => setTimeout(res, 20));
+    t.bed.exec('ip', ['link', 'del', 'va']);
     const [cap] = await Promise.all([c.done, r.done]);
     expect(cap.code).toBe(1);
     expect(cap.stderr).toMatch(/went away|no longer exists/);
