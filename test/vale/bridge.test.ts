@@ -1,6 +1,7 @@
 // VALE names on a Linux bridge (the switch where there is no /dev/netmap, or forced): learning,
 // flooding, no echo to the ingress port, cleanup after close and after SIGKILL, clashes, bad names,
 // missing privileges; through the Port API and the nmcap/nmreplay command lines.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -9,9 +10,17 @@ import { netmapAvailable } from '../../src/ports/netmap.js';
 import { linuxNames, parseValeBridgeName, chooseValeBackend } from '../../src/ports/vale-bridge.js';
 import { run, start, tempDir } from '../helpers/cli.js';
 import { netnsUnavailable } from '../helpers/netns.js';
-import { BRIDGE_ENV, createNamespace, firstLine, holdPort, valeScript, type Namespace } from '../helpers/vale.js';
+import { BRIDGE_ENV, VALE_SCRIPT, createNamespace, firstLine, holdPort, valeScript, type Namespace } from '../helpers/vale.js';
 
 const why = netnsUnavailable();
+const rootlessWhy = ((): string | null => {
+  try {
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-rn', 'true'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'this kernel or setup does not let an unprivileged user make namespaces (or setpriv/unshare are missing)';
+  }
+})();
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
@@ -165,6 +174,15 @@ describe.skipIf(why !== null)(`bridge-backed VALE in a namespace${why ? ` (skipp
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^nmcap: cannot make VALE port vale0:a as a Linux bridge: .*not permitted; run as root \(CAP_NET_ADMIN\)/);
     expect(n.valeLinks()).toEqual([]);
+  });
+
+  it.skipIf(rootlessWhy !== null)(`rootless: an unprivileged user in its own user and network namespace (unshare -rn) gets the same switch${rootlessWhy ? ` (skipped: ${rootlessWhy})` : ''}`, async () => {
+    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-rn', process.execPath, VALE_SCRIPT, 'learn', 'vale0'], {
+      env: BRIDGE_ENV,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const got = (JSON.parse(r.stdout) as { got: Record<string, string[]> }).got;
+    expect(got.c).toEqual(['bcast-from-a', 'a-to-unknown', 'marker-a', 'marker-b']);
   });
 
   it('nmreplay into one port, nmcap on two others: every frame floods to both, byte-exact; the IDB and stderr say which switch', async () => {
