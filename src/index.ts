@@ -7,7 +7,9 @@ export type { ReplayOptions, ReplayResult, ReplayEndReason } from './replay/repl
 export { parseRate, parseMultiplier, formatRate } from './replay/rate.js';
 export type { Rate } from './replay/rate.js';
 export { openPort } from './ports/open.js';
-export type { OpenedPort } from './ports/open.js';
+export type { OpenedPort, OpenPortOptions } from './ports/open.js';
+export { switchLoss } from './ports/vale-loss.js';
+export type { SwitchLoss } from './ports/vale-loss.js';
 export { resolvePortName, LINUX_PREFERENCE } from './ports/names.js';
 export type { Backend, PortCandidate, ResolvedName } from './ports/names.js';
 export { native, WAIT_RX, WAIT_TX, WAIT_TX_PROGRESS } from './ports/binding.js';

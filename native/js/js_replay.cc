@@ -122,6 +122,7 @@ JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : JsSession<JsR
   cfg_.truncate_oversize = opt_bool(c, "truncateOversize", false);
   cfg_.progress_ns = uint64_t(opt_f64(c, "progressMs", 250) * 1e6);
   cfg_.drain_timeout_ns = uint64_t(opt_f64(c, "drainTimeoutMs", 2000) * 1e6);
+  cfg_.drain_idle_ns = uint64_t(opt_f64(c, "drainIdleMs", 0) * 1e6);
 
   tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "nmcap-replay", 0, 1, this);
   tsfn_.Unref(env);

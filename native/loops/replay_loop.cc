@@ -188,6 +188,7 @@ class ReplayRun {
         int rc = port_.wait(kWaitTx, 100, stop_.fd());
         ++st_.ring_full_waits;
         st_.ring_full_ns += monotonic_ns() - w0;
+        report_while_waiting(monotonic_ns());
         if (rc < 0) return finish(port_.end() == PortEnd::kPeerClosed ? ReplayEnd::kPeerClosed : ReplayEnd::kError);
         if (stop_.requested()) break;
       }
@@ -354,6 +355,13 @@ class ReplayRun {
     }
   }
 
+  // Progress keeps coming while the loop waits for TX room or completions (nothing else would say it).
+  void report_while_waiting(uint64_t now) {
+    if (now - last_wait_report_ns_ < cfg_.progress_ns) return;
+    last_wait_report_ns_ = now;
+    report_progress();
+  }
+
   void report_progress() {
     uint64_t pp, pb;
     pending_of(port_.tx_rings()[0], &pp, &pb);
@@ -371,6 +379,8 @@ class ReplayRun {
       bool stopped = stop_.requested();
       uint64_t limit_ns = cfg_.drain_timeout_ns ? cfg_.drain_timeout_ns : 2000000000ull;
       uint64_t give_up = monotonic_ns() + limit_ns;
+      uint64_t idle_since = monotonic_ns();
+      uint64_t last_pending = port_.tx_pending_total();
       while (port_.tx_pending_total() > 0) {
         // After a stop the stop fd stays readable, so wait on timeouts alone.
         int rc = port_.wait(kWaitTxProgress, 50, stop_.requested() ? -1 : stop_.fd());
@@ -378,6 +388,13 @@ class ReplayRun {
           end = port_.end() == PortEnd::kPeerClosed ? ReplayEnd::kPeerClosed : ReplayEnd::kError;
           break;
         }
+        // A netmap pipe or VALE port says nothing when its reader goes away: report while
+        // waiting (JS says who it waits for), and give up after drain_idle_ns without progress.
+        uint64_t now = monotonic_ns();
+        report_while_waiting(now);
+        uint64_t pending = port_.tx_pending_total();
+        if (pending != last_pending) last_pending = pending, idle_since = now;
+        if (cfg_.drain_idle_ns && now - idle_since >= cfg_.drain_idle_ns) break;
         if (stop_.requested()) {
           if (!stopped) {  // stopped while draining: from now on the wait is bounded
             stopped = true;
@@ -420,6 +437,7 @@ class ReplayRun {
   Schedule sched_;
   ReplayStats st_;
   Ring empty_ring_;
+  uint64_t last_wait_report_ns_ = 0;
 
   ReplayBatch cur_;
   uint32_t idx_ = 0;

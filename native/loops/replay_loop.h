@@ -42,6 +42,7 @@ struct ReplayConfig {
   bool truncate_oversize = false;  // send the first max_frame bytes of larger packets
   uint64_t progress_ns = 250000000;
   uint64_t drain_timeout_ns = 0;   // after a stop: how long to wait for pending packets (0 = 2 s)
+  uint64_t drain_idle_ns = 0;      // after the last packet: give up once nothing left for this long (0 = wait)
 };
 
 enum class ReplayEnd : uint8_t { kDone, kLimit, kDuration, kStopped, kPeerClosed, kError };

@@ -55,6 +55,13 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'duration', type: 'number', arg: 'S', describe: 'live: stop after S seconds' },
   { name: 'no-promiscuous-mode', short: 'p', type: 'boolean', describe: 'live: do not put the interface into promiscuous mode' },
   { name: 'queue', type: 'number', arg: 'N', describe: 'live: capture hardware queue N only (default: all queues)' },
+  {
+    name: 'vale-backend',
+    type: 'string',
+    arg: 'B',
+    choices: ['bridge', 'netmap'],
+    describe: "live: VALE names on netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env NMCAP_VALE_BACKEND)",
+  },
   { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
   { name: 'numeric', short: 'n', type: 'boolean', describe: 'numeric addresses and ports (always the case; accepted for tcpdump habits)' },
@@ -90,6 +97,7 @@ export interface NmcapArgs {
   duration?: number;
   noPromiscuousMode?: boolean;
   queue?: number;
+  valeBackend?: string;
   read?: string;
   write?: string;
   format?: string;
@@ -129,6 +137,7 @@ export function validateArgs(a: NmcapArgs): void {
       ['-d', a.dumpFilter],
       ['-a', a.autostop],
       ['-Z', a.user],
+      ['--vale-backend', a.valeBackend],
     ] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }

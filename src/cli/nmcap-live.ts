@@ -2,6 +2,7 @@
 // it, packets are printed like tcpdump does, through the same reader and printer as -r. At the end
 // (count, duration, Ctrl-C, SIGTERM, the pipe's other end closing) every packet captured is on
 // disk, with an ISB, and the statistics say what the backend really knows.
+import { VALE_BACKEND_ENV } from '../ports/vale-bridge.js';
 import { PassThrough } from 'node:stream';
 
 import { Capture, type CaptureResult } from '../capture/capture.js';
@@ -119,6 +120,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   const stop = stopConditions(a);
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
+  if (a.valeBackend) process.env[VALE_BACKEND_ENV] = a.valeBackend; // read where VALE names are opened
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
   // The native loop writes pcapng; classic pcap (-F pcap, or a .pcap name) is converted on the way.
   const nano = a.nano === true || a.timeStampPrecision === 'nano' || a.format === 'pcap-ns';

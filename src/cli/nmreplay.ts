@@ -1,6 +1,7 @@
 // nmreplay's command line: `nmreplay -i PORT [options] FILE...`, with tcpreplay's habits
 // (-t, -p, -M, -x, -l, -L, -K, --duration) and nmreplay's --rate. Statistics at the end in
 // tcpreplay's form on stderr, or one JSON object on stdout with --json.
+import { VALE_BACKEND_ENV } from '../ports/vale-bridge.js';
 import yargs from 'yargs';
 
 import { NmcapError } from '../errors.js';
@@ -33,6 +34,8 @@ interface ReplayArgs {
   queue?: number;
   txSlots?: number;
   txBudget?: number;
+  valeBackend?: string;
+  drainTimeout?: number;
 }
 
 function say(line: string): void {
@@ -69,6 +72,8 @@ af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.`,
     .option('queue', { type: 'number', requiresArg: true, describe: 'send on this hardware queue only (AF_XDP/netmap)' })
     .option('tx-slots', { type: 'number', requiresArg: true, describe: 'TX ring size in slots (backend default otherwise)' })
     .option('tx-budget', { type: 'number', requiresArg: true, describe: 'AF_XDP: packets per kick (default: the largest the kernel allows)' })
+    .option('drain-timeout', { type: 'number', requiresArg: true, describe: 'after the last packet, give up once nothing has left for S seconds (default: wait for the reader)' })
+    .option('vale-backend', { type: 'string', requiresArg: true, choices: ['bridge', 'netmap'], describe: `VALE names: netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env ${VALE_BACKEND_ENV})` })
     .conflicts({
       rate: ['pps', 'mbps', 'multiplier', 'topspeed'],
       pps: ['mbps', 'multiplier', 'topspeed'],
@@ -119,6 +124,7 @@ function validate(a: ReplayArgs): void {
   wholeNumber('--queue', a.queue, 0);
   wholeNumber('--tx-slots', a.txSlots, 2);
   wholeNumber('--tx-budget', a.txBudget, 1);
+  if (a.drainTimeout !== undefined && !(a.drainTimeout > 0)) throw new UsageError(`--drain-timeout needs a positive number of seconds, got ${String(a.drainTimeout)}`);
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
   if (a.stats !== undefined && !(a.stats > 0)) throw new UsageError(`--stats needs a positive number of seconds`);
   if (a.loop === 0 && a.limit === undefined && a.duration === undefined && !process.stdin.isTTY) {
@@ -255,6 +261,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  if (a.valeBackend) process.env[VALE_BACKEND_ENV] = a.valeBackend; // read where VALE names are opened
   let lastProgress = 0;
   const replay = new Replay({
     port: a.intf1,
@@ -269,6 +276,12 @@ export async function main(argv: string[]): Promise<void> {
     burst: a.burst,
     truncate: a.truncate,
     portOptions: { queue: a.queue, txSlots: a.txSlots, txBudget: a.txBudget },
+    drainTimeout: a.drainTimeout,
+    onStall: (pending) =>
+      say(
+        `waiting for a reader on ${a.intf1}: ${pending} packets pending and none taken for 1 s (a pipe or VALE port gives no sign when its reader stops); ` +
+          `${a.drainTimeout ? `giving up after ${a.drainTimeout} s without progress` : '--drain-timeout S gives up after S seconds, Ctrl-C stops'}`,
+      ),
     onOpen: (p) => {
       if (p.choice && !a.quiet) say(p.choice);
       if (!a.quiet && rate) say(`sending on ${p.name} at ${formatRate(rate)}`);
@@ -291,11 +304,13 @@ export async function main(argv: string[]): Promise<void> {
     if (a.json) process.stdout.write(`${JSON.stringify(jsonReport(r))}\n`);
     const over = r.failed && !a.truncate && r.failed > 0;
     if (over && !a.quiet) say(`${r.failed} packets were not sent (empty, or larger than ${r.port} takes; --truncate sends their first bytes)`);
+    const gaveUp = a.drainTimeout !== undefined && r.pending > 0 && (r.reason === 'done' || r.reason === 'limit');
+    if (gaveUp) say(`gave up after ${a.drainTimeout} s without progress: ${r.pending} packets never left ${r.port} (no reader took them)`);
     const miss = shortfall(r);
     if (miss) say(miss);
     if (r.inputError) say(r.inputError.message);
     if (r.error) say(r.error.message);
-    process.exitCode = sig.exitCode() ?? (r.error || r.inputError ? EXIT_RUNTIME : EXIT_OK);
+    process.exitCode = sig.exitCode() ?? (r.error || r.inputError || gaveUp ? EXIT_RUNTIME : EXIT_OK);
   } catch (e) {
     say(describeError(e));
     process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;

@@ -173,6 +173,8 @@ export interface ReplayConfig {
   truncateOversize?: boolean;
   progressMs?: number;
   drainTimeoutMs?: number;
+  /** after the last packet: give up waiting once nothing has left for this long (default: wait) */
+  drainIdleMs?: number;
 }
 
 export interface DepartureStats {

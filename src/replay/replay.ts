@@ -38,6 +38,10 @@ export interface ReplayOptions {
   /** send the first MTU bytes of oversized packets instead of skipping them */
   truncate?: boolean;
   portOptions?: PortOptions;
+  /** after the last packet: give up once nothing has left for this many seconds (default: wait) */
+  drainTimeout?: number;
+  /** nothing has left for a second while packets are pending (a reader that stopped or never came) */
+  onStall?: (pending: number) => void;
   /** called once the port is open, before the first packet */
   onOpen?: (port: OpenedPort) => void;
   onProgress?: (p: NativeReplayStats) => void;
@@ -118,6 +122,7 @@ export class Replay {
     let inflightBytes = 0;
     let wake: (() => void) | undefined;
     let endEvent: ReplayEndEvent | undefined;
+    const stall = stallWatch(o.onStall);
     const ended = new Promise<ReplayEndEvent>((resolve) => {
       this.session = new native.ReplaySession(opened.port, config, (kind, ev) => {
         if (kind === 'consumed') {
@@ -126,7 +131,9 @@ export class Replay {
           inflight.delete(id);
           wake?.();
         } else if (kind === 'progress') {
-          o.onProgress?.(ev as NativeReplayStats);
+          const p = ev as NativeReplayStats;
+          stall.see(p.sent, p.queued - p.sent); // progress events leave `pending` to the end
+          o.onProgress?.(p);
         } else {
           endEvent = ev as ReplayEndEvent;
           wake?.();
@@ -182,6 +189,7 @@ export class Replay {
       burst: o.burst ?? 0,
       truncateOversize: o.truncate ?? false,
     };
+    if (o.drainTimeout) c.drainIdleMs = o.drainTimeout * 1000;
     if (o.topspeed) c.mode = 'topspeed';
     else if (o.rate) {
       c.mode = o.rate.unit;
@@ -288,6 +296,26 @@ export class Replay {
     if (config.mode !== 'topspeed' && end.sendNs > 0 && end.queued > 1) r.pacedRate = (end.queued - 1) / (end.sendNs / 1e9);
     return r;
   }
+}
+
+/** Calls onStall once per stall: packets pending and none left for a second (progress events come while waiting). */
+function stallWatch(onStall: ((pending: number) => void) | undefined): { see(sent: number, pending: number): void } {
+  let lastSent = -1;
+  let since = 0;
+  let said = false;
+  return {
+    see(sent, pending) {
+      const now = Date.now();
+      if (sent !== lastSent || pending === 0) {
+        lastSent = sent;
+        since = now;
+        said = false;
+      } else if (!said && now - since >= 1000) {
+        said = true;
+        onStall?.(pending);
+      }
+    },
+  };
 }
 
 /** Fails early, before any port is opened, on a trace that cannot be read. */

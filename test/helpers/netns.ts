@@ -2,6 +2,7 @@
 // frames cross unchanged, always deleted afterwards. Processes run inside it with `ip netns exec`.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 
 export interface VethBed {
   ns: string;
@@ -107,4 +108,21 @@ export async function withVethBed<T>(fn: (bed: VethBed) => Promise<T>, opts?: Ve
   } finally {
     bed.destroy();
   }
+}
+
+/** Inside a describe block: a fresh bed before each test, destroyed after it. Read `.bed` and `.ns` in tests. */
+export function vethBedPerTest(opts?: VethOptions): { readonly bed: VethBed; readonly ns: string[] } {
+  let bed: VethBed | undefined;
+  beforeEach(() => {
+    bed = createVethBed(opts);
+  });
+  afterEach(() => bed?.destroy());
+  return {
+    get bed() {
+      return bed!;
+    },
+    get ns() {
+      return ['ip', 'netns', 'exec', bed!.ns];
+    },
+  };
 }

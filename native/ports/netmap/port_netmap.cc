@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "ports/af_packet/af_packet_iface.h"
 #include "ring/clock.h"
 #include "ports/netmap/netmap_abi.h"
 #include "ports/netmap/netmap_name.h"
@@ -131,6 +132,7 @@ class NetmapPort final : public Port {
   NetmapPort(const std::string& spec, const OpenOptions& opts) : name_(parse_netmap_name(spec)) {
     NetmapRegisterRequest rq = make_register_request(name_, opts);
     try {
+      if (name_.kind == NetmapKind::kNic) check_link();
       open_and_register(rq);
       map_and_attach(rq.reg);
       describe(rq.reg);
@@ -335,8 +337,26 @@ class NetmapPort final : public Port {
   }
 
   int fail(PortEnd e, const char* code, const std::string& why, int rc) {
+    // A vanished interface shows only as an I/O error or a ring reset: name the cause.
+    if (name_.kind == NetmapKind::kNic && if_nametoindex(name_.port.c_str()) == 0 && errno == ENODEV) {
+      set_end(PortEnd::kGone, errc::kGone,
+              "netmap: " + name_.text + ": the port went away: interface " + name_.port + " no longer exists (" + why + ")");
+      return rc;
+    }
     set_end(e, code, "netmap: " + name_.text + ": " + why);
     return rc;
+  }
+
+  // A link that is down (ours, or a veth peer's: no carrier) leaves TX rings full and RX rings
+  // empty without a word, and netmap can lock up on the rings of an interface that goes down:
+  // refuse it at open, as the af_packet backend does.
+  void check_link() const {
+    unsigned flags = 0;
+    if (!af_packet_ifflags(name_.port, &flags)) return;  // cannot ask: the registration will say
+    const std::string who = "netmap: " + name_.text + ": interface " + name_.port;
+    if (!(flags & IFF_UP)) throw PortError(errc::kDown, who + " is down: ip link set " + name_.port + " up");
+    if (!(flags & IFF_RUNNING))
+      throw PortError(errc::kDown, who + " is down (no carrier: the cable, or the peer of a veth, is down)");
   }
 
   NetmapName name_;
