@@ -53,7 +53,7 @@ try {
     rows.push([`nmcap --diff ${label}`, fmt.s(r.wall), fmt.s(r.cpu), `${Math.round(r.rssKB / 1024)} MB`, `exit ${r.code}: matched ${j.matched} missing ${j.missing} extra ${j.extra} reordered ${j.reordered} changed ${j.changed}`]);
   }
   let peerWall = NaN;
-  if (have('tshark') && have('diff')) {
+  if (have('tshark') && have('diff') && process.env.DIFF_BENCH_PEER !== '0') {
     const fields = ['frame.len', 'eth.src', 'eth.dst', 'ip.ttl', 'ip.id', 'ip.checksum', 'ip.src', 'ip.dst', 'udp.srcport', 'udp.dstport', 'data'].flatMap((f) => ['-e', f]);
     const t0 = performance.now();
     for (const [f, txt] of [[a, 'a.txt'], [b, 'b.txt']]) {

@@ -88,9 +88,8 @@ export async function runDiff(argv: string[]): Promise<number> {
     const expectations: Expectation[] = [];
     const expectedTs: (bigint | null)[] = [];
     for (const [port, list] of Object.entries(expected.ports)) {
-      const shared = { ports: port, ignore }; // one options object: the matcher then builds one normalizer
       for (const p of list) {
-        expectations.push({ ...shared, packet: p.data });
+        expectations.push({ packet: p.data, ports: port, ignore }); // one shared ignore list: one normalizer
         expectedTs.push(p.ts);
       }
     }
