@@ -2,7 +2,8 @@
 // matched (in order or reordered), changed (it stands for an expected packet but differs), noise
 // (an explicit noise rule), allowed (a port where other packets are tolerated) or extra; every
 // expected packet is matched, changed or missing. Matching is by comparable bytes (normalize.ts)
-// through a hash index, so a million packets match in about a second; leftovers get a slow pass.
+// through an integer hash index (confirmed byte by byte), so a million packets match in about two
+// seconds of CPU here; leftovers get a slow pass.
 import { HarnessError, HarnessErrorCode } from '../errors.js';
 import { flowKey, layoutOf } from './decode.js';
 import { countRange, portsOf, validateOptions, type Expectation, type NoiseRule } from './expect.js';
