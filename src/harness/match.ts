@@ -351,6 +351,15 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
     for (const p of portNames) {
       const st = status[p]!;
       const to = matchedTo[p]!;
+      // In order overall means in order within every flow too: the usual case needs no grouping.
+      let prev = -1;
+      let inOrder = true;
+      for (let k = 0; k < st.length && inOrder; k++) {
+        if (st[k] !== 'matched') continue;
+        inOrder = to[k]! >= prev;
+        prev = to[k]!;
+      }
+      if (inOrder) continue;
       const groups = new Map<string, number[]>();
       for (let k = 0; k < st.length; k++) {
         if (st[k] !== 'matched') continue;
