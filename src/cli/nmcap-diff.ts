@@ -24,7 +24,7 @@ interface DiffFile {
 }
 
 function readCapture(path: string, withTs: boolean): DiffFile {
-  const bytes = readFileSync(path);
+  const bytes = readFileSync(path === '-' ? 0 : path); // "-": standard input
   const ports: Record<string, CapturedPacket[]> = {};
   let count = 0;
   for (const batch of readBatchesSync(bytes)) {
@@ -81,15 +81,15 @@ export async function runDiff(argv: string[]): Promise<number> {
     const tolerance = o.timing !== undefined ? parseTolerance(o.timing) : undefined;
     const order: OrderMode = o.unordered ? 'unordered' : o['per-flow'] ? 'per-flow' : 'strict';
     const [expPath, actPath] = parsed.positionals as [string, string];
+    if (expPath === '-' && actPath === '-') throw new UsageError('only one of EXPECTED and ACTUAL can be "-" (standard input)');
     const expected = readCapture(expPath, tolerance !== undefined);
     const actual = readCapture(actPath, tolerance !== undefined);
 
     const expectations: Expectation[] = [];
     const expectedTs: (bigint | null)[] = [];
     for (const [port, list] of Object.entries(expected.ports)) {
-      const shared = { ports: port, ignore }; // one options object: the matcher then builds one normalizer
       for (const p of list) {
-        expectations.push({ ...shared, packet: p.data });
+        expectations.push({ packet: p.data, ports: port, ignore }); // one shared ignore list: one normalizer
         expectedTs.push(p.ts);
       }
     }

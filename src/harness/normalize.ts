@@ -16,8 +16,6 @@ export interface Normalizer {
   end(d: Uint8Array): number;
   /** the comparable bytes (a view of `d` when nothing needs clearing) */
   bytes(d: Uint8Array): Uint8Array;
-  /** the comparable bytes as a Map key */
-  key(d: Uint8Array): string;
 }
 
 /** FNV-1a over bytes [0, end): the matcher's index key (collisions are resolved by comparing bytes). */
@@ -71,10 +69,6 @@ export function normalizer(o: MatchOptions): Normalizer {
     copies: copyNeeded,
     end: endOf,
     bytes,
-    key: (d) => {
-      const b = bytes(d);
-      return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('latin1');
-    },
   };
 }
 

@@ -145,36 +145,39 @@ export class HarnessSession {
     return n;
   }
 
-  /** Sends packets on a port, at `pps` or topspeed, draining every port meanwhile. */
+  /**
+   * Sends packets on a port, at `pps` or topspeed, draining every port meanwhile. Each packet's
+   * send time is taken just before the txsync that publishes it, so latency is never understated.
+   */
   async send(label: string, packets: Iterable<Uint8Array>, opts: SendOptions = {}): Promise<number> {
     const p = this.port(label);
     const log = (this.sentLog[label] ??= []);
+    let unstamped = log.length;
+    const publish = (): void => {
+      const t = realtimeNs();
+      p.txsync();
+      for (; unstamped < log.length; unstamped++) log[unstamped]!.ts = t;
+    };
     const start = performance.now();
     let i = 0;
     for (const data of packets) {
       if (opts.pps !== undefined) {
         const due = start + (i * 1000) / opts.pps;
         for (let now = performance.now(); now < due; now = performance.now()) {
-          p.txsync();
           this.drain();
           if (due - now > 2) await sleep(1);
         }
       }
       while (!p.send(data)) {
-        p.txsync();
+        publish();
         this.drain();
         p.wait(1, true);
       }
       log.push({ data: Uint8Array.prototype.slice.call(data), ts: null });
-      if (opts.pps !== undefined) {
-        p.txsync();
-        log[log.length - 1]!.ts = realtimeNs();
-      }
+      if (opts.pps !== undefined) publish();
       i++;
     }
-    p.txsync();
-    const t = realtimeNs();
-    for (let k = log.length - i; k < log.length; k++) log[k]!.ts ??= t;
+    publish();
     return i;
   }
 

@@ -70,6 +70,15 @@ describe('nmcap --diff', () => {
     expect(j).toMatchObject({ expected: { packets: 12 }, actual: { packets: 12 }, matched: 11, missing: 0, extra: 0, reordered: 0, changed: 1 });
     expect(j.differences[0]).toMatchObject({ kind: 'changed', firstDifferingByte: 22, fields: [{ field: 'ip.ttl', expected: 64, actual: 63 }, { field: 'ip.checksum' }] });
   });
+  it('reads one side from standard input ("-")', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const bin = new URL('../../bin/nmcap', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [bin, '--diff', same, '-'], { input: readFileSync(ttl), encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/1 changed/);
+  });
+
   it('exits 2 with one line on usage and file errors', async () => {
     for (const [args, msg] of [
       [['--diff', same], /needs two capture files/],
@@ -79,6 +88,7 @@ describe('nmcap --diff', () => {
       [['--diff', same, copy, '--unordered', '--per-flow'], /not both/],
       [['--diff', same, copy, '--bogus'], /Unknown option '--bogus'/],
       [['--diff', same, tmp.dir], /EISDIR|Is a directory/],
+      [['--diff', '-', '-'], /only one of EXPECTED and ACTUAL/],
     ] as [string[], RegExp][]) {
       const r = await run('nmcap', args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
