@@ -15,6 +15,7 @@
         "native/ring/port.cc",
         "native/ports/port_open.cc",
         "native/ports/pipe/port_pipe.cc",
+        "native/ports/pipe/pipe_rendezvous.cc",
         "native/ports/netmap/port_netmap.cc",
         "native/ports/netmap/netmap_name.cc",
         "native/ports/netmap/netmap_rings.cc",
