@@ -175,6 +175,23 @@ describe('replay -> pipe -> capture', () => {
   });
 });
 
+/**
+ * Resolves once the capture file holds more than `bytes` (a hundred-odd packets of the demo past
+ * its header): the sign the replay is connected and flowing, instead of a guess at start-up time.
+ */
+async function fileGrows(path: string, bytes = 12_000): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if (statSync(path).size > bytes) return;
+    } catch {
+      // not created yet
+    }
+    if (Date.now() > until) throw new Error(`${path} did not grow past ${bytes} bytes`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('faults', () => {
   it('SIGINT during capture: the normal end (exit 0, as tcpdump), every packet so far in a valid file with statistics', async () => {
     const name = pipeName();
@@ -182,7 +199,7 @@ describe('faults', () => {
     const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '2kpps', '-l', '0', demo]);
-    await new Promise((res) => setTimeout(res, 400));
+    await fileGrows(out);
     c.child.kill('SIGINT');
     const cap = await c.done;
     const rep = await r.done;
@@ -204,7 +221,7 @@ describe('faults', () => {
     const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', demo]);
-    await new Promise((res) => setTimeout(res, 400));
+    await fileGrows(out);
     r.child.kill('SIGKILL');
     const cap = await c.done;
     expect(cap.code).toBe(1);
@@ -220,10 +237,11 @@ describe('faults', () => {
 
   it('the receiver killed mid-run: replay says so, exits 1, and counts only what was taken', async () => {
     const name = pipeName();
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', tmp.path(`${name}.pcapng`)]);
+    const out = tmp.path(`${name}.pcapng`);
+    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out]);
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', '--json', demo]);
-    await new Promise((res) => setTimeout(res, 400));
+    await fileGrows(out);
     c.child.kill('SIGKILL');
     const rep = await r.done;
     expect(rep.code).toBe(1);
