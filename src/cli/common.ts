@@ -155,9 +155,11 @@ export const EXIT_SIGTERM = 143;
 /**
  * Ctrl-C and SIGTERM: the first one calls `stop` (finish cleanly, files stay valid) and marks the
  * run as interrupted (exit code 130 for SIGINT, 143 for SIGTERM); a second one exits at once
- * with that code. Returns the uninstaller.
+ * with that code. SIGUSR1 prints `stats()` on stderr and the run goes on, as tcpdump does (bin/
+ * holds SIGUSR1 from its first line so that Node never opens its inspector on it). Returns the
+ * uninstaller.
  */
-export function onInterrupt(stop: () => void): {
+export function onInterrupt(stop: () => void, stats?: () => string[]): {
   interrupted: () => boolean;
   /** the exit code the first signal asks for, or undefined */
   exitCode: () => number | undefined;
@@ -173,14 +175,19 @@ export function onInterrupt(stop: () => void): {
   };
   const onInt = handler(EXIT_SIGINT);
   const onTerm = handler(EXIT_SIGTERM);
+  const onUsr1 = (): void => {
+    if (stats) process.stderr.write(stats().map((l) => `${l}\n`).join(''));
+  };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  process.on('SIGUSR1', onUsr1);
   return {
     interrupted: () => count > 0,
     exitCode: () => first,
     dispose: () => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGUSR1', onUsr1);
     },
   };
 }

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { Capture, type CaptureResult } from '../capture/capture.js';
 import { linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
+import type { CaptureProgress } from '../ports/binding.js';
 import type { OpenedPort } from '../ports/open.js';
 import { EXIT_OK, EXIT_RUNTIME, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
 import { printPackets } from './nmcap-offline.js';
@@ -26,6 +27,14 @@ export function statsLines(r: CaptureResult): string[] {
       : `${r.dropped} packet${r.dropped === 1 ? '' : 's'} dropped by kernel`,
   );
   if (r.truncated) lines.push(`${r.truncated} packets cut to the snap length`);
+  return lines;
+}
+
+/** SIGUSR1's answer while the capture runs: what has been handed over so far. */
+export function progressLines(p: CaptureProgress | undefined): string[] {
+  const n = p?.packets ?? 0;
+  const lines = [`${n} packet${n === 1 ? '' : 's'} captured so far (${p?.wireBytes ?? 0} bytes on the wire)`];
+  if (p?.truncated) lines.push(`${p.truncated} packets cut to the snap length`);
   return lines;
 }
 
@@ -57,6 +66,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
+  let progress: CaptureProgress | undefined;
   const capture = new Capture({
     port: a.interface!,
     output: printing ? pass! : toStdout ? process.stdout : a.write!,
@@ -67,13 +77,14 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     queue: a.queue,
     // Printing wants packets on screen promptly; files want big writes.
     flushMs: printing ? 20 : 100,
+    onProgress: (p) => (progress = p),
     onListening: (p) => {
       if (p.choice) process.stderr.write(`nmcap: ${p.choice}\n`);
       process.stderr.write(`${listening(p, snaplen)}\n`);
     },
   });
 
-  const sig = onInterrupt(() => capture.stop());
+  const sig = onInterrupt(() => capture.stop(), () => progressLines(progress));
 
   let printed: Promise<number> | undefined;
   if (pass) {

@@ -256,6 +256,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   let lastProgress = 0;
+  let progress: NativeReplayStats | undefined;
   const replay = new Replay({
     port: a.intf1,
     files: a.files,
@@ -271,9 +272,11 @@ export async function main(argv: string[]): Promise<void> {
     portOptions: { queue: a.queue, txSlots: a.txSlots, txBudget: a.txBudget },
     onOpen: (p) => {
       if (p.choice && !a.quiet) say(p.choice);
-      if (!a.quiet && rate) say(`sending on ${p.name} at ${formatRate(rate)}`);
+      // Printed once the signal handlers are in place: scripts may wait for this line to signal us.
+      if (!a.quiet) say(`sending on ${p.name} ${rate ? `at ${formatRate(rate)}` : a.topspeed ? 'as fast as it takes them' : "at the trace's timing"}`);
     },
     onProgress: (p) => {
+      progress = p;
       if (a.stats === undefined || a.quiet) return;
       const now = Date.now();
       if (now - lastProgress >= a.stats * 1000) {
@@ -284,7 +287,10 @@ export async function main(argv: string[]): Promise<void> {
     onWarning: (w: PcapWarning) => say(`warning: ${w.message}`),
   });
 
-  const sig = onInterrupt(() => replay.stop());
+  const sig = onInterrupt(
+    () => replay.stop(),
+    () => [`${PROGRAM}: ${progress ? progressLine(progress) : 'progress: 0 packets sent'}`],
+  );
   try {
     const r = await replay.run();
     if (!a.quiet) for (const line of formatReport(r)) process.stderr.write(`${line}\n`);
