@@ -98,6 +98,8 @@ export const PortErrorCode = {
   GONE: 'ERR_PORT_GONE',
   IO: 'ERR_PORT_IO',
   CLOSED: 'ERR_PORT_CLOSED',
+  /** Receiving on this port would take the frames away from the host stack, and that was not asked for. */
+  DIVERT: 'ERR_PORT_DIVERT',
 } as const;
 export type PortErrorCode = (typeof PortErrorCode)[keyof typeof PortErrorCode];
 

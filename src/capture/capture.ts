@@ -34,6 +34,8 @@ export interface CaptureOptions {
   promisc?: boolean;
   /** capture one hardware queue only */
   queue?: number;
+  /** allow af_xdp:IF, which takes every frame away from the host stack while it runs (default false) */
+  divert?: boolean;
   /** size of each output buffer the native thread fills (default 4 MiB) */
   bufferSize?: number;
   /** how many such buffers (default 4) */
@@ -106,7 +108,7 @@ export class Capture {
   async run(): Promise<CaptureResult> {
     const o = this.opts;
     const snaplen = o.snaplen && o.snaplen > 0 ? o.snaplen : DEFAULT_SNAPLEN;
-    const opened = openPort(o.port, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue });
+    const opened = openPort(o.port, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue, divert: o.divert });
     let sink: ByteSink | undefined;
     // A path: we hold the fd, so the native side can keep the file allocated ahead of the writer
     // and we can trim what it allocated beyond the end when we are done.

@@ -3,6 +3,7 @@
 // Kept free of heavy imports: the offline -r -w path loads only this, the scanner and src/pcap.
 
 import { NmcapError } from '../errors.js';
+import { divertsTraffic } from '../ports/names.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -32,7 +33,7 @@ export interface OptionDef {
 
 /** nmcap's options, for offline reading (-r) and live capture (-i). */
 export const NMCAP_OPTIONS: readonly OptionDef[] = [
-  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y' },
+  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF (needs --divert), netmap:IF, valeX:Y' },
   { name: 'read', short: 'r', type: 'string', arg: 'FILE', describe: 'read packets from a pcap or pcapng file ("-" = stdin)' },
   { name: 'write', short: 'w', type: 'string', arg: 'FILE', describe: 'write packets to FILE ("-" = stdout) instead of printing them' },
   {
@@ -48,6 +49,11 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'duration', type: 'number', arg: 'S', describe: 'live: stop after S seconds' },
   { name: 'no-promiscuous-mode', short: 'p', type: 'boolean', describe: 'live: do not put the interface into promiscuous mode' },
   { name: 'queue', type: 'number', arg: 'N', describe: 'live: capture hardware queue N only (default: all queues)' },
+  {
+    name: 'divert',
+    type: 'boolean',
+    describe: 'live: allow af_xdp:IF, which takes every frame away from the host stack while it runs (not a passive tap)',
+  },
   { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
   { name: 'numeric', short: 'n', type: 'boolean', describe: 'numeric addresses and ports (always the case; accepted for tcpdump habits)' },
@@ -70,6 +76,7 @@ export interface NmcapArgs {
   duration?: number;
   noPromiscuousMode?: boolean;
   queue?: number;
+  divert?: boolean;
   read?: string;
   write?: string;
   format?: string;
@@ -95,9 +102,14 @@ export function validateArgs(a: NmcapArgs): void {
   if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');
   if (a.interface === '') throw new UsageError('-i needs a port name (an interface, or pipe:NAME}N)');
   if (a.interface === undefined) {
-    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue]] as const) {
+    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue], ['--divert', a.divert]] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }
+  } else if (divertsTraffic(a.interface) && a.divert !== true) {
+    throw new UsageError(
+      `${a.interface.trim()} takes every frame away from the host stack while nmcap runs (AF_XDP receive is a diversion, not a tap): ` +
+        `give --divert to do that anyway, or capture passively with af_packet:${a.interface.trim().slice('af_xdp:'.length)}`,
+    );
   } else if (a.format !== undefined && a.format !== 'pcapng') {
     throw new UsageError('live capture writes pcapng; convert afterwards with: nmcap -r FILE.pcapng -w FILE.pcap -F pcap');
   }

@@ -75,6 +75,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     duration: a.duration,
     promisc: a.noPromiscuousMode !== true,
     queue: a.queue,
+    divert: a.divert,
     // Printing wants packets on screen promptly; files want big writes.
     flushMs: printing ? 20 : 100,
     onProgress: (p) => (progress = p),

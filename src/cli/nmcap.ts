@@ -5,12 +5,13 @@
 import { scanArgs } from './argv.js';
 import { EXIT_OK, NMCAP_OPTIONS, reportError, validateArgs, type NmcapArgs } from './common.js';
 
-const USAGE = `Usage: $0 -i PORT [-w OUT.pcapng] [-s SNAPLEN] [-c N] [--duration S] [-p] [--json]
+const USAGE = `Usage: $0 -i PORT [-w OUT.pcapng] [-s SNAPLEN] [-c N] [--duration S] [-p] [--divert] [--json]
        $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
 
 -i captures live from every RX ring of PORT into pcapng (-w -: stdout); without -w it prints one
 line per packet, like tcpdump -n. PORT: pipe:NAME}N (shared-memory pipe), an interface (eth0: the
-best backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.
+best passive backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one. Capture is
+passive: af_xdp:IF takes every frame away from the host stack while it runs, so it needs --divert.
 -r reads a pcap or pcapng capture: prints it (--json: one JSON object per line) or rewrites it with
 -w (pcapng by default, classic pcap with -F pcap).`;
 

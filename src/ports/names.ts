@@ -33,14 +33,20 @@ const PREFIXES: [string, Backend][] = [
 /**
  * Which Linux backend goes first for a bare interface name, per direction. Measured on veth on
  * this kind of machine (bench/backends.bench.mjs prints the current numbers): AF_XDP copy-mode TX
- * outruns the AF_PACKET TX ring (~0.9 vs ~0.5 Mpps), while the TPACKET_V3 RX ring captures without
- * drops where AF_XDP RX needs an XDP program and drops under load. The next one is the fallback
- * when the first cannot be opened (no BPF rights, another XDP program attached, ...).
+ * outruns the AF_PACKET TX ring (~0.9 vs ~0.5 Mpps); the next one is the fallback when the first
+ * cannot be opened (no BPF rights, ...). Receive is AF_PACKET only: AF_XDP receive redirects every
+ * frame into its socket, so the host stack sees none of them while it runs. Capture is passive;
+ * diverting traffic has to be asked for by name (af_xdp:IF, and --divert on the command line).
  */
 export const LINUX_PREFERENCE: Record<PortDirection, Backend[]> = {
   tx: ['af_xdp', 'af_packet'],
-  rx: ['af_packet', 'af_xdp'],
+  rx: ['af_packet'],
 };
+
+/** Does receiving on this port name take the frames away from the host stack (AF_XDP)? */
+export function divertsTraffic(name: string): boolean {
+  return name.trim().startsWith('af_xdp:');
+}
 
 const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 

@@ -2,7 +2,7 @@
 // one it took (and why the better ones were skipped).
 import { PortError, PortErrorCode } from '../errors.js';
 import { native, type NativePort, type NativePortInfo, type PortOptions } from './binding.js';
-import { resolvePortName, type PortDirection } from './names.js';
+import { divertsTraffic, resolvePortName, type PortDirection } from './names.js';
 
 export interface OpenedPort {
   port: NativePort;
@@ -21,7 +21,19 @@ const BACKEND_SPECIFIC = new Set<string>([
   PortErrorCode.NETMAP_UNAVAILABLE,
 ]);
 
-export function openPort(spec: string, direction: PortDirection, options: PortOptions = {}): OpenedPort {
+export interface OpenPortOptions extends PortOptions {
+  /** receive on af_xdp:IF although it takes every frame away from the host stack (default false) */
+  divert?: boolean;
+}
+
+export function openPort(spec: string, direction: PortDirection, opts: OpenPortOptions = {}): OpenedPort {
+  const { divert, ...options } = opts;
+  if (direction === 'rx' && divertsTraffic(spec) && divert !== true) {
+    throw new PortError(
+      PortErrorCode.DIVERT,
+      `${spec.trim()} takes every frame away from the host stack while it receives: pass divert: true to do that anyway, or use af_packet:`,
+    );
+  }
   const resolved = resolvePortName(spec, direction);
   const skipped: string[] = [];
   let lastError: unknown;

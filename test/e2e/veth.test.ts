@@ -68,7 +68,8 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
 
   async function across(tx: string, rx: string, replayArgs: string[], captureArgs: string[] = []) {
     const out = tmp.path(`${bed.ns}-${tx.replace(/\W/g, '')}-${rx.replace(/\W/g, '')}.pcapng`);
-    const c = start('nmcap', ['-i', rx, '-w', out, '--json', ...captureArgs], { prefix: ns });
+    const divert = rx.startsWith('af_xdp:') ? ['--divert'] : []; // AF_XDP receive takes the frames from the host stack
+    const c = start('nmcap', ['-i', rx, ...divert, '-w', out, '--json', ...captureArgs], { prefix: ns });
     await c.waitFor(/^listening on/);
     const rep = await run('nmreplay', ['-i', tx, '--json', ...replayArgs], { prefix: ns });
     await new Promise((r) => setTimeout(r, 300)); // let the last frames cross
@@ -119,7 +120,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
 
   it('leaves nothing configured: promiscuous mode and the XDP program go away with the capture', async () => {
     expect(promiscuity(bed, 'vb')).toBe(0);
-    const c = start('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('x.pcapng')], { prefix: ns });
+    const c = start('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('x.pcapng')], { prefix: ns });
     await c.waitFor(/^listening on/);
     expect(xdpAttached(bed, 'vb')).toBe(true);
     expect(promiscuity(bed, 'vb')).toBe(1);
@@ -128,7 +129,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     expect(xdpAttached(bed, 'vb')).toBe(false);
     expect(promiscuity(bed, 'vb')).toBe(0);
 
-    const k = start('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('y.pcapng')], { prefix: ns });
+    const k = start('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('y.pcapng')], { prefix: ns });
     await k.waitFor(/^listening on/);
     k.child.kill('SIGKILL');
     await k.done;
@@ -145,9 +146,9 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
   });
 
   it('refuses politely when another XDP program is attached', async () => {
-    const first = start('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('a.pcapng')], { prefix: ns });
+    const first = start('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('a.pcapng')], { prefix: ns });
     await first.waitFor(/^listening on/);
-    const second = await run('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('b.pcapng'), '-c', '1', '--duration', '1'], { prefix: ns });
+    const second = await run('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('b.pcapng'), '-c', '1', '--duration', '1'], { prefix: ns });
     expect(second.code).toBe(1);
     expect(second.stderr.trim().split('\n')).toHaveLength(1);
     expect(second.stderr).toMatch(/already has an XDP program attached/);
@@ -161,7 +162,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     expect(unknown.stderr.trim()).toMatch(/^nmreplay: no interface 'eth9'/);
     bed.exec('ip', ['link', 'set', 'vb', 'down']);
     for (const port of ['af_packet:vb', 'af_xdp:vb']) {
-      const down = await run('nmcap', ['-i', port, '-w', tmp.path('d.pcapng')], { prefix: ns });
+      const down = await run('nmcap', ['-i', port, '--divert', '-w', tmp.path('d.pcapng')], { prefix: ns });
       expect(down.code, down.stderr).toBe(1);
       expect(down.stderr.trim().split('\n')).toHaveLength(1);
       expect(down.stderr).toMatch(/vb is down/);
