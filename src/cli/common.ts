@@ -2,7 +2,7 @@
 // fast argv scanner), one-line error reporting, Ctrl-C handling and buffered line output to stdout.
 // Kept free of heavy imports: the offline -r -w path loads only this, the scanner and src/pcap.
 
-import { NmcapError } from '../errors.js';
+import { NmcapError, UsageError } from '../errors.js';
 import { divertsTraffic } from '../ports/names.js';
 
 export const EXIT_OK = 0;
@@ -10,12 +10,7 @@ export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_SIGINT = 130;
 
-/** A command line that cannot be run as given. Printed as one line; exit code 2. */
-export class UsageError extends NmcapError {
-  constructor(message: string) {
-    super('ERR_USAGE', message);
-  }
-}
+export { UsageError };
 
 export type OptionType = 'string' | 'boolean' | 'number' | 'count';
 

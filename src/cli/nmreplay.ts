@@ -101,13 +101,9 @@ function wholeNumber(name: string, v: number | undefined, min: number): void {
 }
 
 function rateOf(a: ReplayArgs): Rate | undefined {
-  try {
-    if (a.rate !== undefined) return parseRate(a.rate);
-    if (a.pps !== undefined) return parseRate(String(a.pps));
-    if (a.mbps !== undefined) return parseRate(`${a.mbps}Mbps`);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  if (a.rate !== undefined) return parseRate(a.rate);
+  if (a.pps !== undefined) return parseRate(String(a.pps));
+  if (a.mbps !== undefined) return parseRate(`${a.mbps}Mbps`);
   return undefined;
 }
 
@@ -242,13 +238,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     validate(a);
     rate = rateOf(a);
-    if (a.multiplier !== undefined) {
-      try {
-        multiplier = parseMultiplier(a.multiplier);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-    }
+    if (a.multiplier !== undefined) multiplier = parseMultiplier(a.multiplier);
   } catch (e) {
     say(describeError(e));
     process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;

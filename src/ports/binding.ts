@@ -2,6 +2,8 @@
 // createRequire so no bundler or test transform ever touches it.
 import { createRequire } from 'node:module';
 
+import { AddonError } from '../errors.js';
+
 import type { NetmapName } from './netmap.js';
 
 export type Direction = 'rx' | 'tx' | 'both';
@@ -291,11 +293,7 @@ function load(): NativeAddon {
   try {
     return require('../../build/Release/nmcap.node') as NativeAddon;
   } catch (e) {
-    const err = new Error(
-      `nmcap: the native addon is not built (${(e as Error).message.split('\n')[0]}); run "npm ci" or "npm run build"`,
-    );
-    (err as Error & { code: string }).code = 'ERR_ADDON_MISSING';
-    throw err;
+    throw new AddonError(`the native addon is not built (${(e as Error).message.split('\n')[0]}); run "npm ci" or "npm run build"`);
   }
 }
 

@@ -1,6 +1,7 @@
 // --rate values: packets per second ("10Mpps", "250kpps", "5000") or bits per second ("1Gbps",
 // "100Mbps"). SI prefixes (x1000), as tcpreplay and trafgen count rates. Kept as an exact
 // rational so the native schedule never sees a rounded float.
+import { UsageError } from '../errors.js';
 
 export interface Rate {
   unit: 'pps' | 'bps';
@@ -22,14 +23,15 @@ function decimal(text: string): { num: number; scale: number } | null {
 }
 
 /**
- * Parses a rate; throws a RangeError whose message says what forms are accepted.
+ * Parses a rate; throws a UsageError (ERR_USAGE_BAD_RATE) whose message says what forms are accepted.
  * A bare number is packets per second.
  */
 export function parseRate(text: string): Rate {
   const m = /^\s*([0-9.]+)\s*([kKMGT]?)(pps|bps|Bps)?\s*$/.exec(text);
   const bad = () =>
-    new RangeError(
+    new UsageError(
       `bad rate '${text}': use packets per second (10Mpps, 250kpps, 5000) or bits per second (1Gbps, 100Mbps, 64kbps)`,
+      'ERR_USAGE_BAD_RATE',
     );
   if (!m) throw bad();
   const d = decimal(m[1]);
@@ -50,7 +52,7 @@ export function parseRate(text: string): Rate {
     exp++;
   }
   if (!Number.isSafeInteger(num) || !Number.isSafeInteger(den)) throw bad();
-  if (num === 0) throw new RangeError(`rate '${text}' is zero: give a positive rate, or --topspeed`);
+  if (num === 0) throw new UsageError(`rate '${text}' is zero: give a positive rate, or --topspeed`, 'ERR_USAGE_BAD_RATE');
   const g = gcd(num, den);
   return { unit: unit === 'pps' ? 'pps' : 'bps', num: num / g, den: den / g };
 }
@@ -84,7 +86,9 @@ function trim(v: number): string {
 export function parseMultiplier(text: string | number): { num: number; den: number } {
   const s = String(text).trim();
   const d = decimal(s);
-  if (!d || d.num === 0) throw new RangeError(`bad multiplier '${s}': give a positive number, e.g. 2 (twice as fast) or 0.5`);
+  if (!d || d.num === 0) {
+    throw new UsageError(`bad multiplier '${s}': give a positive number, e.g. 2 (twice as fast) or 0.5`, 'ERR_USAGE_BAD_MULTIPLIER');
+  }
   const den = 10 ** d.scale;
   const g = gcd(d.num, den);
   return { num: d.num / g, den: den / g };

@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPacketsSync } from '../../src/pcap/index.js';
-import { pipeName, run, start, tempDir, type Running } from '../helpers/cli.js';
+import { SO_FAR, askCount, pipeName, run, start, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -31,23 +31,13 @@ function listeningPorts(pid: number): number[] {
   return ports;
 }
 
-/** Sends SIGUSR1 to a running nmreplay and returns the packet count of the progress line it prints. */
-async function askProgress(r: Running): Promise<number> {
-  const progress = (): string[] => r.stderr().split('\n').filter((l) => /^nmreplay: progress: \d+ packets sent/.test(l));
-  const before = progress().length;
-  r.child.kill('SIGUSR1');
-  while (progress().length === before) await new Promise((resolve) => r.child.stderr!.once('data', resolve));
-  return Number(/(\d+) packets sent/.exec(progress()[before]!)![1]);
-}
-
 describe('SIGUSR1', () => {
   it('nmcap: prints the packets captured so far, opens no inspector, and keeps capturing', async () => {
     const name = pipeName('u');
     const out = tmp.path(`${name}.pcapng`);
     const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
     await c.waitFor(/^listening on pipe:/);
-    c.child.kill('SIGUSR1');
-    await c.waitFor(/^0 packets captured so far/);
+    expect(await askCount(c, SO_FAR.nmcap)).toBe(0);
     expect(listeningPorts(c.child.pid!)).toEqual([]);
     expect(c.stderr()).not.toMatch(/Debugger|inspector/i);
     // Still capturing: a replay now arrives whole.
@@ -68,11 +58,11 @@ describe('SIGUSR1', () => {
     await c.waitFor(/^listening on pipe:/);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '2kpps', '-l', '0', '--json', demo]);
     await r.waitFor(/^nmreplay: sending on/);
-    const first = await askProgress(r);
+    const first = await askCount(r, SO_FAR.nmreplay);
     expect(listeningPorts(r.child.pid!)).toEqual([]);
     // Asked again until the count grows: the replay went on after the signal.
     let later = first;
-    while (later <= first) later = await askProgress(r);
+    while (later <= first) later = await askCount(r, SO_FAR.nmreplay);
     expect(later).toBeGreaterThan(first);
     r.child.kill('SIGINT');
     const rep = await r.done;

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { PcapWriter, openSink, readPacketsSync, type Packet } from '../../src/pcap/index.js';
-import { run, start, tempDir } from '../helpers/cli.js';
+import { SO_FAR, run, start, tempDir, untilCount } from '../helpers/cli.js';
 import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
 
 const why = netnsUnavailable();
@@ -174,7 +174,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     const c = start('nmcap', ['-i', 'af_packet:vb', '-w', out, '--json'], { prefix: ns });
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', 'af_xdp:va', '--rate', '2kpps', '-l', '0', '--json', trace], { prefix: ns });
-    await new Promise((res) => setTimeout(res, 800));
+    await untilCount(c, SO_FAR.nmcap, 200);
     bed.exec('ip', ['link', 'del', 'va']); // takes vb with it
     const [rep, cap] = await Promise.all([r.done, c.done]);
     expect(rep.code).toBe(1);
