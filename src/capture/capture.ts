@@ -5,6 +5,7 @@ import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 import { cpus, release, type } from 'node:os';
 import type { Writable } from 'node:stream';
 
+import { CAPTURE_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
 import { PcapngWriter, RES_MICRO, RES_NANO, openSink, type ByteSink } from '../pcap/index.js';
 import {
@@ -50,17 +51,8 @@ export interface CaptureOptions {
 
 export type CaptureEndReason = CaptureEndEvent['reason'];
 
-export interface CaptureResult {
-  /** packets written to the file */
-  captured: number;
-  /** packets the backend saw for us (incl. dropped ones); null = this backend cannot know */
-  received: number | null;
-  /** packets lost before we could read them; null = unknown */
-  dropped: number | null;
-  /** their lengths on the wire */
-  bytes: number;
-  /** packets cut to snaplen */
-  truncated: number;
+/** Counters as src/counters.ts CAPTURE_COUNTERS defines them (captured, received, dropped, ...). */
+export interface CaptureResult extends CounterValues<typeof CAPTURE_COUNTERS> {
   seconds: number;
   reason: CaptureEndReason;
   error?: NmcapError;
@@ -88,10 +80,6 @@ export function timestampPolicy(src: TsSource): { resolution: typeof RES_NANO; d
     default:
       return { resolution: RES_NANO, divisor: 1, note: 'no timestamps from this backend' };
   }
-}
-
-function toNumber(v: bigint | null): number | null {
-  return v === null ? null : Number(v);
 }
 
 export class Capture {
@@ -142,11 +130,7 @@ export class Capture {
       if (fd !== undefined && fstatSync(fd).isFile()) ftruncateSync(fd, sink.bytesWritten);
       const seconds = end.firstTsNs !== null && end.lastTsNs !== null ? Number(end.lastTsNs - end.firstTsNs) / 1e9 : 0;
       return {
-        captured: end.packets,
-        received: toNumber(end.rxReceived),
-        dropped: toNumber(end.rxDrops),
-        bytes: end.wireBytes,
-        truncated: end.truncated,
+        ...countersOf(CAPTURE_COUNTERS, end),
         seconds,
         reason: end.reason,
         error:

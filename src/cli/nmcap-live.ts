@@ -5,6 +5,7 @@
 import { PassThrough } from 'node:stream';
 
 import { Capture, type CaptureResult } from '../capture/capture.js';
+import { CAPTURE_COUNTERS, countersJson } from '../counters.js';
 import { linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
 import type { CaptureProgress } from '../ports/binding.js';
@@ -40,11 +41,7 @@ export function progressLines(p: CaptureProgress | undefined): string[] {
 
 export function statsJson(r: CaptureResult, output: string | undefined): Record<string, unknown> {
   return {
-    captured: r.captured,
-    received: r.received,
-    dropped: r.dropped,
-    bytes: r.bytes,
-    truncated: r.truncated,
+    ...countersJson(CAPTURE_COUNTERS, r),
     seconds: r.seconds,
     reason: r.reason,
     port: r.port,

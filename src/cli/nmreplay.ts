@@ -3,6 +3,7 @@
 // tcpreplay's form on stderr, or one JSON object on stdout with --json.
 import yargs from 'yargs';
 
+import { REPLAY_COUNTERS, countersJson } from '../counters.js';
 import { NmcapError } from '../errors.js';
 import type { PcapWarning } from '../pcap/index.js';
 import type { NativeReplayStats } from '../ports/binding.js';
@@ -193,15 +194,10 @@ export function shortfall(r: ReplayResult): string | undefined {
 
 function jsonReport(r: ReplayResult): Record<string, unknown> {
   return {
-    packets: r.packets,
-    bytes: r.bytes,
+    ...countersJson(REPLAY_COUNTERS, r),
     seconds: r.seconds,
     pps: r.pps,
     bps: r.bps,
-    failed: r.failed,
-    truncated: r.truncated,
-    pending: r.pending,
-    queued: r.queued,
     reason: r.reason,
     port: r.port,
     backend: r.backend,
@@ -211,8 +207,6 @@ function jsonReport(r: ReplayResult): Record<string, unknown> {
     bursts: r.bursts,
     departure: r.departure,
     loops: r.loops,
-    inputWaits: r.inputWaits,
-    ringFullWaits: r.ringFullWaits,
     ringFullSeconds: r.ringFullSeconds,
     warnings: r.warnings.map((w) => w.message),
     error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,

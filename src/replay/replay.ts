@@ -3,6 +3,7 @@
 // the hot loop never runs on the event loop.
 import { accessSync, constants, statSync } from 'node:fs';
 
+import { REPLAY_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
 import { openTrace, type PacketBatch, type PcapWarning } from '../pcap/index.js';
 import {
@@ -46,19 +47,12 @@ export interface ReplayOptions {
 
 export type ReplayEndReason = ReplayEndEvent['reason'];
 
-export interface ReplayResult {
-  /** packets that left (never counts packets still queued) */
-  packets: number;
-  bytes: number;
+/** Counters as src/counters.ts REPLAY_COUNTERS defines them (packets, bytes, failed, pending, ...). */
+export interface ReplayResult extends CounterValues<typeof REPLAY_COUNTERS> {
   /** from the first departure until the last packet had left */
   seconds: number;
   pps: number;
   bps: number;
-  failed: number;
-  truncated: number;
-  /** packets still pending when we gave up waiting (after a stop or a failure) */
-  pending: number;
-  queued: number;
   reason: ReplayEndReason;
   error?: NmcapError;
   /** a read error that ended the input early (what was read before it was sent) */
@@ -73,8 +67,6 @@ export interface ReplayResult {
   bursts: { syncs: number; max: number; mean: number };
   departure: NativeReplayStats['departure'];
   loops: number;
-  inputWaits: number;
-  ringFullWaits: number;
   ringFullSeconds: number;
   warnings: PcapWarning[];
 }
@@ -261,15 +253,10 @@ export class Replay {
         ? (PortError.from(Object.assign(new Error(end.message), { code: end.code || 'ERR_PORT_IO' })) as NmcapError)
         : undefined;
     const r: ReplayResult = {
-      packets: end.sent,
-      bytes: end.sentBytes,
+      ...countersOf(REPLAY_COUNTERS, end),
       seconds,
       pps: seconds > 0 ? end.sent / seconds : 0,
       bps: seconds > 0 ? (end.sentBytes * 8) / seconds : 0,
-      failed: end.failed,
-      truncated: end.truncated,
-      pending: end.pending,
-      queued: end.queued,
       reason: end.reason,
       error,
       inputError,
@@ -279,8 +266,6 @@ export class Replay {
       bursts: { syncs: end.syncs, max: end.burstMax, mean: end.syncs ? end.queued / end.syncs : 0 },
       departure: end.departure,
       loops: config.preload ? end.loopsDone : (this.opts.loop ?? 1),
-      inputWaits: end.inputWaits,
-      ringFullWaits: end.ringFullWaits,
       ringFullSeconds: end.ringFullNs / 1e9,
       warnings: this.warnings,
     };
