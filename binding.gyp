@@ -5,6 +5,7 @@
       "sources": [
         "native/js/addon.cc",
         "native/js/js_port.cc",
+        "native/js/js_names.cc",
         "native/js/js_capture.cc",
         "native/js/js_replay.cc",
         "native/loops/capture_loop.cc",

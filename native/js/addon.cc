@@ -9,6 +9,7 @@
 #include "test/js_netmap_test.h"
 #include "loops/pacing.h"
 #include "loops/pcapng_epb.h"
+#include "js/js_names.h"
 #include "js/js_port.h"
 #include "js/js_replay.h"
 #include "js/session.h"
@@ -76,6 +77,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ReplaySession", JsReplaySession::Init(env));
   exports.Set("encodeEpb", Napi::Function::New(env, EncodeEpb, "encodeEpb"));
   exports.Set("ppsDeadlines", Napi::Function::New(env, PpsDeadlines, "ppsDeadlines"));
+  exports.Set("names", NamesExports(env));  // port names parsed as the open parses them
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
   return exports;
 }

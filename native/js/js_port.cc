@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "js/js_names.h"
 #include "js/js_util.h"
 
 namespace nmc {
@@ -107,6 +108,7 @@ Napi::Value JsPort::Info(const Napi::CallbackInfo& info) {
   o.Set("txRings", uint32_t(port_->tx_rings().size()));
   o.Set("rxRings", uint32_t(port_->rx_rings().size()));
   o.Set("fd", port_->fd());
+  o.Set("xdp", pi.xdp.present ? Napi::Value(xdp_info_object(env, pi.xdp)) : env.Null());
   return o;
 }
 

@@ -4,8 +4,6 @@ import { createRequire } from 'node:module';
 
 import { AddonError } from '../errors.js';
 
-import type { NetmapName } from './netmap.js';
-
 export type Direction = 'rx' | 'tx' | 'both';
 export type TsSource = 'none' | 'sync-us' | 'sync-ns' | 'packet-ns';
 export type RingKind = 'tx' | 'rx';
@@ -22,6 +20,18 @@ export interface PortOptions {
   zeroCopy?: boolean;
 }
 
+/** AF_XDP facts of an open port (PortInfo.mode says the same to people). */
+export interface XdpInfo {
+  zeroCopy: boolean;
+  /** how the XDP program is attached; null for TX-only ports (no program) */
+  attach: 'drv' | 'skb' | null;
+  method: 'bpf link' | 'netlink' | null;
+  /** why driver mode was refused when the program runs in generic (skb) mode */
+  drvRefusal: string | null;
+  /** copy-mode TX packets per kick; 'kernel-default' without XDP_MAX_TX_SKB_BUDGET; null without copy-mode TX */
+  txBudget: number | 'kernel-default' | null;
+}
+
 export interface NativePortInfo {
   name: string;
   backend: string;
@@ -36,6 +46,8 @@ export interface NativePortInfo {
   txRings: number;
   rxRings: number;
   fd: number;
+  /** AF_XDP ports only */
+  xdp: XdpInfo | null;
 }
 
 export interface RingState {
@@ -225,6 +237,49 @@ export type ReplayEventHandler = (
   ev: number | NativeReplayStats | ReplayEndEvent,
 ) => void;
 
+/** A netmap port name as the native parser (native/ports/netmap/netmap_name.cc) reads it. */
+export interface NetmapName {
+  name: string;
+  kind: 'nic' | 'pipe' | 'vale';
+  /** what the kernel sees in nmreq_header.nr_name: "eth0", "x{1", "vale0:p1" */
+  kernelName: string;
+  /** interface, pipe parent or VALE port name */
+  port: string;
+  valeSwitch: string | null;
+  pipe: { master: boolean; id: string } | null;
+  /** nmreq_register.nr_mode, and its name (ALL_NIC, ONE_NIC, SW, NIC_SW, ONE_SW, ...) */
+  mode: number;
+  modeName: string;
+  ringid: number;
+  /** nmreq_register.nr_flags bits the name sets */
+  flags: number;
+  memId: number;
+  txSlots: number;
+  rxSlots: number;
+  txRings: number;
+  rxRings: number;
+  hostTxRings: number;
+  hostRxRings: number;
+  description: string;
+}
+
+/** An explicit port name, parsed by the code the open uses (names.parse); nothing is opened. */
+export interface ParsedPortName {
+  name: string;
+  backend: 'pipe' | 'netmap' | 'af_packet' | 'af_xdp';
+  /** the interface, for af_packet, af_xdp and netmap NIC names */
+  ifname: string | null;
+  pipe: { base: string; number: string; master: boolean } | null;
+  netmap: NetmapName | null;
+}
+
+export interface NativeNames {
+  /** Throws the open's coded errors (ERR_PORT_BAD_NAME, ERR_PORT_UNSUPPORTED) for a bad name. */
+  parse(name: string): ParsedPortName;
+  /** Is this name meant for netmap ("netmap:..." or "valeSW:...")? */
+  isNetmapName(name: string): boolean;
+}
+
 /** One ring adapter of a netmapTest.Region, with byte offsets into the region's Buffer. */
 export interface NetmapTestRing {
   index: number;
@@ -284,6 +339,7 @@ export interface NativeAddon {
   encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number): Buffer;
   /** The replay schedule at num/den packets per second: deadlines (ns after start) of packets first.. first+count-1. */
   ppsDeadlines(num: bigint, den: bigint, first: bigint, count: number): BigUint64Array;
+  names: NativeNames;
   netmapTest: NetmapTestHooks;
 }
 
