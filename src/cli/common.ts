@@ -24,6 +24,18 @@ export interface OptionDef {
   choices?: readonly string[];
   /** Shown as the value placeholder in help. */
   arg?: string;
+  /** Other long names (tcpreplay's spellings). */
+  aliases?: readonly string[];
+}
+
+/** A value option's word as the option wants it, or a UsageError in the tool's words. */
+export function optionValue(d: OptionDef, spelled: string, raw: string): string | number {
+  if (d.choices !== undefined && !d.choices.includes(raw)) {
+    throw new UsageError(`${spelled} takes ${d.choices.join(', ')}, not '${raw}'`);
+  }
+  if (d.type !== 'number') return raw;
+  if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw)) throw new UsageError(`${spelled} needs a number${d.arg ? ` (${d.arg})` : ''}, got '${raw}'`);
+  return Number(raw);
 }
 
 /** nmcap's options, for offline reading (-r) and live capture (-i). */
@@ -88,7 +100,7 @@ export interface NmcapArgs {
 /** Checks that hold whichever parser read the command line. */
 export function validateArgs(a: NmcapArgs): void {
   if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) {
-    throw new UsageError(`-c needs a positive whole number of packets${Number.isNaN(a.count) ? '' : `, got ${a.count}`}`);
+    throw new UsageError(`-c needs a positive whole number of packets, got ${a.count}`);
   }
   if (a.read !== undefined && a.interface !== undefined) throw new UsageError('give either -r FILE (read a capture) or -i PORT (capture live), not both');
   if (a.read === undefined && a.interface === undefined) {
@@ -143,13 +155,13 @@ export function describeError(err: unknown): string {
 }
 
 /** Prints `nmcap: <message>` (one line, never a stack trace) and returns the exit code to use. */
-export function reportError(err: unknown): number {
+export function reportError(err: unknown, program = 'nmcap'): number {
   const usage = err instanceof UsageError;
   let line = describeError(err).replace(/\s*\n\s*/g, ' ');
   if (!(err instanceof NmcapError) && !(err as NodeJS.ErrnoException)?.syscall && process.env['NMCAP_DEBUG']) {
     line += ` [${(err as Error)?.stack ?? ''}]`;
   }
-  process.stderr.write(`nmcap: ${line}\n`);
+  process.stderr.write(`${program}: ${line}\n`);
   return usage ? EXIT_USAGE : EXIT_RUNTIME;
 }
 

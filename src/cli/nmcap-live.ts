@@ -85,10 +85,11 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   const sig = onInterrupt(() => capture.stop(), () => progressLines(progress));
 
   let printed: Promise<number> | undefined;
+  let captureFailed = false;
   if (pass) {
     const reader = openTrace(pass);
     printed = printPackets(a, reader.batches(), Infinity, { stop: false }).catch((e: unknown) => {
-      reportError(e);
+      if (!captureFailed) reportError(e); // else the stream was cut because the capture failed: one line is enough
       return 0;
     });
   }
@@ -98,15 +99,17 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     const out = toStdout ? process.stderr : process.stdout;
     if (a.json) out.write(`${JSON.stringify(statsJson(r, a.write))}\n`);
     if (!a.json || !toStdout) {
-      if (!(a.quiet && !printing)) process.stderr.write(`\n${statsLines(r).join('\n')}\n`);
+      // The sender closing its end is how a pipe capture normally ends: said with the statistics, not as an error.
+      const end = r.reason === 'peer-closed' ? [`the other end of ${r.port} closed`] : [];
+      if (!(a.quiet && !printing)) process.stderr.write(`\n${[...end, ...statsLines(r)].join('\n')}\n`);
     }
-    if (r.reason === 'peer-closed') process.stderr.write(`nmcap: the other end of ${r.port} closed\n`);
     if (r.error) {
       process.stderr.write(`nmcap: ${describeError(r.error)}\n`);
       return EXIT_RUNTIME;
     }
     return sig.exitCode() ?? EXIT_OK;
   } catch (e) {
+    captureFailed = true;
     pass?.destroy();
     return reportError(e);
   } finally {

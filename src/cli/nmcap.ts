@@ -2,6 +2,7 @@
 // the mode. Offline reading (-r) is implemented here; live capture (-i) will slot in beside it.
 // Errors end as one `nmcap: ...` line on stderr: exit 2 for usage, 1 at run time, 130 after Ctrl-C.
 
+import { assertReadable } from '../files.js';
 import { scanArgs } from './argv.js';
 import { EXIT_OK, NMCAP_OPTIONS, reportError, validateArgs, type NmcapArgs } from './common.js';
 
@@ -20,7 +21,11 @@ export async function main(argv: string[]): Promise<void> {
     let args = scanArgs(argv, NMCAP_OPTIONS);
     if (args === undefined) {
       const { parseWithYargs } = await import('./yargs-args.js');
-      const parsed = await parseWithYargs(argv, NMCAP_OPTIONS, { scriptName: 'nmcap', usage: USAGE });
+      const parsed = await parseWithYargs(argv, NMCAP_OPTIONS, {
+        scriptName: 'nmcap',
+        usage: USAGE,
+        positionalHint: 'filter expressions are not supported',
+      });
       if (parsed === null) {
         process.exitCode = EXIT_OK;
         return;
@@ -34,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await runLive(a);
       return;
     }
+    if (a.read !== '-') assertReadable(a.read!);
     const { runOffline } = await import('./nmcap-offline.js');
     process.exitCode = await runOffline(a);
   } catch (err) {

@@ -12,14 +12,14 @@ export interface Rate {
 
 const PREFIX: Record<string, number> = { '': 0, k: 3, K: 3, M: 6, G: 9, T: 12 };
 
-/** A decimal string as an exact fraction num / 10^scale (both safe integers). */
+/** A decimal string ("2.5", "1e6", "1.5E3") as an exact fraction num / 10^scale (num a safe integer). */
 function decimal(text: string): { num: number; scale: number } | null {
-  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  const m = /^(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,2}))?$/.exec(text);
   if (!m) return null;
   const frac = m[2] ?? '';
   const num = Number(m[1] + frac);
   if (!Number.isSafeInteger(num)) return null;
-  return { num, scale: frac.length };
+  return { num, scale: frac.length - Number(m[3] ?? 0) };
 }
 
 /**
@@ -27,7 +27,8 @@ function decimal(text: string): { num: number; scale: number } | null {
  * A bare number is packets per second.
  */
 export function parseRate(text: string): Rate {
-  const m = /^\s*([0-9.]+)\s*([kKMGT]?)(pps|bps|Bps)?\s*$/.exec(text);
+  // Units in any case (10MPPS, 1gbps); "Bps" exactly is bytes per second.
+  const m = /^\s*([0-9.]+(?:[eE][+-]?\d+)?)\s*([kKMGT]?)(pps|bps)?\s*$/i.exec(text);
   const bad = () =>
     new UsageError(
       `bad rate '${text}': use packets per second (10Mpps, 250kpps, 5000) or bits per second (1Gbps, 100Mbps, 64kbps)`,
@@ -36,9 +37,10 @@ export function parseRate(text: string): Rate {
   if (!m) throw bad();
   const d = decimal(m[1]);
   if (!d) throw bad();
-  const prefix = m[2];
-  // "m" would be milli in SI; nobody means milli-packets: reject rather than guess.
-  const unit = (m[3] ?? 'pps') as 'pps' | 'bps' | 'Bps';
+  // "m" would be milli in SI; nobody means milli-packets: reject rather than guess ("10MPPS" is mega).
+  if (m[2] === 'm' && (m[3] === undefined || m[3] !== m[3].toUpperCase())) throw bad();
+  const prefix = m[2]!.toUpperCase() === 'K' ? 'k' : m[2]!.toUpperCase();
+  const unit: 'pps' | 'bps' | 'Bps' = m[3] === 'Bps' ? 'Bps' : ((m[3]?.toLowerCase() ?? 'pps') as 'pps' | 'bps');
   let exp = PREFIX[prefix] - d.scale;
   let num = d.num;
   if (unit === 'Bps') num *= 8;

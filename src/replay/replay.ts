@@ -1,10 +1,9 @@
 // A replay: reads pcap/pcapng records with src/pcap and feeds them, in batches, to the native
 // replay loop, which paces them into a port's TX slots. JS owns files, options and statistics;
 // the hot loop never runs on the event loop.
-import { accessSync, constants, statSync } from 'node:fs';
-
 import { REPLAY_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
+import { assertReadable } from '../files.js';
 import { openTrace, type PacketBatch, type PcapWarning } from '../pcap/index.js';
 import {
   native,
@@ -92,7 +91,7 @@ export class Replay {
   async run(): Promise<ReplayResult> {
     const o = this.opts;
     if (o.files.length === 0) throw new NmcapError('ERR_USAGE', 'no trace file given');
-    checkReadable(o.files);
+    for (const f of o.files) assertReadable(f); // before any port is opened
     const config = this.config();
     // Preload reads everything before the port opens: a bad trace then fails before anything is sent.
     let preloaded: PacketBatch[] | undefined;
@@ -272,19 +271,6 @@ export class Replay {
     if (config.mode === 'pps' || config.mode === 'bps') r.target = config.rateNum! / config.rateDen!;
     if (config.mode !== 'topspeed' && end.sendNs > 0 && end.queued > 1) r.pacedRate = (end.queued - 1) / (end.sendNs / 1e9);
     return r;
-  }
-}
-
-/** Fails early, before any port is opened, on a trace that cannot be read. */
-function checkReadable(files: string[]): void {
-  for (const f of files) {
-    try {
-      accessSync(f, constants.R_OK);
-      if (statSync(f).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory' : 'cannot be read';
-      throw new NmcapError('ERR_TRACE_UNREADABLE', `${f}: ${why}`);
-    }
   }
 }
 
