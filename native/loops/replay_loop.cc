@@ -188,6 +188,10 @@ class ReplayRun {
         int rc = port_.wait(kWaitTx, 100, stop_.fd());
         ++st_.ring_full_waits;
         st_.ring_full_ns += monotonic_ns() - w0;
+        if (monotonic_ns() - last_progress >= cfg_.progress_ns) {  // a stalled port still reports
+          last_progress = monotonic_ns();
+          report_progress();
+        }
         if (rc < 0) return finish(port_.end() == PortEnd::kPeerClosed ? ReplayEnd::kPeerClosed : ReplayEnd::kError);
         if (stop_.requested()) break;
       }

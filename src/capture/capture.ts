@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream';
 
 import { CAPTURE_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
+import { CAPTURE_OPTIONS, checkOptions } from '../options.js';
 import { PcapngWriter, RES_MICRO, RES_NANO, openSink, type ByteSink } from '../pcap/index.js';
 import {
   native,
@@ -86,7 +87,9 @@ export class Capture {
   private session: NativeCaptureSession | undefined;
   private stopRequested = false;
 
-  constructor(private readonly opts: CaptureOptions) {}
+  constructor(private readonly opts: CaptureOptions) {
+    checkOptions('Capture options', opts, CAPTURE_OPTIONS, ['port', 'output']);
+  }
 
   stop(): void {
     this.stopRequested = true;

@@ -107,7 +107,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
       process.stderr.write(`nmcap: ${describeError(r.error)}\n`);
       return EXIT_RUNTIME;
     }
-    return sig.exitCode() ?? EXIT_OK;
+    return EXIT_OK; // also after Ctrl-C or SIGTERM: the capture ended as asked, as tcpdump's does
   } catch (e) {
     captureFailed = true;
     pass?.destroy();

@@ -261,7 +261,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const sig = onInterrupt(
     () => replay.stop(),
-    () => [`${PROGRAM}: ${progress ? progressLine(progress) : 'progress: 0 packets sent'}`],
+    () => [`${PROGRAM}: ${progress ? progressLine(progress) : 'progress: 0 packets sent, 0 queued, 0pps'}`],
   );
   try {
     const r = await replay.run();

@@ -4,6 +4,7 @@
 import { REPLAY_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
 import { assertReadable } from '../files.js';
+import { REPLAY_OPTIONS, checkOptions } from '../options.js';
 import { openTrace, type PacketBatch, type PcapWarning } from '../pcap/index.js';
 import {
   native,
@@ -80,7 +81,9 @@ export class Replay {
   private stopped = false;
   private readonly warnings: PcapWarning[] = [];
 
-  constructor(private readonly opts: ReplayOptions) {}
+  constructor(private readonly opts: ReplayOptions) {
+    checkOptions('Replay options', opts, REPLAY_OPTIONS, ['port', 'files']);
+  }
 
   /** Ask the replay to end: what is queued is flushed, and the result still arrives. */
   stop(): void {
