@@ -28,6 +28,7 @@
         "native/loops/replay_loop.cc",
         "native/loops/bpf.cc",
         "native/js/js_filter.cc",
+        "native/js/js_names.cc",
         "native/js/js_port.cc",
         "native/js/js_capture.cc",
         "native/js/js_replay.cc"

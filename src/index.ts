@@ -10,10 +10,49 @@ export { openPort } from './ports/open.js';
 export type { OpenedPort, OpenPortOptions } from './ports/open.js';
 export { switchLoss } from './ports/vale-loss.js';
 export type { SwitchLoss } from './ports/vale-loss.js';
-export { resolvePortName, LINUX_PREFERENCE } from './ports/names.js';
-export type { Backend, PortCandidate, ResolvedName } from './ports/names.js';
+export { resolvePortName, divertsTraffic, LINUX_PREFERENCE } from './ports/names.js';
+export type { Backend, PortCandidate, PortDirection, ResolvedName } from './ports/names.js';
 export { native, WAIT_RX, WAIT_TX, WAIT_TX_PROGRESS } from './ports/binding.js';
-export type { NativePort, NativePortInfo, PortOptions, RingState, SlotState, ReceivedPacket } from './ports/binding.js';
-export { NmcapError, PortError, PortErrorCode, PcapFormatError } from './errors.js';
+export type {
+  CaptureEndEvent,
+  CaptureProgress,
+  DepartureStats,
+  Direction,
+  NativeAddon,
+  NativeNames,
+  NativePort,
+  NativePortInfo,
+  NativeReplayStats,
+  NetmapName,
+  ParsedPortName,
+  PortCounters,
+  PortEndState,
+  PortOptions,
+  ReceivedPacket,
+  ReplayEndEvent,
+  RingKind,
+  RingState,
+  SlotState,
+  TsSource,
+  XdpInfo,
+} from './ports/binding.js';
+export {
+  ERROR_CODES,
+  AddonError,
+  NmcapError,
+  OptionError,
+  OutOfRangeError,
+  PcapFormatError,
+  PcapWriteError,
+  PortError,
+  PortErrorCode,
+  TraceError,
+  UsageError,
+  fromNative,
+  isErrorCode,
+} from './errors.js';
+export type { CodeOf, ErrorCode } from './errors.js';
+export { CAPTURE_COUNTERS, PORT_COUNTERS, REPLAY_COUNTERS, countersOf } from './counters.js';
+export type { CounterDef, CounterValues } from './counters.js';
 export * as pcap from './pcap/index.js';
 export { VERSION } from './version.js';

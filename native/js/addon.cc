@@ -8,6 +8,7 @@
 #include "js/js_capture.h"
 #include "js/js_filter.h"
 #include "loops/pcapng_epb.h"
+#include "js/js_names.h"
 #include "js/js_port.h"
 #include "js/js_replay.h"
 #include "js/session.h"
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The byte order of the EPBs the capture loop writes: the SHB of their section must say the same.
   exports.Set("epbByteOrder", kEpbByteOrder);
   exports.Set("filter", FilterExports(env));  // tcpdump expressions: compile (libpcap at run time), -d
+  exports.Set("names", NamesExports(env));  // port names parsed as the open parses them
   return exports;
 }
 

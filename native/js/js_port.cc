@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "js/js_filter.h"
+#include "js/js_names.h"
 #include "js/js_util.h"
 #include "ring/walkers.h"
 
@@ -111,6 +112,7 @@ Napi::Value JsPort::Info(const Napi::CallbackInfo& info) {
   o.Set("txRings", uint32_t(port_->tx_rings().size()));
   o.Set("rxRings", uint32_t(port_->rx_rings().size()));
   o.Set("fd", port_->fd());
+  o.Set("xdp", pi.xdp.present ? Napi::Value(xdp_info_object(env, pi.xdp)) : env.Null());
   return o;
 }
 

@@ -50,6 +50,15 @@ struct PortInfo {
   bool knows_rx_drops = false;
   bool knows_rx_received = false;
   std::string mode;  // backend detail worth printing, e.g. "copy", "zero-copy", "TPACKET_V3"
+  // AF_XDP facts as data (`mode` says them to people; code reads these, never `mode` parsed back).
+  struct Xdp {
+    bool present = false;      // an af_xdp port
+    bool zero_copy = false;
+    std::string attach;        // "drv", "skb", or "" without an XDP program (TX only)
+    std::string method;        // "bpf link", "netlink", or ""
+    std::string drv_refusal;   // why driver mode was refused when attach is "skb"
+    int64_t tx_budget = -1;    // copy-mode TX packets per kick; 0 = kernel default; -1 = no copy-mode TX
+  } xdp;
 };
 
 // Counters the backend measured since open. An empty optional means "this backend cannot know".

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "js/js_names.h"
 #include "js/js_port.h"
 #include "js/js_util.h"
 #include "ports/netmap/netmap_abi.h"
@@ -30,33 +31,7 @@ Napi::Value ParseName(const Napi::CallbackInfo& info) {
   } catch (const PortError& e) {
     throw port_error(env, e);
   }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("name", n.text);
-  o.Set("kind", netmap_kind_name(n.kind));
-  o.Set("kernelName", n.kernel_name);
-  o.Set("port", n.port);
-  o.Set("valeSwitch", n.kind == NetmapKind::kVale ? Napi::Value(Napi::String::New(env, n.vale_switch)) : env.Null());
-  if (n.is_pipe) {
-    Napi::Object p = Napi::Object::New(env);
-    p.Set("master", n.pipe_master);
-    p.Set("id", n.pipe_id);
-    o.Set("pipe", p);
-  } else {
-    o.Set("pipe", env.Null());
-  }
-  o.Set("mode", n.mode);
-  o.Set("modeName", netmap_mode_name(n.mode));
-  o.Set("ringid", n.ringid);
-  o.Set("flags", double(n.flags));
-  o.Set("memId", n.mem_id);
-  o.Set("txSlots", n.tx_slots);
-  o.Set("rxSlots", n.rx_slots);
-  o.Set("txRings", n.tx_rings);
-  o.Set("rxRings", n.rx_rings);
-  o.Set("hostTxRings", n.host_tx_rings);
-  o.Set("hostRxRings", n.host_rx_rings);
-  o.Set("description", describe_netmap_name(n));
-  return o;
+  return netmap_name_object(env, n);
 }
 
 Napi::Value IsNetmapName(const Napi::CallbackInfo& info) {

@@ -5,7 +5,9 @@ import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 import { cpus, release, type } from 'node:os';
 import type { Writable } from 'node:stream';
 
+import { CAPTURE_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
+import { CAPTURE_OPTIONS, checkOptions } from '../options.js';
 import { PcapngWriter, RES_MICRO, RES_NANO, openSink, type ByteSink } from '../pcap/index.js';
 import {
   native,
@@ -41,6 +43,8 @@ export interface CaptureOptions {
   promisc?: boolean;
   /** capture one hardware queue only */
   queue?: number;
+  /** allow af_xdp:IF, which takes every frame away from the host stack while it runs (default false) */
+  divert?: boolean;
   /** size of each output buffer the native thread fills (default 4 MiB) */
   bufferSize?: number;
   /** how many such buffers (default 4) */
@@ -57,21 +61,10 @@ export interface CaptureOptions {
 
 export type CaptureEndReason = CaptureEndEvent['reason'];
 
-export interface CaptureResult {
-  /** packets written to the file */
-  captured: number;
-  /** packets the backend saw for us (incl. dropped ones); null = this backend cannot know */
-  received: number | null;
-  /** packets lost before we could read them; null = unknown */
-  dropped: number | null;
-  /** their lengths on the wire */
-  bytes: number;
-  /** packets cut to snaplen */
-  truncated: number;
+/** Counters as src/counters.ts CAPTURE_COUNTERS defines them (captured, received, dropped, ...). */
+export interface CaptureResult extends CounterValues<typeof CAPTURE_COUNTERS> {
   /** where the filter ran, or null without one */
   filterIn: 'kernel' | 'capture-thread' | null;
-  /** packets the filter rejected on the capture thread (kernel rejections are not counted) */
-  filtered: number;
   seconds: number;
   reason: CaptureEndReason;
   error?: NmcapError;
@@ -137,7 +130,9 @@ export class Capture {
   /** the drop counters' last value, once the ports are closed */
   private droppedAtClose: number | null | undefined;
 
-  constructor(private readonly opts: CaptureOptions) {}
+  constructor(private readonly opts: CaptureOptions) {
+    checkOptions('Capture options', opts, CAPTURE_OPTIONS, ['port', 'output']);
+  }
 
   stop(): void {
     this.stopRequested = true;
@@ -163,7 +158,7 @@ export class Capture {
     let fd: number | undefined;
     try {
       for (const name of names) {
-        const opened = openPort(name, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue, filterPending: o.filter !== undefined });
+        const opened = openPort(name, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue, divert: o.divert, filterPending: o.filter !== undefined });
         const p: CapturePort = { opened, filterIn: null, ifaces: [], divisor: 1, written: 0 };
         this.ports.push(p);
         // The kernel filters where the backend lets it; until attachFilter it receives nothing.
@@ -226,14 +221,17 @@ export class Capture {
     const max = last.reduce<bigint | null>((m, t) => (m === null || t > m ? t : m), null);
     const failed = ends.find((e) => e.reason === 'error');
     const filterIn = [...new Set(this.ports.map((p) => p.filterIn))];
+    // Each counter of the table, added up over the ports (unknown on one port: unknown).
+    const counters: Record<string, number | null> = {};
+    for (const c of CAPTURE_COUNTERS) counters[c.key] = sum((e) => {
+      const v = (e as unknown as Record<string, bigint | number | null>)[c.native];
+      return v === null || v === undefined ? null : BigInt(v);
+    });
     return {
+      ...(counters as CounterValues<typeof CAPTURE_COUNTERS>),
+      // with several ports the batch that passed the count was cut: what is in the file counts
       captured: this.ports.reduce((n, p) => n + p.written, 0),
-      received: sum((e) => e.rxReceived),
-      dropped: sum((e) => e.rxDrops),
-      bytes: ends.reduce((n, e) => n + e.wireBytes, 0),
-      truncated: ends.reduce((n, e) => n + e.truncated, 0),
       filterIn: filterIn.length === 1 ? filterIn[0]! : 'capture-thread',
-      filtered: ends.reduce((n, e) => n + e.filtered, 0),
       seconds: min !== null && max !== null ? Number(max - min) / 1e9 : 0,
       reason: failed?.reason ?? (this.countReached ? 'count' : (ends.find((e) => e.reason !== 'peer-closed')?.reason ?? 'peer-closed')),
       error: failed

@@ -2,7 +2,8 @@
 // It exists for start-up time: loading yargs costs ~65 ms on this class of machine, more than the
 // whole conversion of a million packets. It accepts only unambiguous forms of the options in the
 // shared table and returns undefined for anything else (help, version, bundled flags, positional
-// words, bad values, repeats), which then goes to yargs for full parsing and its error messages.
+// words, bad values), which then goes to yargs-args.ts for full parsing and its error messages.
+// A value option given twice takes the last value, as tcpdump does.
 // Both parsers must agree on every line this one accepts (test/cli/argv.test.ts checks it).
 
 import type { OptionDef } from './common.js';

@@ -2,19 +2,15 @@
 // fast argv scanner), one-line error reporting, Ctrl-C handling and buffered line output to stdout.
 // Kept free of heavy imports: the offline -r -w path loads only this, the scanner and src/pcap.
 
-import { NmcapError } from '../errors.js';
+import { NmcapError, UsageError } from '../errors.js';
+import { divertsTraffic } from '../ports/prefixes.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_SIGINT = 130;
 
-/** A command line that cannot be run as given. Printed as one line; exit code 2. */
-export class UsageError extends NmcapError {
-  constructor(message: string) {
-    super('ERR_USAGE', message);
-  }
-}
+export { UsageError };
 
 export type OptionType = 'string' | 'boolean' | 'number' | 'count';
 
@@ -30,11 +26,23 @@ export interface OptionDef {
   arg?: string;
   /** May be given several times (string options): parsed as the list of values, in order. */
   repeat?: boolean;
+  /** Other long names (tcpreplay's spellings). */
+  aliases?: readonly string[];
+}
+
+/** A value option's word as the option wants it, or a UsageError in the tool's words. */
+export function optionValue(d: OptionDef, spelled: string, raw: string): string | number {
+  if (d.choices !== undefined && !d.choices.includes(raw)) {
+    throw new UsageError(`${spelled} takes ${d.choices.join(', ')}, not '${raw}'`);
+  }
+  if (d.type !== 'number') return raw;
+  if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw)) throw new UsageError(`${spelled} needs a number${d.arg ? ` (${d.arg})` : ''}, got '${raw}'`);
+  return Number(raw);
 }
 
 /** nmcap's options, for offline reading (-r) and live capture (-i). */
 export const NMCAP_OPTIONS: readonly OptionDef[] = [
-  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', repeat: true, describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y; several -i go into one file' },
+  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', repeat: true, describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF (needs --divert), netmap:IF, valeX:Y; several -i go into one file' },
   { name: 'list-interfaces', short: 'D', type: 'boolean', describe: 'list the interfaces and the capture backends usable on each, then exit' },
   { name: 'filter', short: 'f', type: 'string', arg: 'EXPR', describe: 'live: capture filter, a tcpdump expression (as dumpcap -f; or give it after the options, as tcpdump)' },
   { name: 'dump-filter', short: 'd', type: 'boolean', describe: 'print the compiled capture filter as tcpdump -d does, then exit' },
@@ -61,6 +69,11 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
     arg: 'B',
     choices: ['bridge', 'netmap'],
     describe: "live: VALE names on netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env NMCAP_VALE_BACKEND)",
+  },
+  {
+    name: 'divert',
+    type: 'boolean',
+    describe: 'live: allow af_xdp:IF, which takes every frame away from the host stack while it runs (not a passive tap)',
   },
   { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
@@ -98,6 +111,7 @@ export interface NmcapArgs {
   noPromiscuousMode?: boolean;
   queue?: number;
   valeBackend?: string;
+  divert?: boolean;
   read?: string;
   write?: string;
   format?: string;
@@ -119,7 +133,7 @@ export interface NmcapArgs {
 /** Checks that hold whichever parser read the command line. */
 export function validateArgs(a: NmcapArgs): void {
   if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) {
-    throw new UsageError(`-c needs a positive whole number of packets${Number.isNaN(a.count) ? '' : `, got ${a.count}`}`);
+    throw new UsageError(`-c needs a positive whole number of packets, got ${a.count}`);
   }
   if (a.read !== undefined && a.interface !== undefined) throw new UsageError('give either -r FILE (read a capture) or -i PORT (capture live), not both');
   if (a.read === undefined && a.interface === undefined) {
@@ -138,8 +152,18 @@ export function validateArgs(a: NmcapArgs): void {
       ['-a', a.autostop],
       ['-Z', a.user],
       ['--vale-backend', a.valeBackend],
+      ['--divert', a.divert],
     ] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
+    }
+  } else if (a.divert !== true) {
+    for (const i of a.interfaces ?? [a.interface]) {
+      if (divertsTraffic(i)) {
+        throw new UsageError(
+          `${i.trim()} takes every frame away from the host stack while nmcap runs (AF_XDP receive is a diversion, not a tap): ` +
+            `give --divert to do that anyway, or capture passively with af_packet:${i.trim().slice('af_xdp:'.length)}`,
+        );
+      }
     }
   }
   if (a.snaplen !== undefined && (!Number.isInteger(a.snaplen) || a.snaplen < 0 || a.snaplen > 262144)) {
@@ -177,13 +201,13 @@ export function describeError(err: unknown): string {
 }
 
 /** Prints `nmcap: <message>` (one line, never a stack trace) and returns the exit code to use. */
-export function reportError(err: unknown): number {
+export function reportError(err: unknown, program = 'nmcap'): number {
   const usage = err instanceof UsageError;
   let line = describeError(err).replace(/\s*\n\s*/g, ' ');
   if (!(err instanceof NmcapError) && !(err as NodeJS.ErrnoException)?.syscall && process.env['NMCAP_DEBUG']) {
     line += ` [${(err as Error)?.stack ?? ''}]`;
   }
-  process.stderr.write(`nmcap: ${line}\n`);
+  process.stderr.write(`${program}: ${line}\n`);
   return usage ? EXIT_USAGE : EXIT_RUNTIME;
 }
 
@@ -196,9 +220,11 @@ export const EXIT_SIGTERM = 143;
 /**
  * Ctrl-C and SIGTERM: the first one calls `stop` (finish cleanly, files stay valid) and marks the
  * run as interrupted (exit code 130 for SIGINT, 143 for SIGTERM); a second one exits at once
- * with that code. Returns the uninstaller.
+ * with that code. SIGUSR1 prints `stats()` on stderr and the run goes on, as tcpdump does (bin/
+ * holds SIGUSR1 from its first line so that Node never opens its inspector on it). Returns the
+ * uninstaller.
  */
-export function onInterrupt(stop: () => void): {
+export function onInterrupt(stop: () => void, stats?: () => string[]): {
   interrupted: () => boolean;
   /** the exit code the first signal asks for, or undefined */
   exitCode: () => number | undefined;
@@ -214,14 +240,19 @@ export function onInterrupt(stop: () => void): {
   };
   const onInt = handler(EXIT_SIGINT);
   const onTerm = handler(EXIT_SIGTERM);
+  const onUsr1 = (): void => {
+    if (stats) process.stderr.write(stats().map((l) => `${l}\n`).join(''));
+  };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  process.on('SIGUSR1', onUsr1);
   return {
     interrupted: () => count > 0,
     exitCode: () => first,
     dispose: () => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGUSR1', onUsr1);
     },
   };
 }

@@ -2,7 +2,7 @@
 // process could open on it now, with the reason where one is missing (dumpcap -D lists names only).
 import { readFileSync, readdirSync } from 'node:fs';
 
-import { netmapAvailable } from '../ports/netmap.js';
+import { netmapAvailable } from '../ports/names.js';
 import { EXIT_OK } from './common.js';
 
 const CAP_NET_ADMIN = 12;

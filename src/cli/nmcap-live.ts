@@ -6,8 +6,10 @@ import { VALE_BACKEND_ENV } from '../ports/vale-bridge.js';
 import { PassThrough } from 'node:stream';
 
 import { Capture, type CaptureResult } from '../capture/capture.js';
+import { CAPTURE_COUNTERS, countersJson } from '../counters.js';
 import { convertingWritable, formatForPath, linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
+import type { CaptureProgress } from '../ports/binding.js';
 import { compileFilter, filterImage } from '../capture/filter.js';
 import { dropPrivileges } from '../capture/privileges.js';
 import { StopConditionError, parseStopConditions, type StopConditions } from '../capture/stop.js';
@@ -33,15 +35,18 @@ export function statsLines(r: CaptureResult): string[] {
   return lines;
 }
 
+/** SIGUSR1's answer while the capture runs: what has been handed over so far. */
+export function progressLines(p: CaptureProgress | undefined): string[] {
+  const n = p?.packets ?? 0;
+  const lines = [`${n} packet${n === 1 ? '' : 's'} captured so far (${p?.wireBytes ?? 0} bytes on the wire)`];
+  if (p?.truncated) lines.push(`${p.truncated} packets cut to the snap length`);
+  return lines;
+}
+
 export function statsJson(r: CaptureResult, output: string | undefined): Record<string, unknown> {
   return {
-    captured: r.captured,
-    received: r.received,
-    dropped: r.dropped,
-    bytes: r.bytes,
-    truncated: r.truncated,
+    ...countersJson(CAPTURE_COUNTERS, r),
     filterIn: r.filterIn,
-    filtered: r.filtered,
     seconds: r.seconds,
     reason: r.reason,
     port: r.port,
@@ -128,6 +133,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     !printing && formatForPath(a.write, a.format) === 'pcap'
       ? convertingWritable(toStdout ? 1 : a.write!, { format: 'pcap', precision: nano ? 'nano' : 'micro', snapLen: snaplen })
       : undefined;
+  let progress: CaptureProgress | undefined;
   const capture = new Capture({
     port: a.interface!,
     ports: a.interfaces,
@@ -141,22 +147,25 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     promisc: a.noPromiscuousMode !== true,
     queue: a.queue,
     filter: a.filter,
+    divert: a.divert,
     // Printing wants packets on screen promptly; files want big writes.
     flushMs: printing ? 20 : 100,
+    onProgress: (p) => (progress = p),
     onListening: (p) => {
       if (p.choice) process.stderr.write(`nmcap: ${p.choice}\n`);
       process.stderr.write(`${listening(p, snaplen)}\n`);
     },
   });
 
-  const sig = onInterrupt(() => capture.stop());
+  const sig = onInterrupt(() => capture.stop(), () => progressLines(progress));
   const status = !printing && !toStdout && !a.quiet && process.stderr.isTTY ? startStatusLine(capture, a.write!) : undefined;
 
   let printed: Promise<number> | undefined;
+  let captureFailed = false;
   if (pass) {
     const reader = openTrace(pass);
     printed = printPackets(a, reader.batches(), Infinity, { stop: false }).catch((e: unknown) => {
-      reportError(e);
+      if (!captureFailed) reportError(e); // else the stream was cut because the capture failed: one line is enough
       return 0;
     });
   }
@@ -174,17 +183,18 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     const out = toStdout ? process.stderr : process.stdout;
     if (a.json) out.write(`${JSON.stringify(statsJson(r, a.write))}\n`);
     if (!a.json || !toStdout) {
-      if (!(a.quiet && !printing)) process.stderr.write(`\n${statsLines(r).join('\n')}\n`);
+      // The sender closing its end is how a pipe capture normally ends: said with the statistics, not as an error.
+      const end = r.reason === 'peer-closed' ? [`the other end of ${r.port} closed`] : [];
+      if (!(a.quiet && !printing)) process.stderr.write(`\n${[...end, ...statsLines(r)].join('\n')}\n`);
     }
-    if (r.reason === 'peer-closed') process.stderr.write(`nmcap: the other end of ${r.port} closed\n`);
     if (r.error) {
       process.stderr.write(`nmcap: ${describeError(r.error)}\n`);
       return EXIT_RUNTIME;
     }
-    // Ctrl-C and SIGTERM are how a capture normally ends (tcpdump, dumpcap): exit 0.
-    return EXIT_OK;
+    return EXIT_OK; // also after Ctrl-C or SIGTERM: the capture ended as asked, as tcpdump's does
   } catch (e) {
     status?.end();
+    captureFailed = true;
     pass?.destroy();
     // The classic pcap file was created up front: close it valid (a header, nothing captured).
     pcap?.input.end();

@@ -2,6 +2,7 @@
 // the mode. Offline reading (-r) is implemented here; live capture (-i) will slot in beside it.
 // Errors end as one `nmcap: ...` line on stderr: exit 2 for usage, 1 at run time, 130 after Ctrl-C.
 
+import { assertReadable } from '../files.js';
 import { scanArgs } from './argv.js';
 import { EXIT_OK, NMCAP_OPTIONS, UsageError, reportError, validateArgs, type NmcapArgs } from './common.js';
 
@@ -22,15 +23,17 @@ function normalizeArgs(args: Record<string, unknown>): NmcapArgs {
   return a;
 }
 
-const USAGE = `Usage: $0 -i PORT... [-w OUT] [-s N] [-c N] [-a COND] [-Z USER] [-p] [-d] [--json] [EXPR]
+const USAGE = `Usage: $0 -i PORT... [-w OUT] [-s N] [-c N] [-a COND] [-Z USER] [-p] [--divert] [-d] [--json] [EXPR]
        $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
        $0 -D
        $0 --diff EXPECTED ACTUAL [--ignore FIELD,...] [--unordered|--per-flow] [--timing T] [--json]
 
 -i captures live from every RX ring of PORT into pcapng (-w -: stdout); without -w it prints one
 line per packet, like tcpdump -n. PORT: pipe:NAME}N (shared-memory pipe), an interface (eth0: the
-best backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one. EXPRESSION (or -f) is a
-tcpdump filter, compiled by libpcap and run in the kernel where the backend allows (AF_PACKET).
+best passive backend), or af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one. Capture is
+passive: af_xdp:IF takes every frame away from the host stack while it runs, so it needs --divert.
+EXPRESSION (or -f) is a tcpdump filter, compiled by libpcap and run in the kernel where the backend
+allows (AF_PACKET).
 -r reads a pcap or pcapng capture: prints it (--json: one JSON object per line) or rewrites it with
 -w (pcapng by default, classic pcap with -F pcap).`;
 
@@ -63,6 +66,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await runLive(a);
       return;
     }
+    if (a.read !== '-') assertReadable(a.read!);
     const { runOffline } = await import('./nmcap-offline.js');
     process.exitCode = await runOffline(a);
   } catch (err) {

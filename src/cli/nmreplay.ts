@@ -2,15 +2,13 @@
 // (-t, -p, -M, -x, -l, -L, -K, --duration) and nmreplay's --rate. Statistics at the end in
 // tcpreplay's form on stderr, or one JSON object on stdout with --json.
 import { VALE_BACKEND_ENV } from '../ports/vale-bridge.js';
-import yargs from 'yargs';
-
 import { NmcapError } from '../errors.js';
+import { REPLAY_COUNTERS, countersJson } from '../counters.js';
 import type { PcapWarning } from '../pcap/index.js';
 import type { NativeReplayStats } from '../ports/binding.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
 import { Replay, type ReplayResult } from '../replay/replay.js';
-import { VERSION } from '../version.js';
-import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, UsageError, describeError, onInterrupt } from './common.js';
+import { EXIT_OK, EXIT_RUNTIME, UsageError, onInterrupt, reportError, type OptionDef } from './common.js';
 
 const PROGRAM = 'nmreplay';
 
@@ -42,61 +40,54 @@ function say(line: string): void {
   process.stderr.write(`${PROGRAM}: ${line}\n`);
 }
 
-async function parse(argv: string[]): Promise<ReplayArgs | null> {
-  let shown = false;
-  const y = yargs(argv)
-    .scriptName(PROGRAM)
-    .usage(
-      `Usage: $0 -i PORT [--rate R | -p PPS | -M MBPS | -x X | -t] [-l N] [-L N] [--duration S] [-K] FILE...
+const USAGE = `Usage: $0 -i PORT [--rate R | -p PPS | -M MBPS | -x X | -t] [-l N] [-L N] [--duration S] [-K] FILE...
 
 Replays pcap and pcapng files into a port's TX ring at a controlled rate, then waits until every
 packet has left. Without a rate option the trace's own timing is followed (-x 1).
 PORT: pipe:NAME{N or pipe:NAME}N (shared-memory pipe), an interface (eth0: best backend), or
-af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.`,
-    )
-    .option('intf1', { alias: 'i', type: 'string', requiresArg: true, describe: 'port to send on', demandOption: 'give the port with -i PORT' })
-    .option('rate', { type: 'string', requiresArg: true, describe: 'constant rate: packets/s (10Mpps, 250kpps, 5000) or bits/s (1Gbps, 100Mbps)' })
-    .option('pps', { alias: 'p', type: 'number', requiresArg: true, describe: 'constant rate in packets per second (tcpreplay --pps)' })
-    .option('mbps', { alias: 'M', type: 'number', requiresArg: true, describe: 'constant rate in megabits per second (tcpreplay --mbps)' })
-    .option('multiplier', { alias: 'x', type: 'string', requiresArg: true, describe: "follow the trace's timing, X times as fast" })
-    .option('topspeed', { alias: 't', type: 'boolean', describe: 'as fast as the port takes them' })
-    .option('loop', { alias: 'l', type: 'number', default: 1, requiresArg: true, describe: 'passes over the files (0 = until stopped)' })
-    .option('limit', { alias: 'L', type: 'number', requiresArg: true, describe: 'stop after N packets' })
-    .option('duration', { type: 'number', requiresArg: true, describe: 'stop after S seconds' })
-    .option('preload', { alias: ['K', 'preload-pcap'], type: 'boolean', describe: 'read the whole trace into memory first' })
-    .option('burst', { type: 'number', requiresArg: true, describe: 'most packets handed over per TX sync (default: 64 paced, 512 topspeed)' })
-    .option('truncate', { type: 'boolean', describe: "send the first MTU bytes of packets too big for the port (default: skip and count them as failed)" })
-    .option('json', { type: 'boolean', describe: 'print the final statistics as one JSON object on stdout' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no statistics on stderr' })
-    .option('stats', { type: 'number', requiresArg: true, describe: 'print progress every N seconds on stderr' })
-    .option('queue', { type: 'number', requiresArg: true, describe: 'send on this hardware queue only (AF_XDP/netmap)' })
-    .option('tx-slots', { type: 'number', requiresArg: true, describe: 'TX ring size in slots (backend default otherwise)' })
-    .option('tx-budget', { type: 'number', requiresArg: true, describe: 'AF_XDP: packets per kick (default: the largest the kernel allows)' })
-    .option('drain-timeout', { type: 'number', requiresArg: true, describe: 'after the last packet, give up once nothing has left for S seconds (default: wait for the reader)' })
-    .option('vale-backend', { type: 'string', requiresArg: true, choices: ['bridge', 'netmap'], describe: `VALE names: netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env ${VALE_BACKEND_ENV})` })
-    .conflicts({
-      rate: ['pps', 'mbps', 'multiplier', 'topspeed'],
-      pps: ['mbps', 'multiplier', 'topspeed'],
-      mbps: ['multiplier', 'topspeed'],
-      multiplier: ['topspeed'],
-    })
-    .strictOptions()
-    .help('help')
-    .alias('help', 'h')
-    .version(VERSION)
-    .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .exitProcess(false)
-    .fail((msg: string | undefined, err: Error | undefined) => {
-      throw new UsageError((msg ?? err?.message ?? 'invalid command line').replace(/\s*\n\s*/g, '; '));
-    });
-  const p = (await y.parseAsync()) as Record<string, unknown>;
-  if (argv.some((a) => a === '--help' || a === '-h' || a === '--version')) shown = true;
-  if (shown) return null;
-  const files = (p['_'] as unknown[]).map(String);
-  for (const key of ['intf1', 'rate', 'multiplier', 'pps', 'mbps', 'limit', 'duration', 'burst', 'loop', 'stats'] as const) {
-    if (Array.isArray(p[key])) throw new UsageError(`--${key} given more than once`);
-  }
-  return { ...(p as unknown as ReplayArgs), files };
+af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.`;
+
+/** nmreplay's options, with tcpreplay's letters. */
+export const NMREPLAY_OPTIONS: readonly OptionDef[] = [
+  { name: 'intf1', short: 'i', aliases: ['interface'], type: 'string', arg: 'PORT', describe: 'port to send on' },
+  { name: 'rate', type: 'string', arg: 'R', describe: 'constant rate: packets/s (10Mpps, 250kpps, 5000, 1e6) or bits/s (1Gbps, 100Mbps)' },
+  { name: 'pps', short: 'p', type: 'number', arg: 'PPS', describe: 'constant rate in packets per second (tcpreplay --pps)' },
+  { name: 'mbps', short: 'M', type: 'number', arg: 'MBPS', describe: 'constant rate in megabits per second (tcpreplay --mbps)' },
+  { name: 'multiplier', short: 'x', type: 'string', arg: 'X', describe: "follow the trace's timing, X times as fast" },
+  { name: 'topspeed', short: 't', type: 'boolean', describe: 'as fast as the port takes them' },
+  { name: 'loop', short: 'l', type: 'number', arg: 'N', describe: 'passes over the files (default 1; 0 = until stopped)' },
+  { name: 'limit', short: 'L', type: 'number', arg: 'N', describe: 'stop after N packets' },
+  { name: 'duration', type: 'number', arg: 'S', describe: 'stop after S seconds' },
+  { name: 'preload', short: 'K', aliases: ['preload-pcap'], type: 'boolean', describe: 'read the whole trace into memory first' },
+  { name: 'burst', type: 'number', arg: 'N', describe: 'most packets handed over per TX sync (default: 64 paced, 512 topspeed)' },
+  { name: 'truncate', type: 'boolean', describe: 'send the first MTU bytes of packets too big for the port (default: skip and count them as failed)' },
+  { name: 'json', type: 'boolean', describe: 'print the final statistics as one JSON object on stdout' },
+  { name: 'quiet', short: 'q', type: 'boolean', describe: 'no statistics on stderr' },
+  { name: 'stats', type: 'number', arg: 'S', describe: 'print progress every S seconds on stderr' },
+  { name: 'queue', type: 'number', arg: 'N', describe: 'send on this hardware queue only (AF_XDP/netmap)' },
+  { name: 'tx-slots', type: 'number', arg: 'N', describe: 'TX ring size in slots (backend default otherwise)' },
+  { name: 'tx-budget', type: 'number', arg: 'N', describe: 'AF_XDP: packets per kick (default: the largest the kernel allows)' },
+  { name: 'drain-timeout', type: 'number', arg: 'S', describe: 'after the last packet, give up once nothing has left for S seconds (default: wait for the reader)' },
+  { name: 'vale-backend', type: 'string', arg: 'B', choices: ['bridge', 'netmap'], describe: `VALE names: netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env ${VALE_BACKEND_ENV})` },
+];
+
+/** At most one way of choosing the speed. */
+const SPEED_OPTIONS = [
+  ['rate', '--rate'],
+  ['pps', '-p'],
+  ['mbps', '-M'],
+  ['multiplier', '-x'],
+  ['topspeed', '-t'],
+] as const;
+
+async function parse(argv: string[]): Promise<ReplayArgs | null> {
+  const { parseWithYargs } = await import('./yargs-args.js');
+  const p = await parseWithYargs(argv, NMREPLAY_OPTIONS, { scriptName: PROGRAM, usage: USAGE, positional: 'files' });
+  if (p === null) return null;
+  if (p['intf1'] === undefined) throw new UsageError('give the port to send on with -i PORT (see nmreplay --help)');
+  const speeds = SPEED_OPTIONS.filter(([k]) => p[k] !== undefined && p[k] !== false).map(([, f]) => f);
+  if (speeds.length > 1) throw new UsageError(`${speeds.join(' and ')} both choose the speed: give one of them`);
+  return { ...(p as unknown as ReplayArgs), files: (p['files'] as string[] | undefined) ?? [], loop: (p['loop'] as number | undefined) ?? 1 };
 }
 
 function wholeNumber(name: string, v: number | undefined, min: number): void {
@@ -106,13 +97,9 @@ function wholeNumber(name: string, v: number | undefined, min: number): void {
 }
 
 function rateOf(a: ReplayArgs): Rate | undefined {
-  try {
-    if (a.rate !== undefined) return parseRate(a.rate);
-    if (a.pps !== undefined) return parseRate(String(a.pps));
-    if (a.mbps !== undefined) return parseRate(`${a.mbps}Mbps`);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  if (a.rate !== undefined) return parseRate(a.rate);
+  if (a.pps !== undefined) return parseRate(String(a.pps));
+  if (a.mbps !== undefined) return parseRate(`${a.mbps}Mbps`);
   return undefined;
 }
 
@@ -203,15 +190,10 @@ export function shortfall(r: ReplayResult): string | undefined {
 
 function jsonReport(r: ReplayResult): Record<string, unknown> {
   return {
-    packets: r.packets,
-    bytes: r.bytes,
+    ...countersJson(REPLAY_COUNTERS, r),
     seconds: r.seconds,
     pps: r.pps,
     bps: r.bps,
-    failed: r.failed,
-    truncated: r.truncated,
-    pending: r.pending,
-    queued: r.queued,
     reason: r.reason,
     port: r.port,
     backend: r.backend,
@@ -221,8 +203,6 @@ function jsonReport(r: ReplayResult): Record<string, unknown> {
     bursts: r.bursts,
     departure: r.departure,
     loops: r.loops,
-    inputWaits: r.inputWaits,
-    ringFullWaits: r.ringFullWaits,
     ringFullSeconds: r.ringFullSeconds,
     warnings: r.warnings.map((w) => w.message),
     error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,
@@ -248,21 +228,15 @@ export async function main(argv: string[]): Promise<void> {
     }
     validate(a);
     rate = rateOf(a);
-    if (a.multiplier !== undefined) {
-      try {
-        multiplier = parseMultiplier(a.multiplier);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-    }
+    if (a.multiplier !== undefined) multiplier = parseMultiplier(a.multiplier);
   } catch (e) {
-    say(describeError(e));
-    process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
+    process.exitCode = reportError(e, PROGRAM);
     return;
   }
 
   if (a.valeBackend) process.env[VALE_BACKEND_ENV] = a.valeBackend; // read where VALE names are opened
   let lastProgress = 0;
+  let progress: NativeReplayStats | undefined;
   const replay = new Replay({
     port: a.intf1,
     files: a.files,
@@ -284,9 +258,11 @@ export async function main(argv: string[]): Promise<void> {
       ),
     onOpen: (p) => {
       if (p.choice && !a.quiet) say(p.choice);
-      if (!a.quiet && rate) say(`sending on ${p.name} at ${formatRate(rate)}`);
+      // Printed once the signal handlers are in place: scripts may wait for this line to signal us.
+      if (!a.quiet) say(`sending on ${p.name} ${rate ? `at ${formatRate(rate)}` : a.topspeed ? 'as fast as it takes them' : "at the trace's timing"}`);
     },
     onProgress: (p) => {
+      progress = p;
       if (a.stats === undefined || a.quiet) return;
       const now = Date.now();
       if (now - lastProgress >= a.stats * 1000) {
@@ -297,7 +273,10 @@ export async function main(argv: string[]): Promise<void> {
     onWarning: (w: PcapWarning) => say(`warning: ${w.message}`),
   });
 
-  const sig = onInterrupt(() => replay.stop());
+  const sig = onInterrupt(
+    () => replay.stop(),
+    () => [`${PROGRAM}: ${progress ? progressLine(progress) : 'progress: 0 packets sent, 0 queued, 0pps'}`],
+  );
   try {
     const r = await replay.run();
     if (!a.quiet) for (const line of formatReport(r)) process.stderr.write(`${line}\n`);
@@ -312,9 +291,7 @@ export async function main(argv: string[]): Promise<void> {
     if (r.error) say(r.error.message);
     process.exitCode = sig.exitCode() ?? (r.error || r.inputError || gaveUp ? EXIT_RUNTIME : EXIT_OK);
   } catch (e) {
-    say(describeError(e));
-    process.exitCode = e instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
-    if (!(e instanceof NmcapError) && process.env['NMCAP_DEBUG']) console.error(e);
+    process.exitCode = reportError(e, PROGRAM);
   } finally {
     sig.dispose();
   }

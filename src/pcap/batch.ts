@@ -2,6 +2,7 @@
 // arrays of offsets, lengths, interfaces and timestamps. This is the fast path between the reader,
 // the writers and the native replay loop: nothing per packet is allocated until a caller asks.
 
+import { OutOfRangeError } from '../errors.js';
 import type { Packet, PacketBlockType, PacketExtras, SectionInfo, TraceRecord } from './types.js';
 
 /** Values of PacketBatch.kinds. */
@@ -69,6 +70,7 @@ export class PacketBatch {
 
   /** Exact nanoseconds since the epoch, or null when the block carries no timestamp. */
   ts(i: number): bigint | null {
+    this.check(i);
     const ns = this.tsNsec[i]!;
     if (ns === NO_TIMESTAMP) return null;
     return BigInt(this.tsSec[i]!) * 1_000_000_000n + BigInt(ns);
@@ -76,8 +78,16 @@ export class PacketBatch {
 
   /** The packet bytes: a view into `buffer`, never a copy. */
   data(i: number): Buffer {
+    this.check(i);
     const off = this.dataOffset[i]!;
     return this.buffer.subarray(off, off + this.capLen[i]!);
+  }
+
+  /** Packet indexes run from 0 to count - 1; anything else is an OutOfRangeError (ERR_OUT_OF_RANGE). */
+  private check(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) {
+      throw new OutOfRangeError(`packet index ${String(i)} is outside this batch of ${this.count} (0 to ${this.count - 1})`);
+    }
   }
 
   linkType(i: number): number {

@@ -2,6 +2,8 @@
 // createRequire so no bundler or test transform ever touches it.
 import { createRequire } from 'node:module';
 
+import { AddonError } from '../errors.js';
+
 export type Direction = 'rx' | 'tx' | 'both';
 export type TsSource = 'none' | 'sync-us' | 'sync-ns' | 'packet-ns';
 export type RingKind = 'tx' | 'rx';
@@ -20,6 +22,18 @@ export interface PortOptions {
   filterPending?: boolean;
 }
 
+/** AF_XDP facts of an open port (PortInfo.mode says the same to people). */
+export interface XdpInfo {
+  zeroCopy: boolean;
+  /** how the XDP program is attached; null for TX-only ports (no program) */
+  attach: 'drv' | 'skb' | null;
+  method: 'bpf link' | 'netlink' | null;
+  /** why driver mode was refused when the program runs in generic (skb) mode */
+  drvRefusal: string | null;
+  /** copy-mode TX packets per kick; 'kernel-default' without XDP_MAX_TX_SKB_BUDGET; null without copy-mode TX */
+  txBudget: number | 'kernel-default' | null;
+}
+
 export interface NativePortInfo {
   name: string;
   backend: string;
@@ -34,6 +48,8 @@ export interface NativePortInfo {
   txRings: number;
   rxRings: number;
   fd: number;
+  /** AF_XDP ports only */
+  xdp: XdpInfo | null;
 }
 
 export interface RingState {
@@ -250,6 +266,49 @@ export interface NativeFilter {
   run(program: Uint8Array, packet: Uint8Array, wireLen: number): number;
 }
 
+/** A netmap port name as the native parser (native/ports/netmap/netmap_name.cc) reads it. */
+export interface NetmapName {
+  name: string;
+  kind: 'nic' | 'pipe' | 'vale';
+  /** what the kernel sees in nmreq_header.nr_name: "eth0", "x{1", "vale0:p1" */
+  kernelName: string;
+  /** interface, pipe parent or VALE port name */
+  port: string;
+  valeSwitch: string | null;
+  pipe: { master: boolean; id: string } | null;
+  /** nmreq_register.nr_mode, and its name (ALL_NIC, ONE_NIC, SW, NIC_SW, ONE_SW, ...) */
+  mode: number;
+  modeName: string;
+  ringid: number;
+  /** nmreq_register.nr_flags bits the name sets */
+  flags: number;
+  memId: number;
+  txSlots: number;
+  rxSlots: number;
+  txRings: number;
+  rxRings: number;
+  hostTxRings: number;
+  hostRxRings: number;
+  description: string;
+}
+
+/** An explicit port name, parsed by the code the open uses (names.parse); nothing is opened. */
+export interface ParsedPortName {
+  name: string;
+  backend: 'pipe' | 'netmap' | 'af_packet' | 'af_xdp';
+  /** the interface, for af_packet, af_xdp and netmap NIC names */
+  ifname: string | null;
+  pipe: { base: string; number: string; master: boolean } | null;
+  netmap: NetmapName | null;
+}
+
+export interface NativeNames {
+  /** Throws the open's coded errors (ERR_PORT_BAD_NAME, ERR_PORT_UNSUPPORTED) for a bad name. */
+  parse(name: string): ParsedPortName;
+  /** Is this name meant for netmap ("netmap:..." or "valeSW:...")? */
+  isNetmapName(name: string): boolean;
+}
+
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
@@ -258,6 +317,8 @@ export interface NativeAddon {
   epbByteOrder: 'le';
   /** libpcap's filter compiler (loaded at run time) and our classic-BPF interpreter. */
   filter: NativeFilter;
+  /** Port names parsed by the code the open uses. */
+  names: NativeNames;
 }
 
 const require = createRequire(import.meta.url);
@@ -266,11 +327,7 @@ function load(): NativeAddon {
   try {
     return require('../../build/Release/nmcap.node') as NativeAddon;
   } catch (e) {
-    const err = new Error(
-      `nmcap: the native addon is not built (${(e as Error).message.split('\n')[0]}); run "npm ci" or "npm run build"`,
-    );
-    (err as Error & { code: string }).code = 'ERR_ADDON_MISSING';
-    throw err;
+    throw new AddonError(`the native addon is not built (${(e as Error).message.split('\n')[0]}); run "npm ci" or "npm run build"`);
   }
 }
 

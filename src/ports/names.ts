@@ -4,9 +4,18 @@
 import { existsSync } from 'node:fs';
 
 import { PortError, PortErrorCode } from '../errors.js';
-import { isNetmapName, netmapAvailable } from './netmap.js';
+import { native } from './binding.js';
+import { PREFIXES, type Backend } from './prefixes.js';
 
-export type Backend = 'pipe' | 'netmap' | 'af_packet' | 'af_xdp';
+export { divertsTraffic, type Backend } from './prefixes.js';
+
+export const NETMAP_DEVICE = '/dev/netmap';
+
+/** Does /dev/netmap exist (is the netmap kernel module loaded)? */
+export function netmapAvailable(): boolean {
+  return existsSync(NETMAP_DEVICE);
+}
+
 export type PortDirection = 'rx' | 'tx';
 
 export interface PortCandidate {
@@ -23,24 +32,20 @@ export interface ResolvedName {
   candidates: PortCandidate[];
 }
 
-const PREFIXES: [string, Backend][] = [
-  ['pipe:', 'pipe'],
-  ['netmap:', 'netmap'],
-  ['af_packet:', 'af_packet'],
-  ['af_xdp:', 'af_xdp'],
-];
 
 /**
  * Which Linux backend goes first for a bare interface name, per direction. Measured on veth on
  * this kind of machine (bench/backends.bench.mjs prints the current numbers): AF_XDP copy-mode TX
- * outruns the AF_PACKET TX ring (~0.9 vs ~0.5 Mpps), while the TPACKET_V3 RX ring captures without
- * drops where AF_XDP RX needs an XDP program and drops under load. The next one is the fallback
- * when the first cannot be opened (no BPF rights, another XDP program attached, ...).
+ * outruns the AF_PACKET TX ring (~0.9 vs ~0.5 Mpps); the next one is the fallback when the first
+ * cannot be opened (no BPF rights, ...). Receive is AF_PACKET only: AF_XDP receive redirects every
+ * frame into its socket, so the host stack sees none of them while it runs. Capture is passive;
+ * diverting traffic has to be asked for by name (af_xdp:IF, and --divert on the command line).
  */
 export const LINUX_PREFERENCE: Record<PortDirection, Backend[]> = {
   tx: ['af_xdp', 'af_packet'],
-  rx: ['af_packet', 'af_xdp'],
+  rx: ['af_packet'],
 };
+
 
 const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
@@ -50,7 +55,7 @@ export function resolvePortName(spec: string, direction: PortDirection, hasNetma
     if (s.startsWith(prefix)) return { spec, auto: false, candidates: [{ backend, name: s }] };
   }
   // Every vale* name goes to the netmap parser, which explains what is wrong with a bad one.
-  if (isNetmapName(s) || s.startsWith('vale')) return { spec, auto: false, candidates: [{ backend: 'netmap', name: s }] };
+  if (native.names.isNetmapName(s) || s.startsWith('vale')) return { spec, auto: false, candidates: [{ backend: 'netmap', name: s }] };
   if (/[{}]/.test(s)) {
     throw new PortError(
       PortErrorCode.BAD_NAME,
@@ -70,12 +75,4 @@ export function resolvePortName(spec: string, direction: PortDirection, hasNetma
   if (hasNetmap) candidates.push({ backend: 'netmap', name: `netmap:${s}` });
   for (const b of LINUX_PREFERENCE[direction]) candidates.push({ backend: b, name: `${b}:${s}` });
   return { spec, auto: true, candidates };
-}
-
-/** The interface behind a port name, if it names one. */
-export function interfaceOf(name: string): string | undefined {
-  for (const [prefix, backend] of PREFIXES) {
-    if (name.startsWith(prefix)) return backend === 'pipe' ? undefined : name.slice(prefix.length).split(/[-^*/@]/)[0];
-  }
-  return undefined;
 }

@@ -3,7 +3,7 @@
 // /dev/netmap exists and to a Linux bridge elsewhere (src/ports/vale-bridge.ts).
 import { PortError, PortErrorCode } from '../errors.js';
 import { native, type NativePort, type NativePortInfo, type PortOptions } from './binding.js';
-import { resolvePortName, type Backend, type PortCandidate, type PortDirection } from './names.js';
+import { divertsTraffic, resolvePortName, type Backend, type PortCandidate, type PortDirection } from './names.js';
 import { chooseValeBackend, isValeName, openValeBridgePort } from './vale-bridge.js';
 
 export interface OpenedPort {
@@ -18,6 +18,8 @@ export interface OpenedPort {
 export interface OpenPortOptions extends PortOptions {
   /** VALE names: netmap's switch or a Linux bridge (default: NMCAP_VALE_BACKEND, else netmap if /dev/netmap exists) */
   valeBackend?: string;
+  /** receive on af_xdp:IF although it takes every frame away from the host stack (default false) */
+  divert?: boolean;
 }
 
 // Failures that concern one backend only: the next candidate may still work.
@@ -63,7 +65,13 @@ export function openFirst(candidates: PortCandidate[], auto: boolean, open: Open
 }
 
 export function openPort(spec: string, direction: PortDirection, options: OpenPortOptions = {}): OpenedPort {
-  const { valeBackend, ...portOptions } = options;
+  const { valeBackend, divert, ...portOptions } = options;
+  if (direction === 'rx' && divertsTraffic(spec) && divert !== true) {
+    throw new PortError(
+      PortErrorCode.DIVERT,
+      `${spec.trim()} takes every frame away from the host stack while it receives: pass divert: true to do that anyway, or use af_packet:`,
+    );
+  }
   if (isValeName(spec.trim())) {
     const sw = chooseValeBackend(valeBackend);
     if (sw.backend === 'bridge') return openValeBridgePort(spec.trim(), direction, portOptions, sw.why);

@@ -34,7 +34,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { PortError, PortErrorCode } from '../errors.js';
 import { native, type NativePort, type NativePortInfo, type PortOptions } from './binding.js';
 import type { PortDirection } from './names.js';
-import { netmapAvailable } from './netmap.js';
+import { netmapAvailable } from './names.js';
 
 export type ValeBackend = 'netmap' | 'bridge';
 export const VALE_BACKEND_ENV = 'NMCAP_VALE_BACKEND';

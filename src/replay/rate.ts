@@ -1,6 +1,7 @@
 // --rate values: packets per second ("10Mpps", "250kpps", "5000") or bits per second ("1Gbps",
 // "100Mbps"). SI prefixes (x1000), as tcpreplay and trafgen count rates. Kept as an exact
 // rational so the native schedule never sees a rounded float.
+import { UsageError } from '../errors.js';
 
 export interface Rate {
   unit: 'pps' | 'bps';
@@ -11,32 +12,35 @@ export interface Rate {
 
 const PREFIX: Record<string, number> = { '': 0, k: 3, K: 3, M: 6, G: 9, T: 12 };
 
-/** A decimal string as an exact fraction num / 10^scale (both safe integers). */
+/** A decimal string ("2.5", "1e6", "1.5E3") as an exact fraction num / 10^scale (num a safe integer). */
 function decimal(text: string): { num: number; scale: number } | null {
-  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  const m = /^(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,2}))?$/.exec(text);
   if (!m) return null;
   const frac = m[2] ?? '';
   const num = Number(m[1] + frac);
   if (!Number.isSafeInteger(num)) return null;
-  return { num, scale: frac.length };
+  return { num, scale: frac.length - Number(m[3] ?? 0) };
 }
 
 /**
- * Parses a rate; throws a RangeError whose message says what forms are accepted.
+ * Parses a rate; throws a UsageError (ERR_USAGE_BAD_RATE) whose message says what forms are accepted.
  * A bare number is packets per second.
  */
 export function parseRate(text: string): Rate {
-  const m = /^\s*([0-9.]+)\s*([kKMGT]?)(pps|bps|Bps)?\s*$/.exec(text);
+  // Units in any case (10MPPS, 1gbps); "Bps" exactly is bytes per second.
+  const m = /^\s*([0-9.]+(?:[eE][+-]?\d+)?)\s*([kKMGT]?)(pps|bps)?\s*$/i.exec(text);
   const bad = () =>
-    new RangeError(
+    new UsageError(
       `bad rate '${text}': use packets per second (10Mpps, 250kpps, 5000) or bits per second (1Gbps, 100Mbps, 64kbps)`,
+      'ERR_USAGE_BAD_RATE',
     );
   if (!m) throw bad();
   const d = decimal(m[1]);
   if (!d) throw bad();
-  const prefix = m[2];
-  // "m" would be milli in SI; nobody means milli-packets: reject rather than guess.
-  const unit = (m[3] ?? 'pps') as 'pps' | 'bps' | 'Bps';
+  // "m" would be milli in SI; nobody means milli-packets: reject rather than guess ("10MPPS" is mega).
+  if (m[2] === 'm' && (m[3] === undefined || m[3] !== m[3].toUpperCase())) throw bad();
+  const prefix = m[2]!.toUpperCase() === 'K' ? 'k' : m[2]!.toUpperCase();
+  const unit: 'pps' | 'bps' | 'Bps' = m[3] === 'Bps' ? 'Bps' : ((m[3]?.toLowerCase() ?? 'pps') as 'pps' | 'bps');
   let exp = PREFIX[prefix] - d.scale;
   let num = d.num;
   if (unit === 'Bps') num *= 8;
@@ -50,7 +54,7 @@ export function parseRate(text: string): Rate {
     exp++;
   }
   if (!Number.isSafeInteger(num) || !Number.isSafeInteger(den)) throw bad();
-  if (num === 0) throw new RangeError(`rate '${text}' is zero: give a positive rate, or --topspeed`);
+  if (num === 0) throw new UsageError(`rate '${text}' is zero: give a positive rate, or --topspeed`, 'ERR_USAGE_BAD_RATE');
   const g = gcd(num, den);
   return { unit: unit === 'pps' ? 'pps' : 'bps', num: num / g, den: den / g };
 }
@@ -84,7 +88,9 @@ function trim(v: number): string {
 export function parseMultiplier(text: string | number): { num: number; den: number } {
   const s = String(text).trim();
   const d = decimal(s);
-  if (!d || d.num === 0) throw new RangeError(`bad multiplier '${s}': give a positive number, e.g. 2 (twice as fast) or 0.5`);
+  if (!d || d.num === 0) {
+    throw new UsageError(`bad multiplier '${s}': give a positive number, e.g. 2 (twice as fast) or 0.5`, 'ERR_USAGE_BAD_MULTIPLIER');
+  }
   const den = 10 ** d.scale;
   const g = gcd(d.num, den);
   return { num: d.num / g, den: den / g };

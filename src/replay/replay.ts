@@ -1,9 +1,10 @@
 // A replay: reads pcap/pcapng records with src/pcap and feeds them, in batches, to the native
 // replay loop, which paces them into a port's TX slots. JS owns files, options and statistics;
 // the hot loop never runs on the event loop.
-import { accessSync, constants, statSync } from 'node:fs';
-
+import { REPLAY_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
+import { assertReadable } from '../files.js';
+import { REPLAY_OPTIONS, checkOptions } from '../options.js';
 import { openTrace, type PacketBatch, type PcapWarning } from '../pcap/index.js';
 import {
   native,
@@ -50,19 +51,12 @@ export interface ReplayOptions {
 
 export type ReplayEndReason = ReplayEndEvent['reason'];
 
-export interface ReplayResult {
-  /** packets that left (never counts packets still queued) */
-  packets: number;
-  bytes: number;
+/** Counters as src/counters.ts REPLAY_COUNTERS defines them (packets, bytes, failed, pending, ...). */
+export interface ReplayResult extends CounterValues<typeof REPLAY_COUNTERS> {
   /** from the first departure until the last packet had left */
   seconds: number;
   pps: number;
   bps: number;
-  failed: number;
-  truncated: number;
-  /** packets still pending when we gave up waiting (after a stop or a failure) */
-  pending: number;
-  queued: number;
   reason: ReplayEndReason;
   error?: NmcapError;
   /** a read error that ended the input early (what was read before it was sent) */
@@ -77,8 +71,6 @@ export interface ReplayResult {
   bursts: { syncs: number; max: number; mean: number };
   departure: NativeReplayStats['departure'];
   loops: number;
-  inputWaits: number;
-  ringFullWaits: number;
   ringFullSeconds: number;
   warnings: PcapWarning[];
 }
@@ -93,7 +85,9 @@ export class Replay {
   private stopped = false;
   private readonly warnings: PcapWarning[] = [];
 
-  constructor(private readonly opts: ReplayOptions) {}
+  constructor(private readonly opts: ReplayOptions) {
+    checkOptions('Replay options', opts, REPLAY_OPTIONS, ['port', 'files']);
+  }
 
   /** Ask the replay to end: what is queued is flushed, and the result still arrives. */
   stop(): void {
@@ -104,7 +98,7 @@ export class Replay {
   async run(): Promise<ReplayResult> {
     const o = this.opts;
     if (o.files.length === 0) throw new NmcapError('ERR_USAGE', 'no trace file given');
-    checkReadable(o.files);
+    for (const f of o.files) assertReadable(f); // before any port is opened
     const config = this.config();
     // Preload reads everything before the port opens: a bad trace then fails before anything is sent.
     let preloaded: PacketBatch[] | undefined;
@@ -269,15 +263,10 @@ export class Replay {
         ? (PortError.from(Object.assign(new Error(end.message), { code: end.code || 'ERR_PORT_IO' })) as NmcapError)
         : undefined;
     const r: ReplayResult = {
-      packets: end.sent,
-      bytes: end.sentBytes,
+      ...countersOf(REPLAY_COUNTERS, end),
       seconds,
       pps: seconds > 0 ? end.sent / seconds : 0,
       bps: seconds > 0 ? (end.sentBytes * 8) / seconds : 0,
-      failed: end.failed,
-      truncated: end.truncated,
-      pending: end.pending,
-      queued: end.queued,
       reason: end.reason,
       error,
       inputError,
@@ -287,8 +276,6 @@ export class Replay {
       bursts: { syncs: end.syncs, max: end.burstMax, mean: end.syncs ? end.queued / end.syncs : 0 },
       departure: end.departure,
       loops: config.preload ? end.loopsDone : (this.opts.loop ?? 1),
-      inputWaits: end.inputWaits,
-      ringFullWaits: end.ringFullWaits,
       ringFullSeconds: end.ringFullNs / 1e9,
       warnings: this.warnings,
     };
@@ -316,19 +303,6 @@ function stallWatch(onStall: ((pending: number) => void) | undefined): { see(sen
       }
     },
   };
-}
-
-/** Fails early, before any port is opened, on a trace that cannot be read. */
-function checkReadable(files: string[]): void {
-  for (const f of files) {
-    try {
-      accessSync(f, constants.R_OK);
-      if (statSync(f).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory' : 'cannot be read';
-      throw new NmcapError('ERR_TRACE_UNREADABLE', `${f}: ${why}`);
-    }
-  }
 }
 
 function push(session: NativeReplaySession, b: PacketBatch, loopStart: boolean): number {

@@ -20,6 +20,8 @@ const ACCEPTED: string[][] = [
   ['-r', 'a', '--time-stamp-precision', 'nano'],
   ['-r', 'a', '--time-stamp-precision=micro', '--count=3'],
   ['--quiet', '--link', '--numeric', '--read', 'x y.pcap'],
+  ['-r', 'a', '-r', 'b'], // the last one counts, as tcpdump
+  ['-r', 'a', '-c', '2', '-c', '3'],
 ];
 
 const DECLINED: string[][] = [
@@ -34,7 +36,6 @@ const DECLINED: string[][] = [
   ['-r', 'a', '-F', 'nope'],
   ['-r'],
   ['-r', '-w'],
-  ['-r', 'a', '-r', 'b'],
   ['-r', 'a', '--json=yes'],
   ['-r', 'a', '--no-json'],
 ];

@@ -171,7 +171,8 @@ describe('nmcap -r -w (rewriting)', () => {
     const out = join(dir, 'two-links.pcap');
     const r = nmcap(['-r', fx('multi-section.pcapng'), '-w', out, '-F', 'pcap']);
     expectOneErrorLine(r, 1, /classic pcap holds one link type \(1\) but a packet has link type 101; write pcapng instead/);
-    expect(readPacketsSync(readFileSync(out)).length).toBeGreaterThanOrEqual(0);
+    // A valid file (it parses) with no packets: the refused batch holds the Ethernet packet too.
+    expect(readPacketsSync(readFileSync(out))).toHaveLength(0);
   });
 
   it('stops after -c packets', () => {
@@ -228,8 +229,8 @@ describe('nmcap usage', () => {
     expectOneErrorLine(nmcap([]), 2, /give -i PORT to capture live or -r FILE/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-c', '0']), 2, /-c needs a positive whole number/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-c', 'many']), 2, /-c needs a positive whole number|Invalid|number/i);
-    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-w', join(dir, 'x'), '-F', 'pcapx']), 2, /Invalid values|Choices/);
-    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '--bogus']), 2, /Unknown argument/i);
+    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-w', join(dir, 'x'), '-F', 'pcapx']), 2, /-F takes pcapng, pcap, pcap-ns, not 'pcapx'/);
+    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '--bogus']), 2, /unknown option '--bogus' \(see nmcap --help\)/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), 'tcp', 'port', '80']), 2, /a filter is for live capture \(-i PORT\)/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-F', 'pcap']), 2, /-F chooses the format of -w output/);
     expectOneErrorLine(nmcap(['-r']), 2, /Not enough arguments|requires|-r/);

@@ -2,7 +2,7 @@
 // ring is full, both sleep (eventfd/socket wake-ups), measured as CPU time from /proc.
 import { readFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
-import { pipeName, start, tempDir } from '../helpers/cli.js';
+import { pipeName, start, tempDir, untilCount } from '../helpers/cli.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -36,9 +36,10 @@ it.each([['streaming', []], ['preloaded', ['-K']]])('a replay (%s) whose peer do
   const name = pipeName();
   // The receiver opens the pipe and never reads: the sender fills the ring, then must wait.
   const hold = start(process.execPath, [new URL('../ports/scripts/pipe-peer.mjs', import.meta.url).pathname, `pipe:${name}}0`, 'hold']);
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((resolve) => hold.child.stdout!.once('data', resolve)); // 'open'
   const r = start('nmreplay', ['-i', `pipe:${name}{0`, '-t', '-l', '0', ...(extra as string[]), demo]);
-  await new Promise((res) => setTimeout(res, 800)); // fills 4095 slots long before this
+  await r.waitFor(/^nmreplay: sending on/); // its SIGUSR1 handler is in place
+  await untilCount(r, /^nmreplay: progress: \d+ packets sent, (\d+) queued/, 4095); // the ring is full
   const used = await idleCpu(r.child.pid!, 1.5);
   r.child.kill('SIGINT');
   hold.child.kill('SIGKILL');

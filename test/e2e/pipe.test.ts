@@ -2,7 +2,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter, openSink, readPacketsSync, type Packet } from '../../src/pcap/index.js';
-import { pipeName, run, start, tempDir, type Finished } from '../helpers/cli.js';
+import { SO_FAR, askCount, pipeName, run, start, tempDir, untilCount, type Finished } from '../helpers/cli.js';
 
 const tmp = tempDir();
 const demo = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;
@@ -166,7 +166,7 @@ describe('replay -> pipe -> capture', () => {
     const name = pipeName();
     const out = tmp.path(`${name}.pcapng`);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '-t', '--json', mixed]);
-    await new Promise((res) => setTimeout(res, 300)); // the replay fills the ring and waits
+    await r.waitFor(/^nmreplay: sending on/); // open, and waiting for a receiver
     const cap = await run('nmcap', ['-i', `pipe:${name}}0`, '-w', out]);
     const rep = await r.done;
     expect(rep.code, rep.stderr).toBe(0);
@@ -193,13 +193,13 @@ async function fileGrows(path: string, bytes = 12_000): Promise<void> {
 }
 
 describe('faults', () => {
-  it('SIGINT during capture: the normal end (exit 0, as tcpdump), every packet so far in a valid file with statistics', async () => {
+  it('SIGINT during capture: exit 0 as tcpdump, every packet so far in a valid file with statistics', async () => {
     const name = pipeName();
     const out = tmp.path(`${name}.pcapng`);
     const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '2kpps', '-l', '0', demo]);
-    await fileGrows(out);
+    await untilCount(c, SO_FAR.nmcap, 101);
     c.child.kill('SIGINT');
     const cap = await c.done;
     const rep = await r.done;
@@ -221,7 +221,7 @@ describe('faults', () => {
     const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', demo]);
-    await fileGrows(out);
+    await untilCount(c, SO_FAR.nmcap, 101);
     r.child.kill('SIGKILL');
     const cap = await c.done;
     expect(cap.code).toBe(1);
@@ -241,7 +241,8 @@ describe('faults', () => {
     const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out]);
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', '--json', demo]);
-    await fileGrows(out);
+    await r.waitFor(/^nmreplay: sending on/); // its SIGUSR1 handler is in place
+    await untilCount(r, SO_FAR.nmreplay, 101);
     c.child.kill('SIGKILL');
     const rep = await r.done;
     expect(rep.code).toBe(1);
@@ -259,7 +260,7 @@ describe('faults', () => {
       ['nmreplay', ['-i', `pipe:${pipeName()}{0`, tmp.path('missing.pcap')], 1, /missing\.pcap/],
       ['nmreplay', [demo], 2, /-i/],
       ['nmreplay', ['-i', 'pipe:a{0', '--rate', 'fast', demo], 2, /bad rate 'fast'/],
-      ['nmreplay', ['-i', 'pipe:a{0', '-t', '-x', '2', demo], 2, /mutually exclusive|conflict/i],
+      ['nmreplay', ['-i', 'pipe:a{0', '-t', '-x', '2', demo], 2, /-x and -t both choose the speed/],
       ['nmcap', ['-i', 'pipe:x', '-w', tmp.path('x.pcapng')], 1, /bad pipe name/],
     ];
     for (const [cmd, args, code, re] of cases) {
@@ -324,12 +325,15 @@ describe('limits in time and size', () => {
     // A peer that never reads: after the first Ctrl-C, nmreplay would wait (up to 2 s) for its
     // pending packets to be taken.
     const hold = start(process.execPath, [new URL('../ports/scripts/pipe-peer.mjs', import.meta.url).pathname, `pipe:${name}}0`, 'hold']);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((resolve) => hold.child.stdout!.once('data', resolve)); // 'open'
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '-t', '-l', '0', '-K', demo]);
-    await new Promise((res) => setTimeout(res, 500));
+    await r.waitFor(/^nmreplay: sending on/); // printed once its signal handlers are in place
+    await untilCount(r, /^nmreplay: progress: \d+ packets sent, (\d+) queued/, 1); // something is pending
     r.child.kill('SIGINT');
-    await new Promise((res) => setTimeout(res, 200));
-    expect(r.child.exitCode).toBeNull(); // the first Ctrl-C is still waiting for the drain
+    // Signals are handled in order: an answer to SIGUSR1 means the first Ctrl-C was taken and the
+    // replay is still waiting for the drain.
+    await askCount(r, SO_FAR.nmreplay);
+    expect(r.child.exitCode).toBeNull();
     const t0 = Date.now();
     r.child.kill('SIGINT');
     const done = await r.done;

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter, openSink, readPacketsSync, type Packet } from '../../src/pcap/index.js';
-import { netmapAvailable } from '../../src/ports/netmap.js';
-import { run, start, tempDir } from '../helpers/cli.js';
+import { netmapAvailable } from '../../src/ports/names.js';
+import { SO_FAR, run, start, tempDir, untilCount } from '../helpers/cli.js';
 import { netnsUnavailable, vethBedPerTest, type VethBed } from '../helpers/netns.js';
 
 const why = netnsUnavailable();
@@ -63,10 +63,12 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
 
   async function across(tx: string, rx: string, replayArgs: string[], captureArgs: string[] = []) {
     const out = tmp.path(`${t.bed.ns}-${tx.replace(/\W/g, '')}-${rx.replace(/\W/g, '')}.pcapng`);
-    const c = start('nmcap', ['-i', rx, '-w', out, '--json', ...captureArgs], { prefix: t.ns });
+    const divert = rx.startsWith('af_xdp:') ? ['--divert'] : []; // AF_XDP receive takes the frames from the host stack
+    const c = start('nmcap', ['-i', rx, ...divert, '-w', out, '--json', ...captureArgs], { prefix: t.ns });
     await c.waitFor(/^listening on/);
     const rep = await run('nmreplay', ['-i', tx, '--json', ...replayArgs], { prefix: t.ns });
-    await new Promise((r) => setTimeout(r, 300)); // let the last frames cross
+    // Every frame that left has crossed once the capture counted it.
+    if (rep.code === 0) await untilCount(c, SO_FAR.nmcap, (JSON.parse(rep.stdout) as { packets: number }).packets);
     c.child.kill('SIGTERM');
     const cap = await c.done;
     return { rep, cap, out };
@@ -77,7 +79,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
       it(`${tx} -> ${rx}: every frame byte-exact and in order`, async () => {
         const { rep, cap, out } = await across(`${tx}:va`, `${rx}:vb`, ['--rate', '20kpps', trace]);
         expect(rep.code, rep.stderr).toBe(0);
-        expect(cap.code, cap.stderr).toBe(0); // ended by SIGTERM: the normal end of a capture
+        expect(cap.code, cap.stderr).toBe(0); // ended by SIGTERM, cleanly, as tcpdump
         const r = JSON.parse(rep.stdout);
         const c = JSON.parse(cap.stdout);
         expect(r).toMatchObject({ packets: COUNT, failed: 0, pending: 0, backend: tx });
@@ -120,7 +122,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
 
   it('leaves nothing configured: promiscuous mode and the XDP program go away with the capture', async () => {
     expect(promiscuity(t.bed, 'vb')).toBe(0);
-    const c = start('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('x.pcapng')], { prefix: t.ns });
+    const c = start('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('x.pcapng')], { prefix: t.ns });
     await c.waitFor(/^listening on/);
     expect(xdpAttached(t.bed, 'vb')).toBe(true);
     expect(promiscuity(t.bed, 'vb')).toBe(1);
@@ -129,12 +131,12 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     expect(xdpAttached(t.bed, 'vb')).toBe(false);
     expect(promiscuity(t.bed, 'vb')).toBe(0);
 
-    const k = start('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('y.pcapng')], { prefix: t.ns });
+    const k = start('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('y.pcapng')], { prefix: t.ns });
     await k.waitFor(/^listening on/);
     k.child.kill('SIGKILL');
     await k.done;
-    // The kernel releases what a killed process held: BPF link, packet socket membership.
-    await new Promise((r) => setTimeout(r, 200));
+    // The kernel releases what a killed process held: BPF link, packet socket membership (soon after).
+    for (let i = 0; i < 500 && xdpAttached(t.bed, 'vb'); i++) await new Promise((r) => setTimeout(r, 10));
     expect(xdpAttached(t.bed, 'vb')).toBe(false);
     expect(promiscuity(t.bed, 'vb')).toBe(0);
 
@@ -146,9 +148,9 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
   });
 
   it('refuses politely when another XDP program is attached', async () => {
-    const first = start('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('a.pcapng')], { prefix: t.ns });
+    const first = start('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('a.pcapng')], { prefix: t.ns });
     await first.waitFor(/^listening on/);
-    const second = await run('nmcap', ['-i', 'af_xdp:vb', '-w', tmp.path('b.pcapng'), '-c', '1', '--duration', '1'], { prefix: t.ns });
+    const second = await run('nmcap', ['-i', 'af_xdp:vb', '--divert', '-w', tmp.path('b.pcapng'), '-c', '1', '--duration', '1'], { prefix: t.ns });
     expect(second.code).toBe(1);
     expect(second.stderr.trim().split('\n')).toHaveLength(1);
     expect(second.stderr).toMatch(/already has an XDP program attached/);
@@ -162,7 +164,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     expect(unknown.stderr.trim()).toMatch(/^nmreplay: no interface 'eth9'/);
     t.bed.exec('ip', ['link', 'set', 'vb', 'down']);
     for (const port of ['af_packet:vb', 'af_xdp:vb']) {
-      const down = await run('nmcap', ['-i', port, '-w', tmp.path('d.pcapng')], { prefix: t.ns });
+      const down = await run('nmcap', ['-i', port, '--divert', '-w', tmp.path('d.pcapng')], { prefix: t.ns });
       expect(down.code, down.stderr).toBe(1);
       expect(down.stderr.trim().split('\n')).toHaveLength(1);
       expect(down.stderr).toMatch(/vb is down/);
@@ -174,8 +176,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     const c = start('nmcap', ['-i', 'af_packet:vb', '-w', out, '--json'], { prefix: t.ns });
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', 'af_xdp:va', '--rate', '2kpps', '-l', '0', '--json', trace], { prefix: t.ns });
-    // Delete the link once traffic is flowing (the receiver's counter says so), however slow the start.
-    while (t.bed.stats('vb').rx_packets < 200) await new Promise((res) => setTimeout(res, 20));
+    await untilCount(c, SO_FAR.nmcap, 200);
     t.bed.exec('ip', ['link', 'del', 'va']); // takes vb with it
     const [rep, cap] = await Promise.all([r.done, c.done]);
     expect(rep.code).toBe(1);

@@ -92,3 +92,36 @@ let seq = 0;
 export function pipeName(tag = 'p'): string {
   return `${tag}${process.pid}n${seq++}`;
 }
+
+/** The counts nmcap and nmreplay print on SIGUSR1. */
+export const SO_FAR = {
+  nmcap: /^(\d+) packets? captured so far/,
+  nmreplay: /^nmreplay: progress: (\d+) packets sent/,
+};
+
+/**
+ * Sends SIGUSR1 to a running nmcap or nmreplay (it prints its statistics so far and goes on) and
+ * resolves with the count of the line it prints (`re`'s first group).
+ */
+export async function askCount(r: Running, re: RegExp): Promise<number> {
+  const matching = (): string[] => r.stderr().split('\n').filter((l) => re.test(l));
+  const before = matching().length;
+  r.child.kill('SIGUSR1');
+  while (matching().length === before) {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`process ended before answering SIGUSR1:\n${r.stderr()}`);
+    await new Promise((resolve) => {
+      r.child.stderr!.once('data', resolve);
+      r.child.once('exit', resolve);
+    });
+  }
+  return Number(re.exec(matching()[before]!)![1]);
+}
+
+/** Asks (SIGUSR1) until the count reaches `n`: waits on the process's own progress, not on a clock. */
+export async function untilCount(r: Running, re: RegExp, n: number): Promise<number> {
+  for (;;) {
+    const got = await askCount(r, re);
+    if (got >= n) return got;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // between questions only, not a wait for an event
+  }
+}

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 
 import type { PortOptions, RingKind, TsSource } from '../../src/ports/binding.js';
-import type { NetmapName } from '../../src/ports/netmap.js';
+import type { NetmapName } from '../../src/ports/binding.js';
 
 /** One ring adapter of a netmapTest.Region, with byte offsets into the region's Buffer. */
 export interface NetmapTestRing {

@@ -3,7 +3,7 @@
 // --drain-timeout gives up. Runs on nmcap's pipes everywhere, on netmap pipes where /dev/netmap is.
 import { describe, expect, it } from 'vitest';
 
-import { netmapAvailable } from '../../src/ports/netmap.js';
+import { netmapAvailable } from '../../src/ports/names.js';
 import { pipeName, run, start } from '../helpers/cli.js';
 
 const TRACE = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;

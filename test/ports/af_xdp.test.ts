@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAfXdpMode } from '../../src/ports/af_xdp.js';
 import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
 import { frame, readPcap, seqOf, writePcap } from './scripts/af_xdp-frames.mjs';
 
@@ -152,7 +151,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
       expect(p.ring).toBe(0);
     }
     expect(res.tsSource).toBe('sync-ns');
-    expect(parseAfXdpMode(res.mode)).toMatchObject({ zeroCopy: false, attach: 'drv', method: 'bpf link', txBudget: null });
+    expect(res.xdp).toMatchObject({ zeroCopy: false, attach: 'drv', method: 'bpf link', txBudget: null });
     // XDP_STATISTICS-based counters are bigints; nothing was dropped at this rate.
     expect(res.counters.rxReceived.type).toBe('bigint');
     expect(res.counters.rxDrops.type).toBe('bigint');
@@ -194,8 +193,8 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     expect((await echo.done()).code).toBe(0);
     const [e] = echo.json();
     expect(e).toMatchObject({ echoed: count, pendingAfter: 0, txRings: 1, rxRings: 1 });
-    expect(parseAfXdpMode(e.mode)).toMatchObject({ attach: 'drv', method: 'bpf link' });
-    expect(parseAfXdpMode(pp.mode).txBudget).toBe(64);
+    expect(e.xdp).toMatchObject({ attach: 'drv', method: 'bpf link' });
+    expect(pp.xdp.txBudget).toBe(64);
     expect(pp.sent).toBe(count);
     expectFramesExact(
       pp.back.map((b: string) => Buffer.from(b, 'base64')),
@@ -432,7 +431,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
       await runScript(bed, 'af_xdp-send.mjs', ['--count', '50', '--first', '300']);
       expect((await rx.done()).code).toBe(0);
       const [res] = rx.json();
-      const mode = parseAfXdpMode(res.mode);
+      const mode = res.xdp;
       expect(mode).toMatchObject({ attach: 'skb', method: 'bpf link' });
       expect(mode.drvRefusal).toBeTruthy();
       expect(res.description).toMatch(/in generic mode$/);

@@ -1,28 +1,27 @@
-// netmap port names: the native parser (what the backend registers) and its TypeScript mirror,
-// run on the same vectors; and the NIOCCTRL register request a name and the open options become.
+// netmap port names through the addon's name parser (names.parse: the code the backend registers
+// with, no TypeScript copy of it), and the NIOCCTRL register request a name and the open options become.
 import { describe, expect, it } from 'vitest';
-import { nativeTest as native } from '../helpers/native-test.js';
-import { NR_FLAG, NR_REG, isNetmapName, parseNetmapName } from '../../src/ports/netmap.js';
+import { native } from '../../src/ports/binding.js';
+import { nativeTest } from '../helpers/native-test.js';
 
-const t = native.netmapTest;
+const t = nativeTest.netmapTest;
+const names = native.names;
+
+/** nmreq_register.nr_mode values (netmap's net/netmap.h). */
+const NR_REG = { DEFAULT: 0, ALL_NIC: 1, SW: 2, NIC_SW: 3, ONE_NIC: 4, PIPE_MASTER: 5, PIPE_SLAVE: 6, NULL: 7, ONE_SW: 8 } as const;
+/** nmreq_register.nr_flags bits a port name can set (net/netmap.h). */
+const NR_FLAG = { MONITOR_TX: 0x100, MONITOR_RX: 0x200, ZCOPY_MON: 0x400, EXCLUSIVE: 0x800, RX_RINGS_ONLY: 0x2000, TX_RINGS_ONLY: 0x4000 } as const;
 
 function nativeError(name: string): { code: string; message: string } {
   try {
-    t.parseName(name);
+    // names.parse hands netmap* and vale* names to the netmap parser; others go to it directly.
+    if (/^(netmap|vale)/.test(name)) names.parse(name);
+    else t.parseName(name);
   } catch (e) {
     const err = e as Error & { code: string };
     return { code: err.code, message: err.message };
   }
   throw new Error(`native parser accepted ${name}`);
-}
-function tsError(name: string): { code: string; message: string } {
-  try {
-    parseNetmapName(name);
-  } catch (e) {
-    const err = e as Error & { code: string };
-    return { code: err.code, message: err.message };
-  }
-  throw new Error(`TS parser accepted ${name}`);
 }
 
 // name -> the fields that matter (the rest must be at their defaults)
@@ -143,18 +142,38 @@ const INVALID: Array<[string, string, string]> = [
   [`netmap:x{${'a'.repeat(62)}`, 'ERR_PORT_BAD_NAME', 'is longer than 63 characters'],
 ];
 
+describe('other port names', () => {
+  it('pipes and interface backends: what the name selects', () => {
+    expect(names.parse('pipe:lab{3')).toEqual({ name: 'pipe:lab{3', backend: 'pipe', ifname: null, netmap: null, pipe: { base: 'lab', number: '3', master: true } });
+    expect(names.parse('pipe:lab}3').pipe).toEqual({ base: 'lab', number: '3', master: false });
+    expect(names.parse('af_packet:eth0')).toMatchObject({ backend: 'af_packet', ifname: 'eth0', pipe: null, netmap: null });
+    expect(names.parse('af_xdp:veth1')).toMatchObject({ backend: 'af_xdp', ifname: 'veth1' });
+  });
+
+  it.each([['pipe:x'], ['pipe:{1'], ['af_packet:'], ['af_xdp:a/b'], ['af_packet:waytoolonginterfacename'], ['eth0'], ['tap:x']])(
+    'refuses %s with ERR_PORT_BAD_NAME and one line',
+    (name) => {
+      const e = nativeError(name);
+      expect(e.code).toBe('ERR_PORT_BAD_NAME');
+      expect(e.message).not.toContain('\n');
+    },
+  );
+});
+
 describe('netmap port names', () => {
   it.each(VALID)('parses %s', (name, want) => {
-    const n = t.parseName(name);
+    const parsed = names.parse(name);
+    expect(parsed.backend).toBe('netmap');
+    const n = parsed.netmap!;
+    expect(t.parseName(name)).toEqual(n); // the test hook and the shipped parser are one
     const kind = name.startsWith('vale') ? 'vale' : /[{}]/.test(name) ? 'pipe' : 'nic';
     expect(n.kind).toBe(kind);
     if (!('mode' in want)) expect(n.mode).toBe(NR_REG.ALL_NIC);
     if (kind !== 'vale') expect(n.valeSwitch).toBeNull();
     if (!/[{}]/.test(name)) expect(n.pipe).toBeNull();
     expect(n).toMatchObject({ ...DEFAULTS, name, ...want });
-    expect(parseNetmapName(name)).toEqual(n); // the TS mirror says exactly the same
-    expect(isNetmapName(name)).toBe(true);
-    expect(t.isNetmapName(name)).toBe(true);
+    expect(parsed.ifname).toBe(kind === 'nic' ? n.port : null);
+    expect(names.isNetmapName(name)).toBe(true);
   });
 
   it.each(INVALID)('refuses %s', (name, code, piece) => {
@@ -165,16 +184,14 @@ describe('netmap port names', () => {
     if (code === 'ERR_PORT_BAD_NAME') {
       expect(e.message).toMatch(/^bad netmap port name '.*': .* \(.+\)$/); // says what, then what to do
     }
-    expect(tsError(name)).toEqual(e); // same code, same words
   });
 
   it('the pipe name limits of 63 characters hold exactly at the edge', () => {
     const ok = `netmap:x{${'a'.repeat(61)}`;
-    expect(t.parseName(ok).kernelName).toHaveLength(63);
-    expect(parseNetmapName(ok).kernelName).toHaveLength(63);
+    expect(names.parse(ok).netmap!.kernelName).toHaveLength(63);
   });
 
-  it('recognizes netmap names the same way on both sides', () => {
+  it('recognizes netmap names', () => {
     const cases: Array<[string, boolean]> = [
       ['netmap:eth0', true],
       ['netmap:', true],
@@ -189,8 +206,7 @@ describe('netmap port names', () => {
       ['net:eth0', false],
     ];
     for (const [name, want] of cases) {
-      expect(isNetmapName(name), name).toBe(want);
-      expect(t.isNetmapName(name), name).toBe(want);
+      expect(names.isNetmapName(name), name).toBe(want);
     }
   });
 });

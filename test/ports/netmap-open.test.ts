@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { native, type PortOptions } from '../../src/ports/binding.js';
-import { netmapAvailable } from '../../src/ports/netmap.js';
+import { netmapAvailable } from '../../src/ports/names.js';
 
 const UNAVAILABLE =
   'netmap is not available: /dev/netmap does not exist (the netmap kernel module is not loaded); ' +

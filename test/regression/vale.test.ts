@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { PcapWriter, openSink, readPacketsSync } from '../../src/pcap/index.js';
-import { netmapAvailable } from '../../src/ports/netmap.js';
+import { netmapAvailable } from '../../src/ports/names.js';
 import { switchLoss } from '../../src/ports/vale-loss.js';
 import { pipeName, run, start, tempDir } from '../helpers/cli.js';
 import { netnsUnavailable } from '../helpers/netns.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { PcapWriter, openSink, openTrace, readPacketsSync } from '../../src/pcap/index.js';
-import { netmapAvailable } from '../../src/ports/netmap.js';
+import { netmapAvailable } from '../../src/ports/names.js';
 import { linuxNames, parseValeBridgeName, chooseValeBackend } from '../../src/ports/vale-bridge.js';
 import { run, start, tempDir } from '../helpers/cli.js';
 import { netnsUnavailable } from '../helpers/netns.js';

@@ -692,6 +692,14 @@ class AfXdpPort final : public Port {
     std::string mode;
     for (const std::string& p : parts) mode += (mode.empty() ? "" : ", ") + p;
     info_.mode = mode;
+    info_.xdp.present = true;
+    info_.xdp.zero_copy = zc;
+    if (prog_.attached()) {
+      info_.xdp.attach = prog_.mode() == xdp::AttachMode::kDrv ? "drv" : "skb";
+      info_.xdp.method = prog_.method() == xdp::AttachMethod::kLink ? "bpf link" : "netlink";
+      if (prog_.mode() != xdp::AttachMode::kDrv) info_.xdp.drv_refusal = prog_.drv_refusal();
+    }
+    info_.xdp.tx_budget = tx_sock_ && !zc ? int64_t(tx_budget_) : -1;
 
     std::string d = "AF_XDP on " + ifname_ + (ls.kind.empty() ? "" : " (" + ls.kind + ")");
     if (!rx_queues.empty()) {

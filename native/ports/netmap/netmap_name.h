@@ -11,7 +11,7 @@
 // @N (memory region N) and options @conf:rings=,slots=,tx-slots=,rx-slots=,tx-rings=,rx-rings=,
 // host-rings=,host-tx-rings=,host-rx-rings=.
 //
-// src/ports/netmap.ts mirrors this parser message for message; a test compares the two.
+// JS reaches it through names.parse (native/js/js_names.cc); there is no TypeScript copy.
 #pragma once
 
 #include <cstdint>

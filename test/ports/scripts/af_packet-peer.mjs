@@ -179,7 +179,6 @@ if (mode === 'txrx') {
   tx.close();
   out(result);
 } else if (mode === 'errors') {
-  const { afPacketProblem } = await import('../../../dist/ports/af_packet.js');
   const cases = JSON.parse(args[0]);
   const results = [];
   for (const c of cases) {
@@ -193,7 +192,6 @@ if (mode === 'txrx') {
       r.code = e.code;
       r.message = e.message;
     }
-    if (c.name.startsWith('af_packet:')) r.mirror = afPacketProblem(c.name.slice('af_packet:'.length));
     results.push(r);
   }
   out({ results });

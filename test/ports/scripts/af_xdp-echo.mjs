@@ -22,5 +22,5 @@ while (echoed < count && Date.now() - t0 < ms) {
 }
 while (port.txPending() > 0 && Date.now() - t0 < ms) port.wait(4, 20);
 const info = port.info();
-console.log(JSON.stringify({ echoed, pendingAfter: port.txPending(), mode: info.mode, txRings: info.txRings, rxRings: info.rxRings }));
+console.log(JSON.stringify({ echoed, pendingAfter: port.txPending(), mode: info.mode, xdp: info.xdp, txRings: info.txRings, rxRings: info.rxRings }));
 port.close();

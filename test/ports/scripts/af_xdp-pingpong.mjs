@@ -18,5 +18,5 @@ while (back.length < count && Date.now() - t0 < ms) {
   port.wait(1, 20);
   for (const p of port.receive()) if (seqOf(p.data) >= 0) back.push(p.data.toString('base64'));
 }
-console.log(JSON.stringify({ sent, back, pendingAfter: port.txPending(), mode: port.info().mode }));
+console.log(JSON.stringify({ sent, back, pendingAfter: port.txPending(), mode: port.info().mode, xdp: port.info().xdp }));
 port.close();

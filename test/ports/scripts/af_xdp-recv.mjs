@@ -43,7 +43,7 @@ const c = port.counters();
 // Counters travel as { type, value } so the test sees that they are bigints (or null = unknown).
 const s = (v) => ({ type: v === null ? 'null' : typeof v, value: v === null ? null : String(v) });
 console.log(JSON.stringify({
-  packets, stray, rings, mode: info.mode, description: info.description, tsSource: info.tsSource,
+  packets, stray, rings, mode: info.mode, xdp: info.xdp, description: info.description, tsSource: info.tsSource,
   knows: [info.knowsRxReceived, info.knowsRxDrops],
   windowStartNs: String(windowStartNs), windowEndNs: String(windowEndNs),
   counters: { rxReceived: s(c.rxReceived), rxDrops: s(c.rxDrops), rxRingFull: s(c.rxRingFull) },

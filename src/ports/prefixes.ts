@@ -1,0 +1,17 @@
+// The prefixes that name a port's backend, and what follows from a prefix alone. No imports: the
+// command lines check names with this before (and without) loading the addon.
+
+export type Backend = 'pipe' | 'netmap' | 'af_packet' | 'af_xdp';
+
+export const PREFIXES: readonly (readonly [string, Backend])[] = [
+  ['pipe:', 'pipe'],
+  ['netmap:', 'netmap'],
+  ['af_packet:', 'af_packet'],
+  ['af_xdp:', 'af_xdp'],
+];
+
+/** Does receiving on this port name take the frames away from the host stack (AF_XDP)? */
+export function divertsTraffic(name: string): boolean {
+  return name.trim().startsWith('af_xdp:');
+}
+
