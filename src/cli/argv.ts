@@ -61,7 +61,6 @@ export function scanArgs(argv: readonly string[], defs: readonly OptionDef[]): R
       out[key] = [...((out[key] as string[] | undefined) ?? []), value];
       continue;
     }
-    if (key in out) return undefined; // a repeated value option: let yargs decide
     if (def.choices !== undefined && !def.choices.includes(value)) return undefined;
     if (def.type === 'number') {
       if (!/^[0-9]+$/.test(value)) return undefined;

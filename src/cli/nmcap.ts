@@ -23,7 +23,7 @@ function normalizeArgs(args: Record<string, unknown>): NmcapArgs {
   return a;
 }
 
-const USAGE = `Usage: $0 -i PORT... [-w OUT] [-s N] [-c N] [-a COND] [-Z USER] [-p] [--divert] [-d] [--json] [EXPR]
+const USAGE = `Usage: $0 -i PORT... [-w OUT] [-s N] [-c N] [-a COND] [-Z USER] [-p] [--divert] [EXPR]
        $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
        $0 -D
        $0 --diff EXPECTED ACTUAL [--ignore FIELD,...] [--unordered|--per-flow] [--timing T] [--json]

@@ -11,10 +11,10 @@ const info = (backend: string): NativePortInfo => ({ backend, mode: `${backend} 
 const port = {} as NativePort;
 
 describe('bare names with /dev/netmap present', () => {
-  it('netmap goes first, then the Linux backends in their per-direction order', () => {
+  it('netmap goes first, then the Linux backends in their per-direction order (capture: AF_PACKET only, it is passive)', () => {
     expect(resolvePortName('lo', 'tx', true).candidates.map((c) => c.name)).toEqual(['netmap:lo', 'af_xdp:lo', 'af_packet:lo']);
-    expect(resolvePortName('lo', 'rx', true).candidates.map((c) => c.name)).toEqual(['netmap:lo', 'af_packet:lo', 'af_xdp:lo']);
-    expect(resolvePortName('lo', 'rx', false).candidates.map((c) => c.backend)).toEqual(['af_packet', 'af_xdp']);
+    expect(resolvePortName('lo', 'rx', true).candidates.map((c) => c.name)).toEqual(['netmap:lo', 'af_packet:lo']);
+    expect(resolvePortName('lo', 'rx', false).candidates.map((c) => c.backend)).toEqual(['af_packet']);
   });
 
   it('an I/O-class netmap failure falls back, and the choice says what was skipped', () => {
@@ -64,7 +64,7 @@ describe('bare names with /dev/netmap present', () => {
       openFirst(resolvePortName('lo', 'rx', true).candidates, true, (c) => {
         throw new PortError(PortErrorCode.PERMISSION, `${c.name}: permission denied`);
       }),
-    ).toThrow('af_xdp:lo: permission denied');
+    ).toThrow('af_packet:lo: permission denied');
   });
 
   it('I/O-class errors fall back only from netmap; backend-specific ones from any backend', () => {
