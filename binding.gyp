@@ -9,6 +9,7 @@
         "native/js/js_replay.cc",
         "native/loops/capture_loop.cc",
         "native/loops/replay_loop.cc",
+        "native/loops/pacer.cc",
         "native/ports/port_open.cc",
         "native/ports/pipe/port_pipe.cc",
         "native/ports/netmap/port_netmap.cc",

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "loops/histogram.h"
-#include "loops/pacing.h"
+#include "loops/pacer.h"
 #include "ring/port.h"
 #include "ring/stop_signal.h"
 

@@ -274,6 +274,29 @@ export interface NetmapTestHooks {
   Region: new (image: Buffer, nifpOffset: number, poolBufs?: number) => NetmapTestRegion;
 }
 
+export interface PacerSimConfig {
+  mode: 'topspeed' | 'pps' | 'bps' | 'multiplier';
+  rateNum?: number;
+  rateDen?: number;
+  multNum?: number;
+  multDen?: number;
+  burst?: number;
+  ringSlots?: number;
+  /** simulated costs: per put, per sync, and how late each wait ends */
+  perPacketNs?: number;
+  syncNs?: number;
+  wakeNs?: number;
+}
+
+export interface PacerSimResult {
+  /** each packet's deadline and the time of the sync that handed it over, ns after start */
+  due: Float64Array;
+  departed: Float64Array;
+  syncs: number;
+  burstMax: number;
+  clockReads: number;
+}
+
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
@@ -282,6 +305,8 @@ export interface NativeAddon {
   encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number): Buffer;
   /** The replay schedule at num/den packets per second: deadlines (ns after start) of packets first.. first+count-1. */
   ppsDeadlines(num: bigint, den: bigint, first: bigint, count: number): BigUint64Array;
+  /** The replay's pacing stage driven by a simulated sender (test hook; see native/js/addon.cc). */
+  pacerSimulate(config: PacerSimConfig, len: Uint32Array, sec: Float64Array, nsec: Uint32Array, passStart: Uint8Array): PacerSimResult;
   netmapTest: NetmapTestHooks;
 }
 
