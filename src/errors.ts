@@ -120,3 +120,9 @@ export class PortError extends NmcapError {
     return e;
   }
 }
+
+/** Codes of replay errors about its input (the trace as a whole). */
+export const ReplayErrorCode = {
+  /** The trace files hold no packet at all: there is nothing to send. */
+  TRACE_EMPTY: 'ERR_TRACE_EMPTY',
+} as const;

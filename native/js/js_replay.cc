@@ -44,8 +44,12 @@ Napi::Object stats_object(Napi::Env env, const ReplayStats& s) {
   o.Set("ringFullNs", num(s.ring_full_ns));
   // Durations, all from the first departure: until the last hand-over, and until the end
   // (the last packet had left).
-  o.Set("sendNs", num(s.last_sync_ns > s.start_ns ? s.last_sync_ns - s.start_ns : 0));
-  o.Set("durationNs", num(s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0));
+  // Nothing departed: no span at all (not "since boot").
+  const bool started = s.start_ns != 0;
+  o.Set("sendNs", num(started && s.last_sync_ns > s.start_ns ? s.last_sync_ns - s.start_ns : 0));
+  o.Set("durationNs", num(started && s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0));
+  o.Set("threadCpuNs", num(s.thread_cpu_ns));
+  o.Set("preemptions", num(s.preemptions));
   if (s.departure.count()) {
     Napi::Object d = Napi::Object::New(env);
     d.Set("count", num(s.departure.count()));

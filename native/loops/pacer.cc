@@ -59,6 +59,7 @@ Pacer::Step Pacer::step(uint64_t due, uint32_t burst_n, uint64_t burst_first_due
   } else if (now - due > kLateNs) {
     burst_cap_ = burst_late_;
     hold_until_ = now + kHoldWindowNs;
+    late_seen_at_ = now;
   }
   return s;
 }

@@ -161,6 +161,9 @@ class Pacer {
   // False if a flush failed.
   template <class S>
   bool before_put(uint64_t due, S& s) {
+    // The common case, inline: due by the last reading and not late enough to change anything.
+    // (Lateness is acted on once per clock reading.)
+    if (due <= now_ && (now_ - due <= kLateNs || late_seen_at_ == now_)) return true;
     if (needs_clock(due)) saw_clock(s.clock());
     Step st = step(due, s.burst_n(), s.burst_first_due());
     if (st.flush && !s.flush()) return false;
@@ -185,6 +188,7 @@ class Pacer {
   uint64_t quantum_ns_ = 0;    // pacing in quanta (very high rates), else 0
   uint64_t sync_cost_ns_ = 0;  // running average of a single-packet txsync on this port
   uint64_t hold_until_ = 0;    // holding allowed until then (ns after start)
+  uint64_t late_seen_at_ = UINT64_MAX;  // the clock reading at which lateness was last acted on
 };
 
 }  // namespace nmc

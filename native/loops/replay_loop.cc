@@ -14,6 +14,7 @@
 
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -250,8 +251,16 @@ class ReplayRun {
     bool would_block = !input_.ended();
     if (would_block && burst_n_) flush();
     bool waited = false;
-    if (!input_.next(b, stop_, &waited)) return false;
+    if (!input_.next(b, stop_, &waited)) {
+      // The end of the input completes the pass under way (a stop does not).
+      if (input_.ended() && !stop_.requested() && seen_batch_) ++st_.loops_done;
+      seen_batch_ = false;
+      return false;
+    }
     if (waited) ++st_.input_waits;
+    // A new pass begins: the one before it was made in full.
+    if (b.loop_start && seen_batch_) ++st_.loops_done;
+    seen_batch_ = true;
     cur_ = b;
     have_ = true;
     if (cur_.loop_start) trace_.pass_start();
@@ -361,6 +370,12 @@ class ReplayRun {
     st_.sent = st_.queued - std::min(pp, st_.queued);
     st_.sent_bytes = st_.queued_bytes - std::min(pb, st_.queued_bytes);
     st_.end_ns = monotonic_ns();
+    rusage ru{};
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+      st_.thread_cpu_ns = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+                          uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+      st_.preemptions = uint64_t(ru.ru_nivcsw);
+    }
     if (end == ReplayEnd::kError || end == ReplayEnd::kPeerClosed) {
       res.error_code = *port_.error_code() ? port_.error_code() : errc::kIo;
       res.error = port_.error().empty() ? "transmit failed" : port_.error();
@@ -409,6 +424,7 @@ class ReplayRun {
 
   bool started_ = false;
   uint64_t t0_ = 0;
+  bool seen_batch_ = false;          // streamed: a batch of the current pass was fetched
   std::vector<uint64_t> burst_due_;  // deadline of each packet put since the last sync
   uint32_t burst_n_ = 0;
 };

@@ -55,7 +55,7 @@ struct ReplayStats {
   uint64_t truncated = 0;     // sent shorter than their original length
   uint64_t syncs = 0;         // txsyncs that handed packets over (bursts)
   uint64_t burst_max = 0;
-  uint64_t loops_done = 0;
+  uint64_t loops_done = 0;    // passes over the trace made in full
   uint64_t start_ns = 0;      // CLOCK_MONOTONIC of the first departure
   uint64_t end_ns = 0;        // when the last packet had left (or we gave up waiting)
   uint64_t last_sync_ns = 0;  // when the last packet was handed over
@@ -63,6 +63,8 @@ struct ReplayStats {
   uint64_t input_waits = 0;   // times the loop had to wait for JS to parse more records
   uint64_t ring_full_waits = 0;  // times the TX ring was full and we waited for the port
   uint64_t ring_full_ns = 0;     // time spent in those waits
+  uint64_t thread_cpu_ns = 0;  // CPU time of the sending thread (set at the end)
+  uint64_t preemptions = 0;    // times the sending thread was descheduled against its will
   LatencyHistogram departure;  // paced modes: handed-over time minus deadline, per packet
 };
 

@@ -173,6 +173,10 @@ export function formatReport(r: ReplayResult): string[] {
   return lines;
 }
 
+/** A run shorter than this (packets or sending span) measures start-up, not a rate. */
+const SHORT_RUN_PACKETS = 1000;
+const SHORT_RUN_SECONDS = 0.02;
+
 /** When a fixed rate was missed, say by how much and what held it back. */
 export function shortfall(r: ReplayResult): string | undefined {
   if (r.mode !== 'pps' && r.mode !== 'bps') return undefined;
@@ -182,15 +186,19 @@ export function shortfall(r: ReplayResult): string | undefined {
   const unit = r.mode;
   const pct = ((achieved / r.target) * 100).toFixed(1);
   const span = r.seconds || 1;
+  const sendSpan = r.queued > 1 && r.pacedRate ? (r.queued - 1) / r.pacedRate : span;
   let why: string;
-  if (r.ringFullSeconds > span * 0.2) {
+  if (r.queued < SHORT_RUN_PACKETS || sendSpan < SHORT_RUN_SECONDS) {
+    why = `the run was too short to hold a rate (${r.queued} packets in ${(sendSpan * 1e3).toFixed(3)} ms): start-up (the first syncs, waking the receiver) weighs on it; send more packets (-l, -L) to measure the rate`;
+  } else if (r.ringFullSeconds > span * 0.2) {
     why = `the port was full for ${((r.ringFullSeconds / span) * 100).toFixed(0)}% of the run (the receiver or the link takes packets slower than that)`;
-  } else if (r.inputWaits > 0 && !r.bursts) {
-    why = 'reading the trace was slower than sending it: try --preload';
-  } else if (r.inputWaits > 10) {
-    why = `the sender waited ${r.inputWaits} times for the trace to be read: try --preload`;
+  } else if (r.inputWaits > 10 || (r.inputWaits > 0 && r.bursts.syncs === 0)) {
+    why = `the sender waited ${r.inputWaits} times for the trace to be read: reading and parsing it is slower than sending (try --preload)`;
+  } else if (r.senderCpuSeconds < span * 0.8 && r.preemptions > 0) {
+    why = `the sending thread had a CPU for only ${((r.senderCpuSeconds / span) * 100).toFixed(0)}% of the run (descheduled ${r.preemptions} times: the machine is busy)`;
   } else {
-    why = `the sender's per-packet cost is the limit on this machine (bursts grew to ${r.bursts.max} packets per sync)`;
+    const ns = (r.senderCpuSeconds / Math.max(1, r.queued)) * 1e9;
+    why = `the sender's per-packet cost is the limit on this machine (${ns.toFixed(0)} ns of CPU per packet; bursts grew to ${r.bursts.max} packets per sync)`;
   }
   return `reached ${formatSi(achieved)}${unit} of the ${formatSi(r.target)}${unit} target (${pct}%): ${why}`;
 }
@@ -218,6 +226,9 @@ function jsonReport(r: ReplayResult): Record<string, unknown> {
     inputWaits: r.inputWaits,
     ringFullWaits: r.ringFullWaits,
     ringFullSeconds: r.ringFullSeconds,
+    senderCpuSeconds: r.senderCpuSeconds,
+    preemptions: r.preemptions,
+    inMemory: r.inMemory,
     warnings: r.warnings.map((w) => w.message),
     error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,
   };

@@ -193,6 +193,9 @@ export interface NativeReplayStats {
   ringFullNs: number;
   sendNs: number;
   durationNs: number;
+  /** CPU time of the sending thread, and how often it was descheduled against its will (at the end) */
+  threadCpuNs: number;
+  preemptions: number;
   departure: DepartureStats | null;
 }
 

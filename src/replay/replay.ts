@@ -3,8 +3,8 @@
 // the hot loop never runs on the event loop.
 import { accessSync, constants, statSync } from 'node:fs';
 
-import { NmcapError, PortError } from '../errors.js';
-import { openTrace, type PacketBatch, type PcapWarning } from '../pcap/index.js';
+import { NmcapError, PortError, ReplayErrorCode } from '../errors.js';
+import { openTrace, type PacketBatch, type PcapWarning, type TraceReader } from '../pcap/index.js';
 import {
   native,
   type NativeReplaySession,
@@ -76,13 +76,30 @@ export interface ReplayResult {
   inputWaits: number;
   ringFullWaits: number;
   ringFullSeconds: number;
+  /** CPU time of the native sending thread, and how often it was descheduled against its will */
+  senderCpuSeconds: number;
+  preemptions: number;
+  /** the trace was kept in memory (--preload, or a small looped trace) */
+  inMemory: boolean;
   warnings: PcapWarning[];
 }
 
-/** Trace data allowed in flight to the native thread when streaming: bytes, and batches (a tiny
- * trace looped forever would otherwise be re-read thousands of times to fill the byte budget). */
-const HIGH_WATER_BYTES = 64 << 20;
+/** Trace data allowed in flight to the native thread when streaming: bytes, and batches. 16 MiB is
+ * ~20 ms of 64-byte packets at 10 Mpps: enough to ride out a GC pause, small enough that memory stays
+ * flat whatever the trace's size. */
+const HIGH_WATER_BYTES = 16 << 20;
 const HIGH_WATER_BATCHES = 64;
+/** A looped trace up to this size (all files together) is kept in memory, as with --preload: passes
+ * then cost no reading and no parsing, so loops over small traces keep the rate. */
+const AUTO_PRELOAD_BYTES = 16 << 20;
+
+/** The first batch of a streamed trace, read before the port opens (a bad or empty trace fails first). */
+interface FirstBatch {
+  index: number;
+  reader: TraceReader;
+  it: AsyncIterator<PacketBatch>;
+  batch: PacketBatch;
+}
 
 export class Replay {
   private session: NativeReplaySession | undefined;
@@ -102,14 +119,20 @@ export class Replay {
     if (o.files.length === 0) throw new NmcapError('ERR_USAGE', 'no trace file given');
     checkReadable(o.files);
     const config = this.config();
-    // Preload reads everything before the port opens: a bad trace then fails before anything is sent.
+    // Preload reads everything before the port opens; a streamed trace reads its first batch.
+    // Either way a bad or empty trace fails before anything is sent.
     let preloaded: PacketBatch[] | undefined;
     let inputError: NmcapError | undefined;
-    if (o.preload) {
+    let first: FirstBatch | undefined;
+    if (config.preload) {
       const r = await this.readAll();
       preloaded = r.batches;
       inputError = r.error;
-      if (inputError && preloaded.length === 0) throw inputError;
+      if (inputError && preloaded.length === 0) throw inFile(r.file ?? '', inputError);
+      if (preloaded.length === 0) throw emptyTrace(o.files);
+    } else {
+      first = await this.openFirst();
+      if (!first) throw emptyTrace(o.files);
     }
     const opened = openPort(o.port, 'tx', o.portOptions);
     o.onOpen?.(opened);
@@ -147,7 +170,7 @@ export class Replay {
         session.start();
         started = true;
         if (this.stopped) session.stop();
-        inputError = await this.stream(session, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
+        inputError = await this.stream(session, first, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
           while ((inflightBytes > HIGH_WATER_BYTES || inflight.size > HIGH_WATER_BATCHES) && endEvent === undefined) {
             await new Promise<void>((r) => (wake = r));
           }
@@ -157,6 +180,7 @@ export class Replay {
       const end = await ended;
       return this.result(opened, config, end, inputError);
     } catch (e) {
+      await first?.reader.close();
       // Never leave the native thread waiting for input that will not come.
       if (started) {
         session.stop();
@@ -177,7 +201,7 @@ export class Replay {
       multDen: 1,
       limit: o.limit ?? 0,
       durationMs: (o.duration ?? 0) * 1000,
-      preload: o.preload ?? false,
+      preload: o.preload ?? ((o.loop ?? 1) !== 1 && traceBytes(o.files) <= AUTO_PRELOAD_BYTES),
       loops: o.loop ?? 1,
       burst: o.burst ?? 0,
       truncateOversize: o.truncate ?? false,
@@ -200,14 +224,14 @@ export class Replay {
   };
 
   /** Reads every file into memory (for --preload). A format error keeps what came before it. */
-  private async readAll(): Promise<{ batches: PacketBatch[]; error?: NmcapError }> {
+  private async readAll(): Promise<{ batches: PacketBatch[]; error?: NmcapError; file?: string }> {
     const batches: PacketBatch[] = [];
     for (const file of this.opts.files) {
       const reader = openTrace(file, { onWarning: this.onWarning });
       try {
         for await (const b of reader.batches()) if (b.count > 0) batches.push(b);
       } catch (e) {
-        if (e instanceof NmcapError) return { batches, error: e };
+        if (e instanceof NmcapError) return { batches, error: e, file };
         throw e;
       } finally {
         await reader.close();
@@ -216,40 +240,77 @@ export class Replay {
     return { batches };
   }
 
-  /** Streams the files (loop times) into the session, in bounded memory. */
+  /** Opens the files in turn until one yields packets; a format error before any packet is thrown. */
+  private async openFirst(): Promise<FirstBatch | undefined> {
+    for (let index = 0; index < this.opts.files.length; index++) {
+      const reader = openTrace(this.opts.files[index]!, { onWarning: this.onWarning });
+      const it = reader.batches();
+      try {
+        for (let n = await it.next(); !n.done; n = await it.next()) {
+          if (n.value.count > 0) return { index, reader, it, batch: n.value };
+        }
+      } catch (e) {
+        await reader.close();
+        throw inFile(this.opts.files[index]!, e);
+      }
+      await reader.close();
+    }
+    return undefined;
+  }
+
+  /** Streams the files (loop times) into the session, in bounded memory, starting with `first`. */
   private async stream(
     session: NativeReplaySession,
+    first: FirstBatch | undefined,
     inflight: Map<number, number>,
     isEnded: () => boolean,
     addBytes: (n: number) => void,
     throttle: () => Promise<void>,
   ): Promise<NmcapError | undefined> {
     const loops = this.opts.loop ?? 1;
-    for (let pass = 0; loops === 0 || pass < loops; pass++) {
-      let first = true;
-      let sentSomething = false;
-      for (const file of this.opts.files) {
-        const reader = openTrace(file, { onWarning: this.onWarning });
-        try {
-          for await (const b of reader.batches()) {
-            if (this.stopped || isEnded()) return undefined;
-            if (b.count === 0) continue;
-            const id = push(session, b, first);
-            first = false;
-            sentSomething = true;
-            const bytes = batchBytes(b);
-            inflight.set(id, bytes);
-            addBytes(bytes);
-            await throttle();
+    const files = this.opts.files;
+    try {
+      for (let pass = 0; loops === 0 || pass < loops; pass++) {
+        let passStart = true;
+        let sentSomething = false;
+        for (let fi = pass === 0 && first ? first.index : 0; fi < files.length; fi++) {
+          const opened = pass === 0 && first && fi === first.index ? first : undefined;
+          const reader = opened?.reader ?? openTrace(files[fi]!, { onWarning: this.onWarning });
+          const it = opened?.it ?? reader.batches();
+          let pending = opened?.batch;
+          if (opened) first = undefined;
+          try {
+            for (;;) {
+              let b: PacketBatch;
+              if (pending) {
+                b = pending;
+                pending = undefined;
+              } else {
+                const n = await it.next();
+                if (n.done) break;
+                b = n.value;
+              }
+              if (this.stopped || isEnded()) return undefined;
+              if (b.count === 0) continue;
+              const id = push(session, b, passStart);
+              passStart = false;
+              sentSomething = true;
+              const bytes = batchBytes(b);
+              inflight.set(id, bytes);
+              addBytes(bytes);
+              await throttle();
+            }
+          } catch (e) {
+            if (e instanceof NmcapError) return e;
+            throw e;
+          } finally {
+            await reader.close();
           }
-        } catch (e) {
-          if (e instanceof NmcapError) return e;
-          throw e;
-        } finally {
-          await reader.close();
         }
+        if (!sentSomething) break; // empty traces: looping forever would spin
       }
-      if (!sentSomething) break; // empty traces: looping forever would spin
+    } finally {
+      await first?.reader.close();
     }
     return undefined;
   }
@@ -278,10 +339,13 @@ export class Replay {
       mode: config.mode,
       bursts: { syncs: end.syncs, max: end.burstMax, mean: end.syncs ? end.queued / end.syncs : 0 },
       departure: end.departure,
-      loops: config.preload ? end.loopsDone : (this.opts.loop ?? 1),
+      loops: end.loopsDone,
       inputWaits: end.inputWaits,
       ringFullWaits: end.ringFullWaits,
       ringFullSeconds: end.ringFullNs / 1e9,
+      senderCpuSeconds: end.threadCpuNs / 1e9,
+      preemptions: end.preemptions,
+      inMemory: config.preload ?? false,
       warnings: this.warnings,
     };
     if (config.mode === 'pps' || config.mode === 'bps') r.target = config.rateNum! / config.rateDen!;
@@ -301,6 +365,30 @@ function checkReadable(files: string[]): void {
       throw new NmcapError('ERR_TRACE_UNREADABLE', `${f}: ${why}`);
     }
   }
+}
+
+/** Bytes of all the trace files (0 for those that cannot be stat'ed: they fail later, clearly). */
+function traceBytes(files: string[]): number {
+  let n = 0;
+  for (const f of files) {
+    try {
+      n += statSync(f).size;
+    } catch {
+      /* reported by checkReadable */
+    }
+  }
+  return n;
+}
+
+/** A format error met before any packet, with the file it is in (several may be given). */
+function inFile(file: string, e: unknown): unknown {
+  if (!(e instanceof NmcapError) || file === '' || e.message.startsWith(file)) return e;
+  return new NmcapError(e.code, `${file}: ${e.message}`, { cause: e });
+}
+
+function emptyTrace(files: string[]): NmcapError {
+  const what = files.length === 1 ? files[0] : `${files.join(', ')}`;
+  return new NmcapError(ReplayErrorCode.TRACE_EMPTY, `${what}: no packets to send (the trace holds no packet records)`);
 }
 
 function push(session: NativeReplaySession, b: PacketBatch, loopStart: boolean): number {
