@@ -14,6 +14,7 @@ import {
   type ReplayEndEvent,
 } from '../ports/binding.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
+import { BatchPool, type PoolSlot } from './batch-pool.js';
 import type { Rate } from './rate.js';
 
 export interface ReplayOptions {
@@ -84,10 +85,12 @@ export interface ReplayResult {
   warnings: PcapWarning[];
 }
 
-/** Trace data allowed in flight to the native thread when streaming: bytes, and batches. 16 MiB is
- * ~20 ms of 64-byte packets at 10 Mpps: enough to ride out a GC pause, small enough that memory stays
- * flat whatever the trace's size. */
-const HIGH_WATER_BYTES = 16 << 20;
+/** Trace data allowed in flight to the native thread when streaming: bytes, and batches. 12 MiB is
+ * ~13 ms of 64-byte packets at 10 Mpps: enough to ride out a GC pause, small enough that memory stays
+ * flat whatever the trace's size (with the reader's buffers, ~20 MB above Node's own). */
+const HIGH_WATER_BYTES = 12 << 20;
+/** Reads of a streamed trace: each reader (one per file and pass) keeps a few of these. */
+const STREAM_CHUNK_BYTES = 1 << 20;
 const HIGH_WATER_BATCHES = 64;
 /** A looped trace up to this size (all files together) is kept in memory, as with --preload: passes
  * then cost no reading and no parsing, so loops over small traces keep the rate. */
@@ -137,7 +140,8 @@ export class Replay {
     const opened = openPort(o.port, 'tx', o.portOptions);
     o.onOpen?.(opened);
 
-    const inflight = new Map<number, number>(); // batch id -> bytes
+    const pool = new BatchPool();
+    const inflight = new Map<number, PoolSlot>(); // batch id -> its slot (streamed)
     let inflightBytes = 0;
     let wake: (() => void) | undefined;
     let endEvent: ReplayEndEvent | undefined;
@@ -145,8 +149,12 @@ export class Replay {
       this.session = new native.ReplaySession(opened.port, config, (kind, ev) => {
         if (kind === 'consumed') {
           const id = ev as number;
-          inflightBytes -= inflight.get(id) ?? 0;
-          inflight.delete(id);
+          const slot = inflight.get(id);
+          if (slot) {
+            inflightBytes -= slot.bytes;
+            inflight.delete(id);
+            pool.give(slot);
+          }
           wake?.();
         } else if (kind === 'progress') {
           o.onProgress?.(ev as NativeReplayStats);
@@ -170,7 +178,7 @@ export class Replay {
         session.start();
         started = true;
         if (this.stopped) session.stop();
-        inputError = await this.stream(session, first, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
+        inputError = await this.stream(session, first, pool, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
           while ((inflightBytes > HIGH_WATER_BYTES || inflight.size > HIGH_WATER_BATCHES) && endEvent === undefined) {
             await new Promise<void>((r) => (wake = r));
           }
@@ -243,7 +251,8 @@ export class Replay {
   /** Opens the files in turn until one yields packets; a format error before any packet is thrown. */
   private async openFirst(): Promise<FirstBatch | undefined> {
     for (let index = 0; index < this.opts.files.length; index++) {
-      const reader = openTrace(this.opts.files[index]!, { onWarning: this.onWarning });
+      // Streamed: the reader recycles its buffers; stream() copies each batch before the next.
+      const reader = openTrace(this.opts.files[index]!, { onWarning: this.onWarning, reuse: true, chunkSize: STREAM_CHUNK_BYTES });
       const it = reader.batches();
       try {
         for (let n = await it.next(); !n.done; n = await it.next()) {
@@ -262,7 +271,8 @@ export class Replay {
   private async stream(
     session: NativeReplaySession,
     first: FirstBatch | undefined,
-    inflight: Map<number, number>,
+    pool: BatchPool,
+    inflight: Map<number, PoolSlot>,
     isEnded: () => boolean,
     addBytes: (n: number) => void,
     throttle: () => Promise<void>,
@@ -275,7 +285,7 @@ export class Replay {
         let sentSomething = false;
         for (let fi = pass === 0 && first ? first.index : 0; fi < files.length; fi++) {
           const opened = pass === 0 && first && fi === first.index ? first : undefined;
-          const reader = opened?.reader ?? openTrace(files[fi]!, { onWarning: this.onWarning });
+          const reader = opened?.reader ?? openTrace(files[fi]!, { onWarning: this.onWarning, reuse: true, chunkSize: STREAM_CHUNK_BYTES });
           const it = opened?.it ?? reader.batches();
           let pending = opened?.batch;
           if (opened) first = undefined;
@@ -292,12 +302,12 @@ export class Replay {
               }
               if (this.stopped || isEnded()) return undefined;
               if (b.count === 0) continue;
-              const id = push(session, b, passStart);
+              const slot = pool.take(b);
+              const id = session.push(slot.data, slot.off, slot.capLen, slot.origLen, slot.sec, slot.nsec, slot.count, passStart);
               passStart = false;
               sentSomething = true;
-              const bytes = batchBytes(b);
-              inflight.set(id, bytes);
-              addBytes(bytes);
+              inflight.set(id, slot);
+              addBytes(slot.bytes);
               await throttle();
             }
           } catch (e) {
@@ -393,12 +403,6 @@ function emptyTrace(files: string[]): NmcapError {
 
 function push(session: NativeReplaySession, b: PacketBatch, loopStart: boolean): number {
   return session.push(b.buffer, b.dataOffset, b.capLen, b.origLen, b.tsSec, b.tsNsec, b.count, loopStart);
-}
-
-function batchBytes(b: PacketBatch): number {
-  let n = 16 * b.count;
-  for (let i = 0; i < b.count; i++) n += b.capLen[i];
-  return n;
 }
 
 /** Runs a replay to its end (convenience for scripts). */
