@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "loops/frame_rewrite.h"
 #include "ring/clock.h"
 
 namespace nmc {
@@ -97,7 +98,9 @@ class ReplayRun {
         input_(input),
         events_(events),
         stop_(stop),
-        pacer_(pacer_config(cfg, port)) {}
+        pacer_(pacer_config(cfg, port)),
+        rewrite_(cfg.mac),
+        rewrite_on_(port.info().link_type == kLinkEthernet) {}
 
   ReplayResult run() {
     if (port_.tx_rings().empty()) {
@@ -133,6 +136,19 @@ class ReplayRun {
         break;
       }
       uint32_t len = p.caplen;
+      if (rewrite_on_ && rewrite_.needed(cur_.link_type)) {
+        // --dmac/--smac, or an Ethernet header for a record of another link type.
+        uint32_t out = 0;
+        p.data = rewrite_.apply(cur_.link_type, p.data, len, &out);
+        if (!p.data) {
+          ++st_.failed;
+          ++st_.unconvertible;
+          advance();
+          continue;
+        }
+        if (out > len) p.origlen += out - len;
+        len = out;
+      }
       if (len == 0 || (len > max_frame && !cfg_.truncate_oversize)) {
         ++st_.failed;
         advance();
@@ -413,6 +429,8 @@ class ReplayRun {
   StopSignal& stop_;
   Pacer pacer_;
   TraceClock trace_;
+  FrameRewrite rewrite_;
+  const bool rewrite_on_;  // the port takes Ethernet frames
   ReplayStats st_;
   Ring empty_ring_;
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "loops/frame_rewrite.h"
 #include "loops/histogram.h"
 #include "loops/pacer.h"
 #include "ring/port.h"
@@ -28,6 +29,7 @@ struct ReplayBatch {
   const uint32_t* nsec = nullptr; // 0xFFFFFFFF = no timestamp
   uint32_t count = 0;
   bool loop_start = false;        // first batch of a new pass over the trace (streamed loops)
+  uint16_t link_type = 1;         // LINKTYPE_ of every record in the batch (1 = Ethernet)
 };
 
 struct ReplayConfig {
@@ -42,6 +44,7 @@ struct ReplayConfig {
   bool truncate_oversize = false;  // send the first max_frame bytes of larger packets
   uint64_t progress_ns = 250000000;
   uint64_t drain_timeout_ns = 0;   // after a stop: how long to wait for pending packets (0 = 2 s)
+  MacRewrite mac;                  // --dmac / --smac
 };
 
 enum class ReplayEnd : uint8_t { kDone, kLimit, kDuration, kStopped, kPeerClosed, kError };
@@ -53,6 +56,7 @@ struct ReplayStats {
   uint64_t sent_bytes = 0;
   uint64_t failed = 0;        // not sent (too big for the port, empty records)
   uint64_t truncated = 0;     // sent shorter than their original length
+  uint64_t unconvertible = 0; // of the failed: no Ethernet frame can be made of them (link type)
   uint64_t syncs = 0;         // txsyncs that handed packets over (bursts)
   uint64_t burst_max = 0;
   uint64_t loops_done = 0;    // passes over the trace made in full

@@ -7,7 +7,7 @@ import { NmcapError } from '../errors.js';
 import type { PcapWarning } from '../pcap/index.js';
 import type { NativeReplayStats } from '../ports/binding.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
-import { Replay, type ReplayResult } from '../replay/replay.js';
+import { Replay, parseMac, type ReplayResult } from '../replay/replay.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, UsageError, describeError, onInterrupt } from './common.js';
 
@@ -27,6 +27,8 @@ interface ReplayArgs {
   preload?: boolean;
   burst?: number;
   truncate?: boolean;
+  dmac?: string;
+  smac?: string;
   json?: boolean;
   quiet?: boolean;
   stats?: number;
@@ -63,6 +65,8 @@ af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.`,
     .option('preload', { alias: ['K', 'preload-pcap'], type: 'boolean', describe: 'read the whole trace into memory first' })
     .option('burst', { type: 'number', requiresArg: true, describe: 'most packets handed over per TX sync (default: 64 paced, 512 topspeed)' })
     .option('truncate', { type: 'boolean', describe: "send the first MTU bytes of packets too big for the port (default: skip and count them as failed)" })
+    .option('dmac', { type: 'string', requiresArg: true, describe: 'rewrite the destination MAC of every frame (aa:bb:cc:dd:ee:ff)' })
+    .option('smac', { type: 'string', requiresArg: true, describe: 'rewrite the source MAC of every frame' })
     .option('json', { type: 'boolean', describe: 'print the final statistics as one JSON object on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no statistics on stderr' })
     .option('stats', { type: 'number', requiresArg: true, describe: 'print progress every N seconds on stderr' })
@@ -88,7 +92,7 @@ af_packet:IF, af_xdp:IF, netmap:IF, valeX:Y to force one.`,
   if (argv.some((a) => a === '--help' || a === '-h' || a === '--version')) shown = true;
   if (shown) return null;
   const files = (p['_'] as unknown[]).map(String);
-  for (const key of ['intf1', 'rate', 'multiplier', 'pps', 'mbps', 'limit', 'duration', 'burst', 'loop', 'stats'] as const) {
+  for (const key of ['intf1', 'dmac', 'smac', 'rate', 'multiplier', 'pps', 'mbps', 'limit', 'duration', 'burst', 'loop', 'stats'] as const) {
     if (Array.isArray(p[key])) throw new UsageError(`--${key} given more than once`);
   }
   return { ...(p as unknown as ReplayArgs), files };
@@ -119,6 +123,14 @@ function validate(a: ReplayArgs): void {
   wholeNumber('--queue', a.queue, 0);
   wholeNumber('--tx-slots', a.txSlots, 2);
   wholeNumber('--tx-budget', a.txBudget, 1);
+  for (const [opt, v] of [['--dmac', a.dmac], ['--smac', a.smac]] as const) {
+    if (v === undefined) continue;
+    try {
+      parseMac(opt, v);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
   if (a.stats !== undefined && !(a.stats > 0)) throw new UsageError(`--stats needs a positive number of seconds`);
   if (a.loop === 0 && a.limit === undefined && a.duration === undefined && !process.stdin.isTTY) {
@@ -169,6 +181,7 @@ export function formatReport(r: ReplayResult): string[] {
   lines.push(pad('Successful packets:', r.packets));
   lines.push(pad('Failed packets:', r.failed));
   lines.push(pad('Truncated packets:', r.truncated));
+  if (r.unconvertible) lines.push(pad('Not made Ethernet (failed):', r.unconvertible));
   if (r.pending) lines.push(pad('Never left (pending):', r.pending));
   return lines;
 }
@@ -229,6 +242,7 @@ function jsonReport(r: ReplayResult): Record<string, unknown> {
     senderCpuSeconds: r.senderCpuSeconds,
     preemptions: r.preemptions,
     inMemory: r.inMemory,
+    unconvertible: r.unconvertible,
     warnings: r.warnings.map((w) => w.message),
     error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,
   };
@@ -279,6 +293,11 @@ export async function main(argv: string[]): Promise<void> {
     preload: a.preload,
     burst: a.burst,
     truncate: a.truncate,
+    dmac: a.dmac,
+    smac: a.smac,
+    onNotice: (m) => {
+      if (!a.quiet) say(m);
+    },
     portOptions: { queue: a.queue, txSlots: a.txSlots, txBudget: a.txBudget },
     onOpen: (p) => {
       if (p.choice && !a.quiet) say(p.choice);

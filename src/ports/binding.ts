@@ -163,6 +163,9 @@ export interface ReplayConfig {
   loops?: number;
   burst?: number;
   truncateOversize?: boolean;
+  /** --dmac / --smac: 6 bytes each */
+  dmac?: Uint8Array;
+  smac?: Uint8Array;
   progressMs?: number;
   drainTimeoutMs?: number;
 }
@@ -184,6 +187,8 @@ export interface NativeReplayStats {
   sentBytes: number;
   failed: number;
   truncated: number;
+  /** of the failed: records no Ethernet frame can be made of (their link type) */
+  unconvertible: number;
   pending: number;
   syncs: number;
   burstMax: number;
@@ -215,6 +220,8 @@ export interface NativeReplaySession {
     nsec: Uint32Array,
     count: number,
     loopStart: boolean,
+    /** LINKTYPE_ of the batch's records (default 1, Ethernet) */
+    linkType?: number,
   ): number;
   endInput(): void;
   start(): void;

@@ -4,7 +4,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 
 import { NmcapError, PortError, ReplayErrorCode } from '../errors.js';
-import { openTrace, type PacketBatch, type PcapWarning, type TraceReader } from '../pcap/index.js';
+import { linkTypeName, openTrace, type PacketBatch, type PcapWarning, type TraceReader } from '../pcap/index.js';
 import {
   native,
   type NativeReplaySession,
@@ -38,6 +38,11 @@ export interface ReplayOptions {
   burst?: number;
   /** send the first MTU bytes of oversized packets instead of skipping them */
   truncate?: boolean;
+  /** rewrite every frame's destination / source MAC ("02:00:00:00:00:01"), natively */
+  dmac?: string;
+  smac?: string;
+  /** something about the input worth saying once (records given an Ethernet header, ...) */
+  onNotice?: (message: string) => void;
   portOptions?: PortOptions;
   /** called once the port is open, before the first packet */
   onOpen?: (port: OpenedPort) => void;
@@ -82,6 +87,8 @@ export interface ReplayResult {
   preemptions: number;
   /** the trace was kept in memory (--preload, or a small looped trace) */
   inMemory: boolean;
+  /** of the failed: records of a link type no Ethernet frame can be made of */
+  unconvertible: number;
   warnings: PcapWarning[];
 }
 
@@ -169,7 +176,7 @@ export class Replay {
     let started = false;
     try {
       if (preloaded) {
-        for (const b of preloaded) push(session, b, b === preloaded[0]);
+        for (const b of preloaded) push(session, b, b === preloaded[0], this.linkTypeOf(b));
         session.endInput();
         session.start();
         started = true;
@@ -214,6 +221,8 @@ export class Replay {
       burst: o.burst ?? 0,
       truncateOversize: o.truncate ?? false,
     };
+    if (o.dmac !== undefined) c.dmac = parseMac('--dmac', o.dmac);
+    if (o.smac !== undefined) c.smac = parseMac('--smac', o.smac);
     if (o.topspeed) c.mode = 'topspeed';
     else if (o.rate) {
       c.mode = o.rate.unit;
@@ -224,6 +233,36 @@ export class Replay {
       c.multDen = o.multiplier.den;
     }
     return c;
+  }
+
+  private readonly linkTypesSeen = new Set<number>();
+
+  /** The batch's link type (of its first record's interface); says once what becomes of each kind. */
+  private linkTypeOf(b: PacketBatch): number {
+    const ifaces = b.section.interfaces;
+    const lt = ifaces[b.iface[0] ?? 0]?.linkType ?? 1;
+    for (let i = 1; i < b.count; i++) {
+      if ((ifaces[b.iface[i]!]?.linkType ?? 1) !== lt) {
+        this.notice(-1, 'a batch mixes interfaces of different link types: all its records are taken as the first one\'s');
+        break;
+      }
+    }
+    if (lt !== ETHERNET && !this.linkTypesSeen.has(lt)) {
+      const name = linkTypeName(lt);
+      this.notice(
+        lt,
+        CONVERTIBLE.has(lt)
+          ? `records of link type ${name.short} (${name.long}) are sent with an Ethernet header in front (ethertype from the IP version or address family; MACs from --dmac/--smac, else ff:ff:ff:ff:ff:ff and 00:00:00:00:00:00)`
+          : `records of link type ${name.short} (${name.long}) cannot be sent as Ethernet frames: they are skipped and counted as failed`,
+      );
+    }
+    return lt;
+  }
+
+  private notice(key: number, message: string): void {
+    if (this.linkTypesSeen.has(key)) return;
+    this.linkTypesSeen.add(key);
+    this.opts.onNotice?.(message);
   }
 
   private onWarning = (w: PcapWarning): void => {
@@ -303,7 +342,7 @@ export class Replay {
               if (this.stopped || isEnded()) return undefined;
               if (b.count === 0) continue;
               const slot = pool.take(b);
-              const id = session.push(slot.data, slot.off, slot.capLen, slot.origLen, slot.sec, slot.nsec, slot.count, passStart);
+              const id = session.push(slot.data, slot.off, slot.capLen, slot.origLen, slot.sec, slot.nsec, slot.count, passStart, this.linkTypeOf(b));
               passStart = false;
               sentSomething = true;
               inflight.set(id, slot);
@@ -356,6 +395,7 @@ export class Replay {
       senderCpuSeconds: end.threadCpuNs / 1e9,
       preemptions: end.preemptions,
       inMemory: config.preload ?? false,
+      unconvertible: end.unconvertible,
       warnings: this.warnings,
     };
     if (config.mode === 'pps' || config.mode === 'bps') r.target = config.rateNum! / config.rateDen!;
@@ -375,6 +415,17 @@ function checkReadable(files: string[]): void {
       throw new NmcapError('ERR_TRACE_UNREADABLE', `${f}: ${why}`);
     }
   }
+}
+
+const ETHERNET = 1;
+/** Link types native/loops/frame_rewrite.h turns into Ethernet frames: NULL, RAW, LOOP, IPV4, IPV6. */
+const CONVERTIBLE = new Set([0, 101, 108, 228, 229]);
+
+/** "aa:bb:cc:dd:ee:ff" (or with dashes) as 6 bytes. */
+export function parseMac(option: string, text: string): Uint8Array {
+  const m = /^([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})$/i.exec(text.trim());
+  if (!m) throw new NmcapError('ERR_USAGE', `${option} needs a MAC address like 02:00:00:00:00:01, got '${text}'`);
+  return Uint8Array.from(m.slice(1).map((h) => parseInt(h, 16)));
 }
 
 /** Bytes of all the trace files (0 for those that cannot be stat'ed: they fail later, clearly). */
@@ -401,8 +452,8 @@ function emptyTrace(files: string[]): NmcapError {
   return new NmcapError(ReplayErrorCode.TRACE_EMPTY, `${what}: no packets to send (the trace holds no packet records)`);
 }
 
-function push(session: NativeReplaySession, b: PacketBatch, loopStart: boolean): number {
-  return session.push(b.buffer, b.dataOffset, b.capLen, b.origLen, b.tsSec, b.tsNsec, b.count, loopStart);
+function push(session: NativeReplaySession, b: PacketBatch, loopStart: boolean, linkType: number): number {
+  return session.push(b.buffer, b.dataOffset, b.capLen, b.origLen, b.tsSec, b.tsNsec, b.count, loopStart, linkType);
 }
 
 /** Runs a replay to its end (convenience for scripts). */
