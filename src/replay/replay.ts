@@ -92,10 +92,10 @@ export interface ReplayResult {
   warnings: PcapWarning[];
 }
 
-/** Trace data allowed in flight to the native thread when streaming: bytes, and batches. 12 MiB is
- * ~13 ms of 64-byte packets at 10 Mpps: enough to ride out a GC pause, small enough that memory stays
+/** Trace data allowed in flight to the native thread when streaming: bytes, and batches. 8 MiB is
+ * ~9 ms of 64-byte packets at 10 Mpps: enough to ride out a GC pause, small enough that memory stays
  * flat whatever the trace's size (with the reader's buffers, ~20 MB above Node's own). */
-const HIGH_WATER_BYTES = 12 << 20;
+const HIGH_WATER_BYTES = 8 << 20;
 /** Reads of a streamed trace: each reader (one per file and pass) keeps a few of these. */
 const STREAM_CHUNK_BYTES = 1 << 20;
 const HIGH_WATER_BATCHES = 64;
