@@ -26,6 +26,7 @@
         "native/ports/af_xdp/xdp_prog.cc",
         "native/loops/capture_loop.cc",
         "native/loops/replay_loop.cc",
+        "native/loops/pacer.cc",
         "native/loops/bpf.cc",
         "native/js/js_filter.cc",
         "native/js/js_names.cc",

@@ -54,6 +54,7 @@ export const ERROR_CODES = {
 
   // --- traces given to a replay
   ERR_TRACE_UNREADABLE: { class: 'TraceError', meaning: 'A trace file that does not exist, is a directory or cannot be read.' },
+  ERR_TRACE_EMPTY: { class: 'TraceError', meaning: 'The trace files hold no packet at all: there is nothing to send.' },
 
   // --- ports (codes shared with native/ring/port.h errc and native/js)
   ERR_PORT_BAD_NAME: { class: 'PortError', meaning: 'A port name no backend can take.' },
@@ -312,3 +313,9 @@ export class FilterError extends NmcapError {
     return fromNative(e);
   }
 }
+
+/** Codes of replay errors about its input (the trace as a whole). */
+export const ReplayErrorCode = codes('TraceError', {
+  /** The trace files hold no packet at all: there is nothing to send. */
+  TRACE_EMPTY: 'ERR_TRACE_EMPTY',
+});

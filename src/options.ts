@@ -137,6 +137,9 @@ export const REPLAY_OPTIONS = {
   onWarning: 'function',
   drainTimeout: 'number',
   onStall: 'function',
+  dmac: 'string',
+  smac: 'string',
+  onNotice: 'function',
 } as const satisfies SchemaOf<ReplayOptions>;
 
 /** CaptureOptions (src/capture/capture.ts). */

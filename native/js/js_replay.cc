@@ -1,5 +1,7 @@
 #include "js/js_replay.h"
 
+#include <cstring>
+
 #include "js/js_port.h"
 #include "js/js_util.h"
 
@@ -35,6 +37,7 @@ Napi::Object stats_object(Napi::Env env, const ReplayStats& s) {
   o.Set("sentBytes", num(s.sent_bytes));
   o.Set("failed", num(s.failed));
   o.Set("truncated", num(s.truncated));
+  o.Set("unconvertible", num(s.unconvertible));
   o.Set("pending", num(s.pending));
   o.Set("syncs", num(s.syncs));
   o.Set("burstMax", num(s.burst_max));
@@ -44,8 +47,12 @@ Napi::Object stats_object(Napi::Env env, const ReplayStats& s) {
   o.Set("ringFullNs", num(s.ring_full_ns));
   // Durations, all from the first departure: until the last hand-over, and until the end
   // (the last packet had left).
-  o.Set("sendNs", num(s.last_sync_ns > s.start_ns ? s.last_sync_ns - s.start_ns : 0));
-  o.Set("durationNs", num(s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0));
+  // Nothing departed: no span at all (not "since boot").
+  const bool started = s.start_ns != 0;
+  o.Set("sendNs", num(started && s.last_sync_ns > s.start_ns ? s.last_sync_ns - s.start_ns : 0));
+  o.Set("durationNs", num(started && s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0));
+  o.Set("threadCpuNs", num(s.thread_cpu_ns));
+  o.Set("preemptions", num(s.preemptions));
   if (s.departure.count()) {
     Napi::Object d = Napi::Object::New(env);
     d.Set("count", num(s.departure.count()));
@@ -123,6 +130,16 @@ JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : JsSession<JsR
   cfg_.progress_ns = uint64_t(opt_f64(c, "progressMs", 250) * 1e6);
   cfg_.drain_timeout_ns = uint64_t(opt_f64(c, "drainTimeoutMs", 2000) * 1e6);
   cfg_.drain_idle_ns = uint64_t(opt_f64(c, "drainIdleMs", 0) * 1e6);
+  auto mac = [&](const char* key, bool* set, uint8_t* dst) {
+    Napi::Value v = c.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return;
+    if (!v.IsTypedArray() || v.As<Napi::Uint8Array>().ByteLength() != 6)
+      throw Napi::TypeError::New(env, std::string(key) + " must be 6 bytes");
+    std::memcpy(dst, v.As<Napi::Uint8Array>().Data(), 6);
+    *set = true;
+  };
+  mac("dmac", &cfg_.mac.set_dmac, cfg_.mac.dmac);
+  mac("smac", &cfg_.mac.set_smac, cfg_.mac.smac);
 
   tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "nmcap-replay", 0, 1, this);
   tsfn_.Unref(env);
@@ -159,6 +176,7 @@ Napi::Value JsReplaySession::Push(const Napi::CallbackInfo& info) {
   b.nsec = nsec.Data();
   b.count = count;
   b.loop_start = info[7].ToBoolean().Value();
+  if (info.Length() > 8 && info[8].IsNumber()) b.link_type = uint16_t(info[8].ToNumber().Uint32Value());
   std::vector<Napi::ObjectReference> refs;
   for (size_t i = 0; i < 6; ++i) refs.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
   batch_refs_.emplace(b.id, std::move(refs));

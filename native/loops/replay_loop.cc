@@ -5,19 +5,22 @@
 //   txsync
 //   at the end: txsync, then wait until nothing is pending on the TX ring
 //
-// One TX ring (ring 0) carries everything, so packets leave in trace order. In paced modes all
-// packets whose deadline has passed go out in one burst: when the per-packet cost exceeds the
-// gap, bursts grow instead of the schedule slipping, and the burst sizes and each packet's
-// departure error are measured and reported.
+// Per record: its due time (the pacer's schedule), the pacer's decision (flush the burst, wait),
+// put. The policy lives in loops/pacer.h. One TX ring (ring 0) carries everything, so packets
+// leave in trace order. In paced modes all packets whose deadline has passed go out in one
+// burst: when the per-packet cost exceeds the gap, bursts grow instead of the schedule slipping,
+// and the burst sizes and each packet's departure error are measured and reported.
 #include "loops/replay_loop.h"
 
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "loops/frame_rewrite.h"
 #include "ring/clock.h"
 #include "ring/cpu_relax.h"
 #include "ring/walkers.h"
@@ -70,17 +73,6 @@ std::vector<ReplayBatch> ReplayInput::take_all() {
 
 namespace {
 
-constexpr uint32_t kNoTs = 0xFFFFFFFFu;
-// A paced sender this late may hand over bigger bursts to catch up.
-constexpr uint64_t kLateNs = 20000;
-// The longest a due packet may wait in a TX slot for the next one to share its sync.
-constexpr uint64_t kMaxHoldNs = 20000;
-// Rates above this are paced in quanta of kQuantumNs: sleep, then send what is due as one burst.
-constexpr uint64_t kQuantumRatePps = 4000000;
-constexpr uint64_t kQuantumNs = 50000;
-// How long after running late a sender may hold packets like that.
-constexpr uint64_t kHoldWindowNs = 1000000;
-
 struct Record {
   const uint8_t* data;
   uint32_t caplen;
@@ -97,7 +89,9 @@ class ReplayRun {
         input_(input),
         events_(events),
         stop_(stop),
-        sched_(cfg.mode, cfg.rate_num, cfg.rate_den, cfg.mult_num, cfg.mult_den) {}
+        pacer_(pacer_config(cfg, port)),
+        rewrite_(cfg.mac),
+        rewrite_on_(port.info().link_type == kLinkEthernet) {}
 
   ReplayResult run() {
     if (port_.tx_rings().empty()) {
@@ -108,15 +102,10 @@ class ReplayRun {
     Ring& r = port_.tx_rings()[0];
     const bool frag = port_.info().tx_fragments;
     const uint32_t max_frame = tx_max_frame(port_.info(), r);
-    // Paced bursts stay small while on time, and may grow to the topspeed size once the sender
-    // runs late, so it catches up instead of falling further behind. --burst fixes both.
-    auto clamp_burst = [&](uint32_t b) { return std::max<uint32_t>(1, std::min(b, r.num_slots - 1)); };
-    const uint32_t burst_on_time = clamp_burst(cfg_.burst ? cfg_.burst : (sched_.paced() ? 64 : 512));
-    const uint32_t burst_late = clamp_burst(cfg_.burst ? cfg_.burst : 512);
-    uint32_t burst_cap = burst_on_time;
+    burst_due_.assign(r.num_slots, 0);
     if (cfg_.preload) preload_ = input_.take_all();
-    // Above kQuantumRatePps, pace in quanta (see the loop).
-    if (sched_.mode() == RateMode::kPps && cfg_.rate_num > uint64_t(kQuantumRatePps) * cfg_.rate_den) quantum_ns_ = kQuantumNs;
+    const bool paced = pacer_.paced();
+    const bool trace_timed = pacer_.mode() == RateMode::kMultiplier;
 
     ReplayEnd end = ReplayEnd::kDone;
     uint64_t last_progress = monotonic_ns();
@@ -136,6 +125,19 @@ class ReplayRun {
         break;
       }
       uint32_t len = p.caplen;
+      if (rewrite_on_ && rewrite_.needed(cur_.link_type)) {
+        // --dmac/--smac, or an Ethernet header for a record of another link type.
+        uint32_t out = 0;
+        p.data = rewrite_.apply(cur_.link_type, p.data, len, &out);
+        if (!p.data) {
+          ++st_.failed;
+          ++st_.unconvertible;
+          advance();
+          continue;
+        }
+        if (out > len) p.origlen += out - len;
+        len = out;
+      }
       if (len == 0 || (len > max_frame && !cfg_.truncate_oversize)) {
         ++st_.failed;
         advance();
@@ -143,41 +145,20 @@ class ReplayRun {
       }
       if (len > max_frame) len = max_frame;
 
-      uint64_t deadline = sched_.deadline(scheduled_, bits_, trace_rel_ns(p));
+      // record -> due time -> the pacer decides wait/flush -> put
+      const uint64_t due = pacer_.due(trace_timed ? trace_.rel_ns(p.sec, p.nsec) : 0);
       if (!started_) {
         started_ = true;
         t0_ = monotonic_ns();
         st_.start_ns = t0_;
       }
-      if (cfg_.duration_ns && sched_.paced() && deadline >= cfg_.duration_ns) {
-        end = ReplayEnd::kDuration;
-        break;
-      }
-      if (sched_.paced()) {
-        uint64_t now = monotonic_ns() - t0_;
-        if (deadline > now && quantum_ns_) {
-          // Very high rates: sleep until a quantum's worth of packets is due instead of spinning
-          // between deadlines a few hundred ns apart (which would take a whole core from the
-          // receiver); those packets then leave as one burst.
-          if (!flush()) return finish(ReplayEnd::kError);
-          sleep_until_ns(t0_ + deadline + quantum_ns_);
-          if (stop_.requested()) continue;
-          burst_cap = burst_late;
-        } else if (deadline > now) {
-          // Hand the burst over before waiting. Only a sender that recently ran late (its
-          // syncs cost more than the gaps, as an AF_XDP or AF_PACKET sync is a system call) keeps
-          // a due packet for the next one when that one is due sooner than a sync takes; a held
-          // packet never waits longer than kMaxHoldNs. A sender that keeps up syncs every packet.
-          bool hold = now < hold_until_ && deadline - now < sync_cost_ns_ && !burst_deadlines_.empty() &&
-                      now - burst_deadlines_.front() < kMaxHoldNs;
-          if (!hold && !flush()) return finish(ReplayEnd::kError);
-          wait_until(t0_ + deadline);
-          if (stop_.requested()) continue;
-          burst_cap = burst_on_time;
-        } else if (now - deadline > kLateNs) {
-          burst_cap = burst_late;
-          hold_until_ = now + kHoldWindowNs;
+      if (paced) {
+        if (cfg_.duration_ns && due >= cfg_.duration_ns) {
+          end = ReplayEnd::kDuration;
+          break;
         }
+        if (!pacer_.before_put(due, *this)) return finish(ReplayEnd::kError);
+        if (stop_.requested()) continue;
       }
 
       uint32_t need = tx_slots_for(r, len, frag);
@@ -199,19 +180,18 @@ class ReplayRun {
         port_.protocol_violation(fault);  // room and size were checked above: a bad slot
         return finish(ReplayEnd::kError);
       }
-      burst_deadlines_.push_back(deadline);
+      burst_due_[burst_n_++] = due;
+      pacer_.queued(len);
       ++st_.queued;
       st_.queued_bytes += len;
       if (len < p.origlen) ++st_.truncated;
-      ++scheduled_;
-      bits_ += uint64_t(len) * 8;
       advance();
-      if (burst_deadlines_.size() >= burst_cap && !flush()) return finish(ReplayEnd::kError);
+      if (burst_n_ >= pacer_.burst_cap() && !flush()) return finish(ReplayEnd::kError);
 
       if (++since_check >= 256) {
         since_check = 0;
         uint64_t now = monotonic_ns();
-        if (cfg_.duration_ns && !sched_.paced() && now - t0_ >= cfg_.duration_ns) {
+        if (cfg_.duration_ns && !paced && now - t0_ >= cfg_.duration_ns) {
           end = ReplayEnd::kDuration;
           break;
         }
@@ -225,6 +205,18 @@ class ReplayRun {
   }
 
  private:
+  friend class nmc::Pacer;  // before_put() drives the pacing hooks below
+
+  // --- pacing hooks (see Pacer::before_put) ------------------------------------------------------
+
+  uint64_t clock() const { return monotonic_ns() - t0_; }
+  uint32_t burst_n() const { return burst_n_; }
+  uint64_t burst_first_due() const { return burst_due_[0]; }
+  void wait(uint64_t until, bool coarse) {
+    if (coarse) sleep_until_ns(t0_ + until);
+    else wait_until(t0_ + until);
+  }
+
   // --- records --------------------------------------------------------------------------------
 
   // The record under the cursor, fetching batches as needed; false at the end of input.
@@ -261,72 +253,50 @@ class ReplayRun {
       cur_.loop_start = pre_i_ == 0;
       ++pre_i_;
       have_ = true;
-      if (cur_.loop_start) pass_start_pending_ = true;
+      if (cur_.loop_start) trace_.pass_start();
       return true;
     }
     ReplayBatch b;
     // Before blocking on JS, let what is queued leave: a slow parser must not hold packets back.
     bool would_block = !input_.ended();
-    if (would_block && !burst_deadlines_.empty()) flush();
+    if (would_block && burst_n_) flush();
     bool waited = false;
-    if (!input_.next(b, stop_, &waited)) return false;
+    if (!input_.next(b, stop_, &waited)) {
+      // The end of the input completes the pass under way (a stop does not).
+      if (input_.ended() && !stop_.requested() && seen_batch_) ++st_.loops_done;
+      seen_batch_ = false;
+      return false;
+    }
     if (waited) ++st_.input_waits;
+    // A new pass begins: the one before it was made in full.
+    if (b.loop_start && seen_batch_) ++st_.loops_done;
+    seen_batch_ = true;
     cur_ = b;
     have_ = true;
-    if (cur_.loop_start) pass_start_pending_ = true;
+    if (cur_.loop_start) trace_.pass_start();
     return true;
-  }
-
-  // Trace time of the record, in ns from the first record, continuing across loop passes: each
-  // pass starts one average gap after the previous pass ended.
-  int64_t trace_rel_ns(const Record& p) {
-    if (sched_.mode() != RateMode::kMultiplier) return 0;
-    if (pass_start_pending_) {
-      pass_start_pending_ = false;
-      if (pass_packets_ > 0) {
-        int64_t gap = pass_packets_ > 1 ? pass_last_rel_ / int64_t(pass_packets_ - 1) : 0;
-        pass_offset_ += pass_last_rel_ + gap;
-      }
-      have_base_ = false;
-      pass_packets_ = 0;
-      pass_last_rel_ = 0;
-    }
-    ++pass_packets_;
-    if (p.nsec == kNoTs) return pass_offset_ + pass_last_rel_;  // no timestamp: with the previous one
-    if (!have_base_) {
-      have_base_ = true;
-      base_sec_ = p.sec;
-      base_nsec_ = p.nsec;
-    }
-    int64_t rel = int64_t(p.sec - base_sec_) * 1000000000 + (int64_t(p.nsec) - int64_t(base_nsec_));
-    if (rel < pass_last_rel_) rel = pass_last_rel_;  // out-of-order stamps never reorder packets
-    pass_last_rel_ = rel;
-    return pass_offset_ + rel;
   }
 
   // --- slots ----------------------------------------------------------------------------------
 
   // txsync the current burst and account for its departures. False on a port error.
   bool flush() {
-    if (burst_deadlines_.empty()) return true;
-    uint64_t before = monotonic_ns();
+    if (burst_n_ == 0) return true;
+    // A sync's own cost matters to the pacer for single-packet syncs only.
+    uint64_t before = burst_n_ == 1 ? monotonic_ns() : 0;
     int rc = port_.txsync();
     uint64_t now = monotonic_ns();
     if (rc < 0) return false;
-    // What a sync costs, from single-packet syncs only: a bigger sync also pays
-    // per packet (copy-mode AF_XDP copies them during the kick), which holding cannot save.
-    if (burst_deadlines_.size() == 1) {
-      uint64_t cost = now - before;
-      sync_cost_ns_ = sync_cost_ns_ ? (sync_cost_ns_ * 7 + cost) / 8 : cost;
-    }
+    pacer_.synced(burst_n_, before ? now - before : 0);
     ++st_.syncs;
-    st_.burst_max = std::max<uint64_t>(st_.burst_max, burst_deadlines_.size());
+    st_.burst_max = std::max<uint64_t>(st_.burst_max, burst_n_);
     st_.last_sync_ns = now;
-    if (sched_.paced()) {
-      uint64_t rel = now - t0_;
-      for (uint64_t d : burst_deadlines_) st_.departure.record(rel > d ? rel - d : 0);
+    uint64_t rel = now - t0_;
+    pacer_.saw_clock(rel);
+    if (pacer_.paced()) {
+      for (uint32_t i = 0; i < burst_n_; ++i) st_.departure.record(rel > burst_due_[i] ? rel - burst_due_[i] : 0);
     }
-    burst_deadlines_.clear();
+    burst_n_ = 0;
     return true;
   }
 
@@ -411,6 +381,12 @@ class ReplayRun {
     st_.sent = st_.queued - std::min(pp, st_.queued);
     st_.sent_bytes = st_.queued_bytes - std::min(pb, st_.queued_bytes);
     st_.end_ns = monotonic_ns();
+    rusage ru{};
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+      st_.thread_cpu_ns = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+                          uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+      st_.preemptions = uint64_t(ru.ru_nivcsw);
+    }
     if (end == ReplayEnd::kError || end == ReplayEnd::kPeerClosed) {
       res.error_code = *port_.error_code() ? port_.error_code() : errc::kIo;
       res.error = port_.error().empty() ? "transmit failed" : port_.error();
@@ -429,12 +405,27 @@ class ReplayRun {
     return res;
   }
 
+  static PacerConfig pacer_config(const ReplayConfig& c, Port& port) {
+    PacerConfig pc;
+    pc.mode = c.mode;
+    pc.rate_num = c.rate_num;
+    pc.rate_den = c.rate_den;
+    pc.mult_num = c.mult_num;
+    pc.mult_den = c.mult_den;
+    pc.burst = c.burst;
+    pc.ring_slots = port.tx_rings().empty() ? 1 : port.tx_rings()[0].num_slots - 1;
+    return pc;
+  }
+
   Port& port_;
   const ReplayConfig& cfg_;
   ReplayInput& input_;
   ReplayEvents& events_;
   StopSignal& stop_;
-  Schedule sched_;
+  Pacer pacer_;
+  TraceClock trace_;
+  FrameRewrite rewrite_;
+  const bool rewrite_on_;  // the port takes Ethernet frames
   ReplayStats st_;
   Ring empty_ring_;
   uint64_t last_wait_report_ns_ = 0;
@@ -447,20 +438,9 @@ class ReplayRun {
 
   bool started_ = false;
   uint64_t t0_ = 0;
-  uint64_t scheduled_ = 0;
-  uint64_t bits_ = 0;
-  std::vector<uint64_t> burst_deadlines_;
-  uint64_t sync_cost_ns_ = 0;  // running average of a single-packet txsync on this port
-  uint64_t hold_until_ = 0;    // holding allowed until then (ns after start)
-  uint64_t quantum_ns_ = 0;    // pacing in quanta (very high rates), else 0
-
-  bool pass_start_pending_ = false;
-  bool have_base_ = false;
-  double base_sec_ = 0;
-  uint32_t base_nsec_ = 0;
-  int64_t pass_offset_ = 0;
-  int64_t pass_last_rel_ = 0;
-  uint64_t pass_packets_ = 0;
+  bool seen_batch_ = false;          // streamed: a batch of the current pass was fetched
+  std::vector<uint64_t> burst_due_;  // deadline of each packet put since the last sync
+  uint32_t burst_n_ = 0;
 };
 
 }  // namespace

@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "loops/frame_rewrite.h"
 #include "loops/histogram.h"
-#include "loops/pacing.h"
+#include "loops/pacer.h"
 #include "ring/port.h"
 #include "ring/stop_signal.h"
 
@@ -28,6 +29,7 @@ struct ReplayBatch {
   const uint32_t* nsec = nullptr; // 0xFFFFFFFF = no timestamp
   uint32_t count = 0;
   bool loop_start = false;        // first batch of a new pass over the trace (streamed loops)
+  uint16_t link_type = 1;         // LINKTYPE_ of every record in the batch (1 = Ethernet)
 };
 
 struct ReplayConfig {
@@ -43,6 +45,7 @@ struct ReplayConfig {
   uint64_t progress_ns = 250000000;
   uint64_t drain_timeout_ns = 0;   // after a stop: how long to wait for pending packets (0 = 2 s)
   uint64_t drain_idle_ns = 0;      // after the last packet: give up once nothing left for this long (0 = wait)
+  MacRewrite mac;                  // --dmac / --smac
 };
 
 enum class ReplayEnd : uint8_t { kDone, kLimit, kDuration, kStopped, kPeerClosed, kError };
@@ -54,9 +57,10 @@ struct ReplayStats {
   uint64_t sent_bytes = 0;
   uint64_t failed = 0;        // not sent (too big for the port, empty records)
   uint64_t truncated = 0;     // sent shorter than their original length
+  uint64_t unconvertible = 0; // of the failed: no Ethernet frame can be made of them (link type)
   uint64_t syncs = 0;         // txsyncs that handed packets over (bursts)
   uint64_t burst_max = 0;
-  uint64_t loops_done = 0;
+  uint64_t loops_done = 0;    // passes over the trace made in full
   uint64_t start_ns = 0;      // CLOCK_MONOTONIC of the first departure
   uint64_t end_ns = 0;        // when the last packet had left (or we gave up waiting)
   uint64_t last_sync_ns = 0;  // when the last packet was handed over
@@ -64,6 +68,8 @@ struct ReplayStats {
   uint64_t input_waits = 0;   // times the loop had to wait for JS to parse more records
   uint64_t ring_full_waits = 0;  // times the TX ring was full and we waited for the port
   uint64_t ring_full_ns = 0;     // time spent in those waits
+  uint64_t thread_cpu_ns = 0;  // CPU time of the sending thread (set at the end)
+  uint64_t preemptions = 0;    // times the sending thread was descheduled against its will
   LatencyHistogram departure;  // paced modes: handed-over time minus deadline, per packet
 };
 

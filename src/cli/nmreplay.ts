@@ -7,7 +7,7 @@ import { REPLAY_COUNTERS, countersJson } from '../counters.js';
 import type { PcapWarning } from '../pcap/index.js';
 import type { NativeReplayStats } from '../ports/binding.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
-import { Replay, type ReplayResult } from '../replay/replay.js';
+import { Replay, parseMac, type ReplayResult } from '../replay/replay.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, onInterrupt, reportError, type OptionDef } from './common.js';
 
 const PROGRAM = 'nmreplay';
@@ -26,6 +26,8 @@ interface ReplayArgs {
   preload?: boolean;
   burst?: number;
   truncate?: boolean;
+  dmac?: string;
+  smac?: string;
   json?: boolean;
   quiet?: boolean;
   stats?: number;
@@ -61,6 +63,8 @@ export const NMREPLAY_OPTIONS: readonly OptionDef[] = [
   { name: 'preload', short: 'K', aliases: ['preload-pcap'], type: 'boolean', describe: 'read the whole trace into memory first' },
   { name: 'burst', type: 'number', arg: 'N', describe: 'most packets handed over per TX sync (default: 64 paced, 512 topspeed)' },
   { name: 'truncate', type: 'boolean', describe: 'send the first MTU bytes of packets too big for the port (default: skip and count them as failed)' },
+  { name: 'dmac', type: 'string', arg: 'MAC', describe: 'rewrite the destination MAC of every frame (aa:bb:cc:dd:ee:ff)' },
+  { name: 'smac', type: 'string', arg: 'MAC', describe: 'rewrite the source MAC of every frame' },
   { name: 'json', type: 'boolean', describe: 'print the final statistics as one JSON object on stdout' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'no statistics on stderr' },
   { name: 'stats', type: 'number', arg: 'S', describe: 'print progress every S seconds on stderr' },
@@ -112,6 +116,14 @@ function validate(a: ReplayArgs): void {
   wholeNumber('--tx-slots', a.txSlots, 2);
   wholeNumber('--tx-budget', a.txBudget, 1);
   if (a.drainTimeout !== undefined && !(a.drainTimeout > 0)) throw new UsageError(`--drain-timeout needs a positive number of seconds, got ${String(a.drainTimeout)}`);
+  for (const [opt, v] of [['--dmac', a.dmac], ['--smac', a.smac]] as const) {
+    if (v === undefined) continue;
+    try {
+      parseMac(opt, v);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
   if (a.stats !== undefined && !(a.stats > 0)) throw new UsageError(`--stats needs a positive number of seconds`);
   if (a.loop === 0 && a.limit === undefined && a.duration === undefined && !process.stdin.isTTY) {
@@ -162,9 +174,14 @@ export function formatReport(r: ReplayResult): string[] {
   lines.push(pad('Successful packets:', r.packets));
   lines.push(pad('Failed packets:', r.failed));
   lines.push(pad('Truncated packets:', r.truncated));
+  if (r.unconvertible) lines.push(pad('Not made Ethernet (failed):', r.unconvertible));
   if (r.pending) lines.push(pad('Never left (pending):', r.pending));
   return lines;
 }
+
+/** A run shorter than this (packets or sending span) measures start-up, not a rate. */
+const SHORT_RUN_PACKETS = 1000;
+const SHORT_RUN_SECONDS = 0.02;
 
 /** When a fixed rate was missed, say by how much and what held it back. */
 export function shortfall(r: ReplayResult): string | undefined {
@@ -175,15 +192,19 @@ export function shortfall(r: ReplayResult): string | undefined {
   const unit = r.mode;
   const pct = ((achieved / r.target) * 100).toFixed(1);
   const span = r.seconds || 1;
+  const sendSpan = r.queued > 1 && r.pacedRate ? (r.queued - 1) / r.pacedRate : span;
   let why: string;
-  if (r.ringFullSeconds > span * 0.2) {
+  if (r.queued < SHORT_RUN_PACKETS || sendSpan < SHORT_RUN_SECONDS) {
+    why = `the run was too short to hold a rate (${r.queued} packets in ${(sendSpan * 1e3).toFixed(3)} ms): start-up (the first syncs, waking the receiver) weighs on it; send more packets (-l, -L) to measure the rate`;
+  } else if (r.ringFullSeconds > span * 0.2) {
     why = `the port was full for ${((r.ringFullSeconds / span) * 100).toFixed(0)}% of the run (the receiver or the link takes packets slower than that)`;
-  } else if (r.inputWaits > 0 && !r.bursts) {
-    why = 'reading the trace was slower than sending it: try --preload';
-  } else if (r.inputWaits > 10) {
-    why = `the sender waited ${r.inputWaits} times for the trace to be read: try --preload`;
+  } else if (r.inputWaits > 10 || (r.inputWaits > 0 && r.bursts.syncs === 0)) {
+    why = `the sender waited ${r.inputWaits} times for the trace to be read: reading and parsing it is slower than sending (try --preload)`;
+  } else if (r.senderCpuSeconds < span * 0.8 && r.preemptions > 0) {
+    why = `the sending thread had a CPU for only ${((r.senderCpuSeconds / span) * 100).toFixed(0)}% of the run (descheduled ${r.preemptions} times: the machine is busy)`;
   } else {
-    why = `the sender's per-packet cost is the limit on this machine (bursts grew to ${r.bursts.max} packets per sync)`;
+    const ns = (r.senderCpuSeconds / Math.max(1, r.queued)) * 1e9;
+    why = `the sender's per-packet cost is the limit on this machine (${ns.toFixed(0)} ns of CPU per packet; bursts grew to ${r.bursts.max} packets per sync)`;
   }
   return `reached ${formatSi(achieved)}${unit} of the ${formatSi(r.target)}${unit} target (${pct}%): ${why}`;
 }
@@ -204,6 +225,10 @@ function jsonReport(r: ReplayResult): Record<string, unknown> {
     departure: r.departure,
     loops: r.loops,
     ringFullSeconds: r.ringFullSeconds,
+    senderCpuSeconds: r.senderCpuSeconds,
+    preemptions: r.preemptions,
+    inMemory: r.inMemory,
+    unconvertible: r.unconvertible,
     warnings: r.warnings.map((w) => w.message),
     error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,
   };
@@ -249,6 +274,11 @@ export async function main(argv: string[]): Promise<void> {
     preload: a.preload,
     burst: a.burst,
     truncate: a.truncate,
+    dmac: a.dmac,
+    smac: a.smac,
+    onNotice: (m) => {
+      if (!a.quiet) say(m);
+    },
     portOptions: { queue: a.queue, txSlots: a.txSlots, txBudget: a.txBudget },
     drainTimeout: a.drainTimeout,
     onStall: (pending) =>

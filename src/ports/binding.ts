@@ -187,6 +187,9 @@ export interface ReplayConfig {
   loops?: number;
   burst?: number;
   truncateOversize?: boolean;
+  /** --dmac / --smac: 6 bytes each */
+  dmac?: Uint8Array;
+  smac?: Uint8Array;
   progressMs?: number;
   drainTimeoutMs?: number;
   /** after the last packet: give up waiting once nothing has left for this long (default: wait) */
@@ -210,6 +213,8 @@ export interface NativeReplayStats {
   sentBytes: number;
   failed: number;
   truncated: number;
+  /** of the failed: records no Ethernet frame can be made of (their link type) */
+  unconvertible: number;
   pending: number;
   syncs: number;
   burstMax: number;
@@ -219,6 +224,9 @@ export interface NativeReplayStats {
   ringFullNs: number;
   sendNs: number;
   durationNs: number;
+  /** CPU time of the sending thread, and how often it was descheduled against its will (at the end) */
+  threadCpuNs: number;
+  preemptions: number;
   departure: DepartureStats | null;
 }
 
@@ -238,6 +246,8 @@ export interface NativeReplaySession {
     nsec: Uint32Array,
     count: number,
     loopStart: boolean,
+    /** LINKTYPE_ of the batch's records (default 1, Ethernet) */
+    linkType?: number,
   ): number;
   endInput(): void;
   start(): void;
@@ -307,6 +317,29 @@ export interface NativeNames {
   parse(name: string): ParsedPortName;
   /** Is this name meant for netmap ("netmap:..." or "valeSW:...")? */
   isNetmapName(name: string): boolean;
+}
+
+export interface PacerSimConfig {
+  mode: 'topspeed' | 'pps' | 'bps' | 'multiplier';
+  rateNum?: number;
+  rateDen?: number;
+  multNum?: number;
+  multDen?: number;
+  burst?: number;
+  ringSlots?: number;
+  /** simulated costs: per put, per sync, and how late each wait ends */
+  perPacketNs?: number;
+  syncNs?: number;
+  wakeNs?: number;
+}
+
+export interface PacerSimResult {
+  /** each packet's deadline and the time of the sync that handed it over, ns after start */
+  due: Float64Array;
+  departed: Float64Array;
+  syncs: number;
+  burstMax: number;
+  clockReads: number;
 }
 
 export interface NativeAddon {

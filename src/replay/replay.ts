@@ -2,10 +2,12 @@
 // replay loop, which paces them into a port's TX slots. JS owns files, options and statistics;
 // the hot loop never runs on the event loop.
 import { REPLAY_COUNTERS, countersOf, type CounterValues } from '../counters.js';
-import { NmcapError, PortError } from '../errors.js';
+import { statSync } from 'node:fs';
+
+import { NmcapError, PortError, ReplayErrorCode, TraceError } from '../errors.js';
 import { assertReadable } from '../files.js';
 import { REPLAY_OPTIONS, checkOptions } from '../options.js';
-import { openTrace, type PacketBatch, type PcapWarning } from '../pcap/index.js';
+import { linkTypeName, openTrace, type PacketBatch, type PcapWarning, type TraceReader } from '../pcap/index.js';
 import {
   native,
   type NativeReplaySession,
@@ -15,6 +17,7 @@ import {
   type ReplayEndEvent,
 } from '../ports/binding.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
+import { BatchPool, type PoolSlot } from './batch-pool.js';
 import type { Rate } from './rate.js';
 
 export interface ReplayOptions {
@@ -38,6 +41,11 @@ export interface ReplayOptions {
   burst?: number;
   /** send the first MTU bytes of oversized packets instead of skipping them */
   truncate?: boolean;
+  /** rewrite every frame's destination / source MAC ("02:00:00:00:00:01"), natively */
+  dmac?: string;
+  smac?: string;
+  /** something about the input worth saying once (records given an Ethernet header, ...) */
+  onNotice?: (message: string) => void;
   portOptions?: PortOptions;
   /** after the last packet: give up once nothing has left for this many seconds (default: wait) */
   drainTimeout?: number;
@@ -72,13 +80,34 @@ export interface ReplayResult extends CounterValues<typeof REPLAY_COUNTERS> {
   departure: NativeReplayStats['departure'];
   loops: number;
   ringFullSeconds: number;
+  /** CPU time of the native sending thread, and how often it was descheduled against its will */
+  senderCpuSeconds: number;
+  preemptions: number;
+  /** the trace was kept in memory (--preload, or a small looped trace) */
+  inMemory: boolean;
+  /** of the failed: records of a link type no Ethernet frame can be made of */
+  unconvertible: number;
   warnings: PcapWarning[];
 }
 
-/** Trace data allowed in flight to the native thread when streaming: bytes, and batches (a tiny
- * trace looped forever would otherwise be re-read thousands of times to fill the byte budget). */
-const HIGH_WATER_BYTES = 64 << 20;
+/** Trace data allowed in flight to the native thread when streaming: bytes, and batches. 8 MiB is
+ * ~9 ms of 64-byte packets at 10 Mpps: enough to ride out a GC pause, small enough that memory stays
+ * flat whatever the trace's size (with the reader's buffers, ~20 MB above Node's own). */
+const HIGH_WATER_BYTES = 8 << 20;
+/** Reads of a streamed trace: each reader (one per file and pass) keeps a few of these. */
+const STREAM_CHUNK_BYTES = 1 << 20;
 const HIGH_WATER_BATCHES = 64;
+/** A looped trace up to this size (all files together) is kept in memory, as with --preload: passes
+ * then cost no reading and no parsing, so loops over small traces keep the rate. */
+const AUTO_PRELOAD_BYTES = 16 << 20;
+
+/** The first batch of a streamed trace, read before the port opens (a bad or empty trace fails first). */
+interface FirstBatch {
+  index: number;
+  reader: TraceReader;
+  it: AsyncIterator<PacketBatch>;
+  batch: PacketBatch;
+}
 
 export class Replay {
   private session: NativeReplaySession | undefined;
@@ -100,19 +129,26 @@ export class Replay {
     if (o.files.length === 0) throw new NmcapError('ERR_USAGE', 'no trace file given');
     for (const f of o.files) assertReadable(f); // before any port is opened
     const config = this.config();
-    // Preload reads everything before the port opens: a bad trace then fails before anything is sent.
+    // Preload reads everything before the port opens; a streamed trace reads its first batch.
+    // Either way a bad or empty trace fails before anything is sent.
     let preloaded: PacketBatch[] | undefined;
     let inputError: NmcapError | undefined;
-    if (o.preload) {
+    let first: FirstBatch | undefined;
+    if (config.preload) {
       const r = await this.readAll();
       preloaded = r.batches;
       inputError = r.error;
-      if (inputError && preloaded.length === 0) throw inputError;
+      if (inputError && preloaded.length === 0) throw inFile(r.file ?? '', inputError);
+      if (preloaded.length === 0) throw emptyTrace(o.files);
+    } else {
+      first = await this.openFirst();
+      if (!first) throw emptyTrace(o.files);
     }
     const opened = openPort(o.port, 'tx', o.portOptions);
     o.onOpen?.(opened);
 
-    const inflight = new Map<number, number>(); // batch id -> bytes
+    const pool = new BatchPool();
+    const inflight = new Map<number, PoolSlot>(); // batch id -> its slot (streamed)
     let inflightBytes = 0;
     let wake: (() => void) | undefined;
     let endEvent: ReplayEndEvent | undefined;
@@ -121,8 +157,12 @@ export class Replay {
       this.session = new native.ReplaySession(opened.port, config, (kind, ev) => {
         if (kind === 'consumed') {
           const id = ev as number;
-          inflightBytes -= inflight.get(id) ?? 0;
-          inflight.delete(id);
+          const slot = inflight.get(id);
+          if (slot) {
+            inflightBytes -= slot.bytes;
+            inflight.delete(id);
+            pool.give(slot);
+          }
           wake?.();
         } else if (kind === 'progress') {
           const p = ev as NativeReplayStats;
@@ -139,7 +179,7 @@ export class Replay {
     let started = false;
     try {
       if (preloaded) {
-        for (const b of preloaded) push(session, b, b === preloaded[0]);
+        for (const b of preloaded) push(session, b, b === preloaded[0], this.linkTypeOf(b));
         session.endInput();
         session.start();
         started = true;
@@ -148,7 +188,7 @@ export class Replay {
         session.start();
         started = true;
         if (this.stopped) session.stop();
-        inputError = await this.stream(session, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
+        inputError = await this.stream(session, first, pool, inflight, () => endEvent !== undefined, (n) => (inflightBytes += n), async () => {
           while ((inflightBytes > HIGH_WATER_BYTES || inflight.size > HIGH_WATER_BATCHES) && endEvent === undefined) {
             await new Promise<void>((r) => (wake = r));
           }
@@ -158,6 +198,7 @@ export class Replay {
       const end = await ended;
       return this.result(opened, config, end, inputError);
     } catch (e) {
+      await first?.reader.close();
       // Never leave the native thread waiting for input that will not come.
       if (started) {
         session.stop();
@@ -178,12 +219,14 @@ export class Replay {
       multDen: 1,
       limit: o.limit ?? 0,
       durationMs: (o.duration ?? 0) * 1000,
-      preload: o.preload ?? false,
+      preload: o.preload ?? ((o.loop ?? 1) !== 1 && traceBytes(o.files) <= AUTO_PRELOAD_BYTES),
       loops: o.loop ?? 1,
       burst: o.burst ?? 0,
       truncateOversize: o.truncate ?? false,
     };
     if (o.drainTimeout) c.drainIdleMs = o.drainTimeout * 1000;
+    if (o.dmac !== undefined) c.dmac = parseMac('--dmac', o.dmac);
+    if (o.smac !== undefined) c.smac = parseMac('--smac', o.smac);
     if (o.topspeed) c.mode = 'topspeed';
     else if (o.rate) {
       c.mode = o.rate.unit;
@@ -196,20 +239,50 @@ export class Replay {
     return c;
   }
 
+  private readonly linkTypesSeen = new Set<number>();
+
+  /** The batch's link type (of its first record's interface); says once what becomes of each kind. */
+  private linkTypeOf(b: PacketBatch): number {
+    const ifaces = b.section.interfaces;
+    const lt = ifaces[b.iface[0] ?? 0]?.linkType ?? 1;
+    for (let i = 1; i < b.count; i++) {
+      if ((ifaces[b.iface[i]!]?.linkType ?? 1) !== lt) {
+        this.notice(-1, 'a batch mixes interfaces of different link types: all its records are taken as the first one\'s');
+        break;
+      }
+    }
+    if (lt !== ETHERNET && !this.linkTypesSeen.has(lt)) {
+      const name = linkTypeName(lt);
+      this.notice(
+        lt,
+        CONVERTIBLE.has(lt)
+          ? `records of link type ${name.short} (${name.long}) are sent with an Ethernet header in front (ethertype from the IP version or address family; MACs from --dmac/--smac, else ff:ff:ff:ff:ff:ff and 00:00:00:00:00:00)`
+          : `records of link type ${name.short} (${name.long}) cannot be sent as Ethernet frames: they are skipped and counted as failed`,
+      );
+    }
+    return lt;
+  }
+
+  private notice(key: number, message: string): void {
+    if (this.linkTypesSeen.has(key)) return;
+    this.linkTypesSeen.add(key);
+    this.opts.onNotice?.(message);
+  }
+
   private onWarning = (w: PcapWarning): void => {
     this.warnings.push(w);
     this.opts.onWarning?.(w);
   };
 
   /** Reads every file into memory (for --preload). A format error keeps what came before it. */
-  private async readAll(): Promise<{ batches: PacketBatch[]; error?: NmcapError }> {
+  private async readAll(): Promise<{ batches: PacketBatch[]; error?: NmcapError; file?: string }> {
     const batches: PacketBatch[] = [];
     for (const file of this.opts.files) {
       const reader = openTrace(file, { onWarning: this.onWarning });
       try {
         for await (const b of reader.batches()) if (b.count > 0) batches.push(b);
       } catch (e) {
-        if (e instanceof NmcapError) return { batches, error: e };
+        if (e instanceof NmcapError) return { batches, error: e, file };
         throw e;
       } finally {
         await reader.close();
@@ -218,40 +291,79 @@ export class Replay {
     return { batches };
   }
 
-  /** Streams the files (loop times) into the session, in bounded memory. */
+  /** Opens the files in turn until one yields packets; a format error before any packet is thrown. */
+  private async openFirst(): Promise<FirstBatch | undefined> {
+    for (let index = 0; index < this.opts.files.length; index++) {
+      // Streamed: the reader recycles its buffers; stream() copies each batch before the next.
+      const reader = openTrace(this.opts.files[index]!, { onWarning: this.onWarning, reuse: true, chunkSize: STREAM_CHUNK_BYTES });
+      const it = reader.batches();
+      try {
+        for (let n = await it.next(); !n.done; n = await it.next()) {
+          if (n.value.count > 0) return { index, reader, it, batch: n.value };
+        }
+      } catch (e) {
+        await reader.close();
+        throw inFile(this.opts.files[index]!, e);
+      }
+      await reader.close();
+    }
+    return undefined;
+  }
+
+  /** Streams the files (loop times) into the session, in bounded memory, starting with `first`. */
   private async stream(
     session: NativeReplaySession,
-    inflight: Map<number, number>,
+    first: FirstBatch | undefined,
+    pool: BatchPool,
+    inflight: Map<number, PoolSlot>,
     isEnded: () => boolean,
     addBytes: (n: number) => void,
     throttle: () => Promise<void>,
   ): Promise<NmcapError | undefined> {
     const loops = this.opts.loop ?? 1;
-    for (let pass = 0; loops === 0 || pass < loops; pass++) {
-      let first = true;
-      let sentSomething = false;
-      for (const file of this.opts.files) {
-        const reader = openTrace(file, { onWarning: this.onWarning });
-        try {
-          for await (const b of reader.batches()) {
-            if (this.stopped || isEnded()) return undefined;
-            if (b.count === 0) continue;
-            const id = push(session, b, first);
-            first = false;
-            sentSomething = true;
-            const bytes = batchBytes(b);
-            inflight.set(id, bytes);
-            addBytes(bytes);
-            await throttle();
+    const files = this.opts.files;
+    try {
+      for (let pass = 0; loops === 0 || pass < loops; pass++) {
+        let passStart = true;
+        let sentSomething = false;
+        for (let fi = pass === 0 && first ? first.index : 0; fi < files.length; fi++) {
+          const opened = pass === 0 && first && fi === first.index ? first : undefined;
+          const reader = opened?.reader ?? openTrace(files[fi]!, { onWarning: this.onWarning, reuse: true, chunkSize: STREAM_CHUNK_BYTES });
+          const it = opened?.it ?? reader.batches();
+          let pending = opened?.batch;
+          if (opened) first = undefined;
+          try {
+            for (;;) {
+              let b: PacketBatch;
+              if (pending) {
+                b = pending;
+                pending = undefined;
+              } else {
+                const n = await it.next();
+                if (n.done) break;
+                b = n.value;
+              }
+              if (this.stopped || isEnded()) return undefined;
+              if (b.count === 0) continue;
+              const slot = pool.take(b);
+              const id = session.push(slot.data, slot.off, slot.capLen, slot.origLen, slot.sec, slot.nsec, slot.count, passStart, this.linkTypeOf(b));
+              passStart = false;
+              sentSomething = true;
+              inflight.set(id, slot);
+              addBytes(slot.bytes);
+              await throttle();
+            }
+          } catch (e) {
+            if (e instanceof NmcapError) return e;
+            throw e;
+          } finally {
+            await reader.close();
           }
-        } catch (e) {
-          if (e instanceof NmcapError) return e;
-          throw e;
-        } finally {
-          await reader.close();
         }
+        if (!sentSomething) break; // empty traces: looping forever would spin
       }
-      if (!sentSomething) break; // empty traces: looping forever would spin
+    } finally {
+      await first?.reader.close();
     }
     return undefined;
   }
@@ -275,8 +387,12 @@ export class Replay {
       mode: config.mode,
       bursts: { syncs: end.syncs, max: end.burstMax, mean: end.syncs ? end.queued / end.syncs : 0 },
       departure: end.departure,
-      loops: config.preload ? end.loopsDone : (this.opts.loop ?? 1),
+      loops: end.loopsDone,
       ringFullSeconds: end.ringFullNs / 1e9,
+      senderCpuSeconds: end.threadCpuNs / 1e9,
+      preemptions: end.preemptions,
+      inMemory: config.preload ?? false,
+      unconvertible: end.unconvertible,
       warnings: this.warnings,
     };
     if (config.mode === 'pps' || config.mode === 'bps') r.target = config.rateNum! / config.rateDen!;
@@ -305,14 +421,43 @@ function stallWatch(onStall: ((pending: number) => void) | undefined): { see(sen
   };
 }
 
-function push(session: NativeReplaySession, b: PacketBatch, loopStart: boolean): number {
-  return session.push(b.buffer, b.dataOffset, b.capLen, b.origLen, b.tsSec, b.tsNsec, b.count, loopStart);
+const ETHERNET = 1;
+/** Link types native/loops/frame_rewrite.h turns into Ethernet frames: NULL, RAW, LOOP, IPV4, IPV6. */
+const CONVERTIBLE = new Set([0, 101, 108, 228, 229]);
+
+/** "aa:bb:cc:dd:ee:ff" (or with dashes) as 6 bytes. */
+export function parseMac(option: string, text: string): Uint8Array {
+  const m = /^([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})$/i.exec(text.trim());
+  if (!m) throw new NmcapError('ERR_USAGE', `${option} needs a MAC address like 02:00:00:00:00:01, got '${text}'`);
+  return Uint8Array.from(m.slice(1).map((h) => parseInt(h, 16)));
 }
 
-function batchBytes(b: PacketBatch): number {
-  let n = 16 * b.count;
-  for (let i = 0; i < b.count; i++) n += b.capLen[i];
+/** Bytes of all the trace files (0 for those that cannot be stat'ed: they fail later, clearly). */
+function traceBytes(files: string[]): number {
+  let n = 0;
+  for (const f of files) {
+    try {
+      n += statSync(f).size;
+    } catch {
+      /* reported by assertReadable */
+    }
+  }
   return n;
+}
+
+/** A format error met before any packet, with the file it is in (several may be given). */
+function inFile(file: string, e: unknown): unknown {
+  if (!(e instanceof NmcapError) || file === '' || e.message.startsWith(file)) return e;
+  return new NmcapError(e.code, `${file}: ${e.message}`, { cause: e });
+}
+
+function emptyTrace(files: string[]): NmcapError {
+  const what = files.length === 1 ? files[0] : `${files.join(', ')}`;
+  return new TraceError( `${what}: no packets to send (the trace holds no packet records)`, ReplayErrorCode.TRACE_EMPTY);
+}
+
+function push(session: NativeReplaySession, b: PacketBatch, loopStart: boolean, linkType: number): number {
+  return session.push(b.buffer, b.dataOffset, b.capLen, b.origLen, b.tsSec, b.tsNsec, b.count, loopStart, linkType);
 }
 
 /** Runs a replay to its end (convenience for scripts). */

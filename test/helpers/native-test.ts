@@ -3,7 +3,7 @@
 // from the same static library as nmcap.node, so the code under test is the code that ships.
 import { createRequire } from 'node:module';
 
-import type { PortOptions, RingKind, TsSource } from '../../src/ports/binding.js';
+import type { PacerSimConfig, PacerSimResult, PortOptions, RingKind, TsSource } from '../../src/ports/binding.js';
 import type { NetmapName } from '../../src/ports/binding.js';
 
 /** One ring adapter of a netmapTest.Region, with byte offsets into the region's Buffer. */
@@ -62,6 +62,8 @@ export interface NativeTestAddon {
   encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number, flags?: number): Buffer;
   /** The replay schedule at num/den packets per second: deadlines (ns after start) of packets first.. first+count-1. */
   ppsDeadlines(num: bigint, den: bigint, first: bigint, count: number): BigUint64Array;
+  /** The replay's pacing stage driven by a simulated sender (native/test/test_addon.cc). */
+  pacerSimulate(config: PacerSimConfig, len: Uint32Array, sec: Float64Array, nsec: Uint32Array, passStart: Uint8Array): PacerSimResult;
   netmapTest: NetmapTestHooks;
 }
 

@@ -1,0 +1,104 @@
+// Rewriting on the way to an Ethernet port, on the native path (no per-packet JS): --dmac/--smac,
+// and records whose link type is not Ethernet given an Ethernet header where that is well defined
+// (raw IPv4/IPv6, BSD and OpenBSD loopback with an IPv4/IPv6 family). Anything else is refused
+// (counted as failed), never sent as garbage.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace nmc {
+
+// LINKTYPE_ values (tcpdump.org registry).
+enum : uint16_t {
+  kLinkNull = 0,       // 4-byte address family, in the byte order of the host that wrote it
+  kLinkEthernet = 1,
+  kLinkRaw = 101,      // raw IP, version from the first nibble
+  kLinkLoop = 108,     // 4-byte address family, network byte order
+  kLinkIpv4 = 228,
+  kLinkIpv6 = 229,
+};
+
+struct MacRewrite {
+  bool set_dmac = false, set_smac = false;
+  uint8_t dmac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};  // for headers we make: broadcast
+  uint8_t smac[6] = {0, 0, 0, 0, 0, 0};
+  bool any() const { return set_dmac || set_smac; }
+};
+
+class FrameRewrite {
+ public:
+  static constexpr uint32_t kEthHeader = 14;
+
+  explicit FrameRewrite(const MacRewrite& m) : mac_(m) {}
+
+  // Whether records of this link type can go to an Ethernet port at all.
+  static bool convertible(uint16_t link) {
+    return link == kLinkEthernet || link == kLinkRaw || link == kLinkIpv4 || link == kLinkIpv6 || link == kLinkNull || link == kLinkLoop;
+  }
+  // Whether a record of this link type needs the scratch copy (false: send it as it is).
+  bool needed(uint16_t link) const { return link != kLinkEthernet || mac_.any(); }
+
+  // The frame to send for record [data, len) of link type `link`; nullptr if it cannot be made
+  // an Ethernet frame (unknown family or IP version, too short). *out_len is its length.
+  const uint8_t* apply(uint16_t link, const uint8_t* data, uint32_t len, uint32_t* out_len) {
+    uint16_t ethertype = 0;
+    uint32_t skip = 0;
+    switch (link) {
+      case kLinkEthernet:
+        if (len < kEthHeader) return nullptr;
+        scratch_.assign(data, data + len);
+        if (mac_.set_dmac) std::memcpy(scratch_.data(), mac_.dmac, 6);
+        if (mac_.set_smac) std::memcpy(scratch_.data() + 6, mac_.smac, 6);
+        *out_len = len;
+        return scratch_.data();
+      case kLinkRaw:
+        ethertype = len ? ip_ethertype(data[0] >> 4) : 0;
+        break;
+      case kLinkIpv4:
+        ethertype = 0x0800;
+        break;
+      case kLinkIpv6:
+        ethertype = 0x86DD;
+        break;
+      case kLinkNull:
+      case kLinkLoop: {
+        if (len < 4) return nullptr;
+        uint32_t be = uint32_t(data[0]) << 24 | uint32_t(data[1]) << 16 | uint32_t(data[2]) << 8 | data[3];
+        uint32_t le = uint32_t(data[3]) << 24 | uint32_t(data[2]) << 16 | uint32_t(data[1]) << 8 | data[0];
+        // DLT_NULL's family is in the writer's byte order: a family is small, so one order fits.
+        uint32_t family = link == kLinkLoop ? be : (be < 256 ? be : le);
+        ethertype = family_ethertype(family);
+        skip = 4;
+        break;
+      }
+      default:
+        return nullptr;
+    }
+    if (ethertype == 0) return nullptr;
+    uint32_t body = len - skip;
+    scratch_.resize(kEthHeader + body);
+    std::memcpy(scratch_.data(), mac_.dmac, 6);
+    std::memcpy(scratch_.data() + 6, mac_.smac, 6);
+    scratch_[12] = uint8_t(ethertype >> 8);
+    scratch_[13] = uint8_t(ethertype);
+    std::memcpy(scratch_.data() + kEthHeader, data + skip, body);
+    *out_len = kEthHeader + body;
+    return scratch_.data();
+  }
+
+ private:
+  static uint16_t ip_ethertype(unsigned version) { return version == 4 ? 0x0800 : version == 6 ? 0x86DD : 0; }
+  // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD, OpenBSD), 28 (FreeBSD), 30 (macOS).
+  static uint16_t family_ethertype(uint32_t f) {
+    if (f == 2) return 0x0800;
+    if (f == 10 || f == 24 || f == 28 || f == 30) return 0x86DD;
+    return 0;
+  }
+
+  MacRewrite mac_;
+  std::vector<uint8_t> scratch_;
+};
+
+}  // namespace nmc

@@ -1,0 +1,194 @@
+// Pacing, as its own stage of the replay: the schedule (when each packet is due) and the policy
+// (given a due time and the clock, flush the burst, wait, or put the packet now).
+//
+// The replay loop reads: record, due time, pacer decides wait/flush, put. The pacer never reads
+// the clock itself: the loop hands it readings, and asks for a fresh one only when a packet does
+// not look due by the last reading. A sender that runs behind (or a burst released by a quantum)
+// therefore reads the clock once per burst, not once per packet.
+//
+// Every deadline is computed from the start of the replay (never from the previous packet), in
+// 128-bit integer arithmetic, so there is no drift over hours and no overflow over billions of
+// packets.
+#pragma once
+
+#include <cstdint>
+
+namespace nmc {
+
+enum class RateMode : uint8_t { kTopspeed, kPps, kBps, kMultiplier };
+
+class Schedule {
+ public:
+  // rate: packets/s (kPps) or bits/s (kBps), as a rational rate_num / rate_den.
+  // multiplier: trace timing scaled by mult_num / mult_den (2 = twice as fast).
+  Schedule(RateMode mode, uint64_t rate_num, uint64_t rate_den, uint64_t mult_num, uint64_t mult_den)
+      : mode_(mode), rate_num_(rate_num ? rate_num : 1), rate_den_(rate_den ? rate_den : 1), mult_num_(mult_num ? mult_num : 1), mult_den_(mult_den ? mult_den : 1) {}
+
+  RateMode mode() const { return mode_; }
+  bool paced() const { return mode_ != RateMode::kTopspeed; }
+
+  // Deadline (ns after start) of the next packet, given how many packets and bits went before
+  // it and, for kMultiplier, its timestamp relative to the trace's first packet (ns).
+  uint64_t deadline(uint64_t packets_before, uint64_t bits_before, int64_t trace_rel_ns) const {
+    using u128 = unsigned __int128;
+    switch (mode_) {
+      case RateMode::kPps:
+        return pps_deadline(packets_before);
+      case RateMode::kBps:
+        return uint64_t(u128(bits_before) * 1000000000u * rate_den_ / rate_num_);
+      case RateMode::kMultiplier:
+        if (trace_rel_ns <= 0) return 0;
+        return uint64_t(u128(uint64_t(trace_rel_ns)) * mult_den_ / mult_num_);
+      default:
+        return 0;
+    }
+  }
+
+  // Packet k of a fixed packet rate: k * 1e9 * den / num, kept as an exact quotient and
+  // remainder that advance together when asked for k+1 (no division per packet, no drift).
+  uint64_t pps_deadline(uint64_t k) const {
+    using u128 = unsigned __int128;
+    if (k != pps_k_ + 1 || k == 0) {  // anything but the next packet: compute from scratch
+      u128 total = u128(k) * 1000000000u * rate_den_;
+      pps_q_ = uint64_t(total / rate_num_);
+      pps_r_ = uint64_t(total % rate_num_);
+      if (!pps_step_ready_) {
+        u128 step = u128(1000000000u) * rate_den_;
+        pps_step_q_ = uint64_t(step / rate_num_);
+        pps_step_r_ = uint64_t(step % rate_num_);
+        pps_step_ready_ = true;
+      }
+    } else {
+      pps_q_ += pps_step_q_;
+      pps_r_ += pps_step_r_;
+      if (pps_r_ >= rate_num_) {
+        pps_r_ -= rate_num_;
+        ++pps_q_;
+      }
+    }
+    pps_k_ = k;
+    return pps_q_;
+  }
+
+ private:
+  mutable uint64_t pps_k_ = UINT64_MAX, pps_q_ = 0, pps_r_ = 0, pps_step_q_ = 0, pps_step_r_ = 0;
+  mutable bool pps_step_ready_ = false;
+  RateMode mode_;
+  uint64_t rate_num_, rate_den_, mult_num_, mult_den_;
+};
+
+// Trace time of each record, in ns from the trace's first record, continuing across loop passes
+// (each pass starts one average gap after the previous pass ended). Out-of-order stamps never
+// reorder packets; a record without a timestamp goes with the previous one.
+class TraceClock {
+ public:
+  static constexpr uint32_t kNoTs = 0xFFFFFFFFu;
+  void pass_start() { pass_start_pending_ = true; }
+  int64_t rel_ns(double sec, uint32_t nsec);
+
+ private:
+  bool pass_start_pending_ = false;
+  bool have_base_ = false;
+  double base_sec_ = 0;
+  uint32_t base_nsec_ = 0;
+  int64_t pass_offset_ = 0;
+  int64_t pass_last_rel_ = 0;
+  uint64_t pass_packets_ = 0;
+};
+
+struct PacerConfig {
+  RateMode mode = RateMode::kTopspeed;
+  uint64_t rate_num = 0, rate_den = 1;  // packets/s or bits/s
+  uint64_t mult_num = 1, mult_den = 1;
+  uint32_t burst = 0;       // most packets per txsync, fixed by the user (0 = automatic)
+  uint32_t ring_slots = 0;  // usable TX slots: no burst may be larger
+};
+
+class Pacer {
+ public:
+  // A sender this late may hand over bigger bursts to catch up.
+  static constexpr uint64_t kLateNs = 20000;
+  // The longest a due packet may wait in a TX slot for the next one to share its sync.
+  static constexpr uint64_t kMaxHoldNs = 20000;
+  // Rates above this are paced in quanta of kQuantumNs: sleep, then send what is due as one
+  // burst, instead of spinning between deadlines a few hundred ns apart (which would take a
+  // whole core from the receiver).
+  static constexpr uint64_t kQuantumRatePps = 4000000;
+  static constexpr uint64_t kQuantumNs = 50000;
+  // How long after running late a sender may hold packets for a shared sync.
+  static constexpr uint64_t kHoldWindowNs = 1000000;
+  // Automatic bursts: small while on time, the topspeed size once late.
+  static constexpr uint32_t kBurstOnTime = 64;
+  static constexpr uint32_t kBurstTopspeed = 512;
+
+  explicit Pacer(const PacerConfig& cfg);
+
+  bool paced() const { return sched_.paced(); }
+  RateMode mode() const { return sched_.mode(); }
+
+  // Deadline (ns after start) of the next packet; trace_ns matters in kMultiplier mode only.
+  uint64_t due(int64_t trace_ns) const { return sched_.deadline(packets_, bits_, trace_ns); }
+  // The packet that was due went into a slot (len bytes).
+  void queued(uint32_t len) {
+    ++packets_;
+    bits_ += uint64_t(len) * 8;
+  }
+
+  // Clock readings, in ns after the start. A packet due by the last reading is due now, so the
+  // loop needs to read the clock only when needs_clock(due).
+  bool needs_clock(uint64_t due) const { return due > now_; }
+  void saw_clock(uint64_t now) {
+    if (now > now_) now_ = now;
+  }
+  uint64_t now() const { return now_; }
+
+  // What to do before putting the packet due at `due` (needs_clock(due) answered first).
+  // burst_n: packets put since the last sync; burst_first_due: the first one's deadline.
+  struct Step {
+    bool flush = false;       // hand the burst over first
+    uint64_t wait_until = 0;  // then wait until this time (ns after start); 0 = put it now
+    bool coarse = false;      // a plain sleep will do (quanta): no spinning for precision
+  };
+  Step step(uint64_t due, uint32_t burst_n, uint64_t burst_first_due);
+
+  // The whole pacing stage between "due time" and "put", written once for the replay loop and
+  // for the pacer's tests (which drive it with a simulated clock and port). S supplies
+  //   uint64_t clock()                 now, ns after the start
+  //   bool flush()                     txsync the burst (reporting its clock reading with
+  //                                    saw_clock and its cost with synced); false on a port error
+  //   void wait(uint64_t until, bool coarse)
+  //   uint32_t burst_n(); uint64_t burst_first_due()
+  // False if a flush failed.
+  template <class S>
+  bool before_put(uint64_t due, S& s) {
+    // The common case, inline: due by the last reading and not late enough to change anything.
+    // (Lateness is acted on once per clock reading.)
+    if (due <= now_ && (now_ - due <= kLateNs || late_seen_at_ == now_)) return true;
+    if (needs_clock(due)) saw_clock(s.clock());
+    Step st = step(due, s.burst_n(), s.burst_first_due());
+    if (st.flush && !s.flush()) return false;
+    if (st.wait_until) {
+      s.wait(st.wait_until, st.coarse);
+      saw_clock(s.clock());
+    }
+    return true;
+  }
+
+  // Most packets in the burst before it must be synced.
+  uint32_t burst_cap() const { return burst_cap_; }
+  // A sync handed over n packets and took cost_ns.
+  void synced(uint32_t n, uint64_t cost_ns);
+  uint64_t sync_cost_ns() const { return sync_cost_ns_; }
+
+ private:
+  Schedule sched_;
+  uint64_t packets_ = 0, bits_ = 0;
+  uint64_t now_ = 0;
+  uint32_t burst_on_time_, burst_late_, burst_cap_;
+  uint64_t quantum_ns_ = 0;    // pacing in quanta (very high rates), else 0
+  uint64_t sync_cost_ns_ = 0;  // running average of a single-packet txsync on this port
+  uint64_t hold_until_ = 0;    // holding allowed until then (ns after start)
+  uint64_t late_seen_at_ = UINT64_MAX;  // the clock reading at which lateness was last acted on
+};
+
+}  // namespace nmc
