@@ -3,25 +3,15 @@
 // from the same static library as nmcap.node, so the code under test is the code that ships.
 import { createRequire } from 'node:module';
 
-import type { PacerSimConfig, PacerSimResult, PortOptions, RingKind, TsSource } from '../../src/ports/binding.js';
-import type { NetmapName } from '../../src/ports/binding.js';
+import type { NetmapName, PacerSimConfig, PacerSimResult, PortOptions, RingKind, RingState, TsSource } from '../../src/ports/binding.js';
 
 /** One ring adapter of a netmapTest.Region, with byte offsets into the region's Buffer. */
-export interface NetmapTestRing {
-  index: number;
+export interface NetmapTestRing extends RingState {
   isTx: boolean;
-  numSlots: number;
-  bufSize: number;
-  head: number;
-  cur: number;
-  tail: number;
-  flags: number;
-  tsNs: bigint;
   tsSource: TsSource;
   numBufs: number;
   slotOffset: number;
   bufOffset: number;
-  space: number;
 }
 
 /** The netmap backend's ring adapters attached to a memory image in a Buffer (the test plays the kernel). */
