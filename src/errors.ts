@@ -66,6 +66,48 @@ export class PcapWriteError extends NmcapError {
   }
 }
 
+/** Codes of OutputError: the file (or pipe) that packets go to stopped taking them. */
+export const OutputErrorCode = {
+  /** The file system is full (ENOSPC). */
+  NO_SPACE: 'ERR_OUTPUT_NO_SPACE',
+  /** A disk quota is exhausted (EDQUOT). */
+  QUOTA: 'ERR_OUTPUT_QUOTA',
+  /** The file reached the largest size allowed (EFBIG, ulimit -f). */
+  TOO_BIG: 'ERR_OUTPUT_TOO_BIG',
+  /** The reader of a pipe went away (EPIPE). */
+  BROKEN_PIPE: 'ERR_OUTPUT_BROKEN_PIPE',
+  /** Any other failed write (EIO, ...). */
+  IO: 'ERR_OUTPUT_IO',
+} as const;
+export type OutputErrorCode = (typeof OutputErrorCode)[keyof typeof OutputErrorCode];
+
+const OUTPUT_CODE_OF_ERRNO: Record<string, OutputErrorCode> = {
+  ENOSPC: OutputErrorCode.NO_SPACE,
+  EDQUOT: OutputErrorCode.QUOTA,
+  EFBIG: OutputErrorCode.TOO_BIG,
+  EPIPE: OutputErrorCode.BROKEN_PIPE,
+};
+
+/**
+ * A write to an output failed. `output` names it (a path, "stdout"), `cause` is the system error;
+ * what did reach the output is said by the sink that raised it (ByteSink.failure).
+ */
+export class OutputError extends NmcapError {
+  readonly output: string;
+  readonly errno: string | undefined;
+
+  constructor(output: string, cause: unknown) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const raw = cause instanceof Error ? cause.message : String(cause);
+    // Node's "ENOSPC: no space left on device, write" reads better as "No space left on device".
+    const m = /^E[A-Z]+: (.*?)(?:, \w+)?$/.exec(raw);
+    const why = m === null ? raw : m[1]!.charAt(0).toUpperCase() + m[1]!.slice(1);
+    super(OUTPUT_CODE_OF_ERRNO[errno ?? ''] ?? OutputErrorCode.IO, `cannot write ${output}: ${why}`, { cause });
+    this.output = output;
+    this.errno = errno;
+  }
+}
+
 /** Codes of warnings: the reader carried on, but the caller should know. */
 export const PcapWarningCode = {
   /** The last record of the file is cut short (a capture killed mid-write); complete packets were read. */

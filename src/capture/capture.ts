@@ -1,12 +1,11 @@
 // A live capture: opens a port's RX rings, runs the native capture loop, and writes what it hands
 // over (ready-made EPBs) after the SHB and IDBs this side writes; at the end one ISB per
 // interface with the counters the backend really measured.
-import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 import { cpus, release, type } from 'node:os';
 import type { Writable } from 'node:stream';
 
 import { NmcapError, PortError } from '../errors.js';
-import { PcapngWriter, RES_MICRO, RES_NANO, openSink, type ByteSink } from '../pcap/index.js';
+import { PcapngWriter, RES_MICRO, RES_NANO } from '../pcap/index.js';
 import {
   native,
   type CaptureBatchEvent,
@@ -18,6 +17,7 @@ import {
 } from '../ports/binding.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { VERSION } from '../version.js';
+import { CaptureFiles, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan } from './rotation.js';
 
 export interface CaptureOptions {
   /** port name: pipe:NAME}N, af_packet:eth0, eth0, ... */
@@ -40,17 +40,26 @@ export interface CaptureOptions {
   buffers?: number;
   /** how long a partly filled buffer may wait before it is written (default 100 ms) */
   flushMs?: number;
+  /** -b: a series of files instead of one (output must be a path) */
+  rotation?: RotationPlan;
+  /** -a filesize / -a files */
+  fileStop?: FileStopPlan;
   comment?: string;
   /** the rings are open: time to say "listening on ..." */
   onListening?: (port: OpenedPort) => void;
   onProgress?: (p: CaptureProgress) => void;
 }
 
-export type CaptureEndReason = CaptureEndEvent['reason'];
+/** Why the capture ended: the loop's reason, or a file stop condition (-a filesize, -a files). */
+export type CaptureEndReason = CaptureEndEvent['reason'] | 'filesize' | 'files';
 
 export interface CaptureResult {
-  /** packets written to the file */
+  /** packets taken from the port's rings */
   captured: number;
+  /** packets in the files, as they are on disk (fewer than captured only after a failed write or a file stop condition) */
+  written: number;
+  /** the complete files, in order (with -b files:N the ones kept) */
+  files: string[];
   /** packets the backend saw for us (incl. dropped ones); null = this backend cannot know */
   received: number | null;
   /** packets lost before we could read them; null = unknown */
@@ -64,7 +73,7 @@ export interface CaptureResult {
   error?: NmcapError;
   port: string;
   backend: string;
-  /** bytes of the output file */
+  /** bytes of the output files */
   fileBytes: number;
 }
 
@@ -107,75 +116,83 @@ export class Capture {
     const o = this.opts;
     const snaplen = o.snaplen && o.snaplen > 0 ? o.snaplen : DEFAULT_SNAPLEN;
     const opened = openPort(o.port, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue });
-    let sink: ByteSink | undefined;
-    // A path: we hold the fd, so the native side can keep the file allocated ahead of the writer
-    // and we can trim what it allocated beyond the end when we are done.
-    const fd = typeof o.output === 'string' && o.output !== '-' ? openSync(o.output, 'w') : undefined;
+    let files: CaptureFiles | undefined;
     try {
-      sink = openSink(fd ?? o.output);
-      const writer = new PcapngWriter(sink, {
-        userAppl: `nmcap ${VERSION}`,
-        os: `${type()} ${release()}`,
-        hardware: cpus()[0]?.model,
-        comments: o.comment ? [o.comment] : undefined,
-      });
       const ts = timestampPolicy(opened.info.tsSource);
       const rings = opened.info.rxRings;
-      const ifaces: number[] = [];
-      for (let i = 0; i < rings; i++) {
-        ifaces.push(
-          writer.addInterface({
-            linkType: opened.info.linkType,
-            snapLen: snaplen,
-            name: opened.info.ifname,
-            description: describeRing(opened.info, i, rings, ts.note),
-            tsResolution: ts.resolution,
-          }),
-        );
-      }
+      const ifaces = Array.from({ length: rings }, (_, i) => i);
+      let end: CaptureEndEvent | undefined;
+      let stopWhy: 'filesize' | 'files' | undefined;
+      // Every file gets the same SHB and IDBs (EPBs name interfaces by index), and ISBs of its own.
+      const layout: FileLayout = {
+        begin: (sink) => {
+          const writer = new PcapngWriter(sink, {
+            userAppl: `nmcap ${VERSION}`,
+            os: `${type()} ${release()}`,
+            hardware: cpus()[0]?.model,
+            comments: o.comment ? [o.comment] : undefined,
+          });
+          for (let i = 0; i < rings; i++) {
+            writer.addInterface({
+              linkType: opened.info.linkType,
+              snapLen: snaplen,
+              name: opened.info.ifname,
+              description: describeRing(opened.info, i, rings, ts.note),
+              tsResolution: ts.resolution,
+            });
+          }
+          return writer;
+        },
+        end: (writer, file, last) => writeStats(writer, file, last ? end : undefined, ifaces, opened.info),
+      };
+      files = new CaptureFiles({
+        output: o.output,
+        rotation: o.rotation,
+        stop: o.fileStop,
+        layout,
+        tsDivisors: ifaces.map(() => ts.divisor),
+        onStop: (why) => {
+          stopWhy ??= why;
+          this.stop();
+        },
+      });
       o.onListening?.(opened);
-      const end = await this.drive(opened, sink, snaplen, ifaces, ts.divisor, fd);
-      writeStats(writer, end, ifaces, opened.info);
-      await writer.close();
-      if (fd !== undefined && fstatSync(fd).isFile()) ftruncateSync(fd, sink.bytesWritten);
+      end = await this.drive(opened, files, snaplen, ifaces, ts.divisor);
+      const out = await files.close();
       const seconds = end.firstTsNs !== null && end.lastTsNs !== null ? Number(end.lastTsNs - end.firstTsNs) / 1e9 : 0;
+      const portError =
+        end.reason === 'error'
+          ? (PortError.from(Object.assign(new Error(end.message), { code: end.code || 'ERR_PORT_IO' })) as NmcapError)
+          : undefined;
       return {
-        captured: end.packets,
+        // Packets handed over after a stop condition are as good as left in the ring (like -c).
+        captured: end.packets - out.discarded,
+        written: out.written,
+        files: out.files,
         received: toNumber(end.rxReceived),
         dropped: toNumber(end.rxDrops),
         bytes: end.wireBytes,
         truncated: end.truncated,
         seconds,
-        reason: end.reason,
-        error:
-          end.reason === 'error'
-            ? (PortError.from(Object.assign(new Error(end.message), { code: end.code || 'ERR_PORT_IO' })) as NmcapError)
-            : undefined,
+        reason: out.failure !== undefined || portError !== undefined ? 'error' : (stopWhy ?? end.reason),
+        error: out.failure?.error ?? portError,
         port: opened.name,
         backend: opened.info.backend,
-        fileBytes: sink.bytesWritten,
+        fileBytes: out.bytes,
       };
     } finally {
       opened.port.close();
-      if (fd !== undefined) closeSync(fd);
     }
   }
 
-  private drive(
-    opened: OpenedPort,
-    sink: ByteSink,
-    snaplen: number,
-    ifaces: number[],
-    divisor: number,
-    fd: number | undefined,
-  ): Promise<CaptureEndEvent> {
+  private drive(opened: OpenedPort, files: CaptureFiles, snaplen: number, ifaces: number[], divisor: number): Promise<CaptureEndEvent> {
     const o = this.opts;
     const bufferSize = Math.max(o.bufferSize ?? 4 << 20, snaplen + 64, 65536);
     const nbuf = Math.max(2, o.buffers ?? 4);
     const buffers: Buffer[] = [];
-    let writeError: unknown;
     let writes = Promise.resolve();
-    return new Promise<CaptureEndEvent>((resolve, reject) => {
+    const prealloc = files.preallocatable();
+    return new Promise<CaptureEndEvent>((resolve) => {
       const session = new native.CaptureSession(
         opened.port,
         {
@@ -185,29 +202,29 @@ export class Capture {
           flushMs: o.flushMs ?? 100,
           ifaces,
           tsDivisors: ifaces.map(() => divisor),
-          preallocateFd: fd,
-          preallocateFrom: sink.bytesWritten,
+          preallocateFd: prealloc?.fd,
+          preallocateFrom: prealloc?.from ?? 0,
         },
         ((kind: 'batch' | 'end', ev: CaptureBatchEvent | CaptureEndEvent) => {
           if (kind === 'batch') {
             const b = ev as CaptureBatchEvent;
             o.onProgress?.(b);
-            if (writeError !== undefined || b.bytes === 0) {
+            if (b.bytes === 0) {
               session.recycle(b.id);
               return;
             }
             // In order, without copying; the buffer goes back to the native thread once written.
-            writes = sink.writeOwned(buffers[b.id].subarray(0, b.bytes)).then(
+            // After a failed write the files still see every buffer, to count what did not make it.
+            writes = files.write(buffers[b.id]!.subarray(0, b.bytes)).then(
               () => session.recycle(b.id),
-              (e: unknown) => {
-                writeError = e;
+              () => {
                 session.stop(); // the file cannot take more: end the capture
                 session.recycle(b.id);
               },
             );
           } else {
             const end = ev as CaptureEndEvent;
-            writes.then(() => (writeError !== undefined ? reject(writeError) : resolve(end)));
+            void writes.then(() => resolve(end));
           }
         }) as never,
       );
@@ -229,24 +246,26 @@ function describeRing(info: NativePortInfo, ring: number, rings: number, tsNote:
 }
 
 /**
- * One ISB per interface at close. Port-wide counters (received, dropped) can only be split per
- * ring where the backend counts per ring; otherwise they go on the first interface only, with a
- * comment saying so. Unknown counters are left out, never written as 0.
+ * One ISB per interface at the end of each file. Port-wide counters (received, dropped) are known
+ * only at the end of the capture: they go in the last file's ISB, on the first interface (they
+ * cannot be split per ring), with a comment saying so; earlier files say how many packets they
+ * hold. Unknown counters are left out, never written as 0.
  */
-function writeStats(writer: PcapngWriter, end: CaptureEndEvent, ifaces: number[], info: NativePortInfo): void {
+function writeStats(writer: PcapngWriter, file: FileStats, end: CaptureEndEvent | undefined, ifaces: number[], info: NativePortInfo): void {
   const now = BigInt(Date.now()) * 1_000_000n;
   ifaces.forEach((iface, i) => {
     const first = i === 0;
     const comments: string[] = [];
     if (first && ifaces.length > 1) comments.push(`counters cover all ${ifaces.length} RX rings of ${info.name}`);
-    if (first && end.rxDrops === null) comments.push(`${info.backend} cannot count drops: unknown, not zero`);
+    if (first && end === undefined) comments.push(`packets in this file; the port's counters are in the last file's statistics`);
+    if (first && end !== undefined && end.rxDrops === null) comments.push(`${info.backend} cannot count drops: unknown, not zero`);
     writer.writeStats(iface, {
-      ts: end.lastTsNs ?? now,
-      startTime: first ? (end.firstTsNs ?? undefined) : undefined,
-      endTime: first ? (end.lastTsNs ?? undefined) : undefined,
-      ifRecv: first ? end.rxReceived : null,
-      osDrop: first ? end.rxDrops : null,
-      usrDeliv: first ? BigInt(end.packets) : null,
+      ts: file.lastTsNs ?? end?.lastTsNs ?? now,
+      startTime: first ? (file.firstTsNs ?? undefined) : undefined,
+      endTime: first ? (file.lastTsNs ?? undefined) : undefined,
+      ifRecv: first && end !== undefined ? end.rxReceived : null,
+      osDrop: first && end !== undefined ? end.rxDrops : null,
+      usrDeliv: first ? BigInt(file.packets) : null,
       comments: comments.length ? comments : undefined,
     });
   });

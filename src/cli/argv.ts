@@ -56,6 +56,10 @@ export function scanArgs(argv: readonly string[], defs: readonly OptionDef[]): R
       if (value === undefined || (value.startsWith('-') && value !== '-')) return undefined;
       i++;
     }
+    if (def.multiple === true) {
+      ((out[key] as string[] | undefined) ?? (out[key] = [])).push(value);
+      continue;
+    }
     if (key in out) return undefined; // a repeated value option: let yargs decide
     if (def.choices !== undefined && !def.choices.includes(value)) return undefined;
     if (def.type === 'number') {

@@ -28,6 +28,8 @@ export interface OptionDef {
   choices?: readonly string[];
   /** Shown as the value placeholder in help. */
   arg?: string;
+  /** May be given several times (-b filesize:1000 -b files:5): the value is then a list. */
+  multiple?: boolean;
 }
 
 /** nmcap's options, for offline reading (-r) and live capture (-i). */
@@ -46,6 +48,23 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'count', short: 'c', type: 'number', arg: 'N', describe: 'stop after N packets' },
   { name: 'snaplen', short: 's', type: 'number', arg: 'BYTES', describe: 'live: keep at most BYTES of each packet (default and 0: 262144)' },
   { name: 'duration', type: 'number', arg: 'S', describe: 'live: stop after S seconds' },
+  {
+    name: 'ring-buffer',
+    short: 'b',
+    type: 'string',
+    arg: 'RULE',
+    multiple: true,
+    describe:
+      'live, as dumpcap: a new file on filesize:KB, duration:S, interval:S (on wall-clock multiples) or packets:N; files:N keeps the newest N; printname:FILE (or stdout, stderr) gets each completed file name. Files are named OUT_00001_YYYYmmddHHMMSS.EXT',
+  },
+  {
+    name: 'autostop',
+    short: 'a',
+    type: 'string',
+    arg: 'COND',
+    multiple: true,
+    describe: 'live: stop on filesize:KB (the file would grow past KB; 1 kB = 1000 bytes) or files:N (after N files)',
+  },
   { name: 'no-promiscuous-mode', short: 'p', type: 'boolean', describe: 'live: do not put the interface into promiscuous mode' },
   { name: 'queue', type: 'number', arg: 'N', describe: 'live: capture hardware queue N only (default: all queues)' },
   { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
@@ -70,6 +89,8 @@ export interface NmcapArgs {
   duration?: number;
   noPromiscuousMode?: boolean;
   queue?: number;
+  ringBuffer?: string[];
+  autostop?: string[];
   read?: string;
   write?: string;
   format?: string;
@@ -95,7 +116,7 @@ export function validateArgs(a: NmcapArgs): void {
   if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');
   if (a.interface === '') throw new UsageError('-i needs a port name (an interface, or pipe:NAME}N)');
   if (a.interface === undefined) {
-    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue]] as const) {
+    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue], ['-b', a.ringBuffer], ['-a', a.autostop]] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }
   } else if (a.format !== undefined && a.format !== 'pcapng') {

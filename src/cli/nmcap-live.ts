@@ -5,6 +5,7 @@
 import { PassThrough } from 'node:stream';
 
 import { Capture, type CaptureResult } from '../capture/capture.js';
+import { parseFileArgs } from './capture-files-args.js';
 import { linkTypeName } from '../pcap/index.js';
 import { openTrace } from '../pcap/reader.js';
 import type { OpenedPort } from '../ports/open.js';
@@ -15,6 +16,10 @@ import { printPackets } from './nmcap-offline.js';
 /** tcpdump's end-of-capture lines, honest about what the backend cannot count. */
 export function statsLines(r: CaptureResult): string[] {
   const lines = [`${r.captured} packet${r.captured === 1 ? '' : 's'} captured`];
+  if (r.written !== r.captured || r.files.length > 1) {
+    const where = r.files.length === 1 ? r.files[0] : `${r.files.length} files`;
+    lines.push(`${r.written} packet${r.written === 1 ? '' : 's'} written to ${where}`);
+  }
   lines.push(
     r.received === null
       ? `packets received by port: unknown (${r.backend} keeps no such counter)`
@@ -32,6 +37,8 @@ export function statsLines(r: CaptureResult): string[] {
 export function statsJson(r: CaptureResult, output: string | undefined): Record<string, unknown> {
   return {
     captured: r.captured,
+    written: r.written,
+    files: r.files,
     received: r.received,
     dropped: r.dropped,
     bytes: r.bytes,
@@ -56,13 +63,16 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   const snaplen = a.snaplen && a.snaplen > 0 ? a.snaplen : 262144;
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
+  const fileArgs = parseFileArgs(a);
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
   const capture = new Capture({
     port: a.interface!,
     output: printing ? pass! : toStdout ? process.stdout : a.write!,
     snaplen,
-    count: a.count,
-    duration: a.duration,
+    count: a.count ?? fileArgs.count,
+    duration: a.duration ?? fileArgs.duration,
+    rotation: fileArgs.rotation,
+    fileStop: fileArgs.fileStop,
     promisc: a.noPromiscuousMode !== true,
     queue: a.queue,
     // Printing wants packets on screen promptly; files want big writes.

@@ -275,20 +275,22 @@ async function rewrite(
     warnLine(`classic pcap cannot hold name resolution, statistics, secrets or custom blocks: ${pcap.dropped} dropped`);
   }
   const toStdout = a.write === '-';
+  // After a failed write the sink cut the file to its last whole block: count what is in it.
+  const written = total - (sink.failure?.packetsLost ?? 0);
   if (a.json === true) {
     const stats = {
       read: total,
-      written: total,
+      written,
       format: format === 'pcap-ns' ? 'pcap' : format,
       output: a.write,
-      bytes: sink.bytesWritten,
+      bytes: sink.failure?.bytes ?? sink.bytesWritten,
       warnings: warnings.map((w) => w.message),
       error: failure === undefined ? null : describeError(failure),
       interrupted: interrupted(),
     };
     (toStdout ? process.stderr : process.stdout).write(`${JSON.stringify(stats)}\n`);
-  } else if (a.quiet !== true && failure === undefined) {
-    process.stderr.write(`${total} packet${total === 1 ? '' : 's'} read\n${total} packet${total === 1 ? '' : 's'} written\n`);
+  } else if (a.quiet !== true && (failure === undefined || sink.failure !== undefined)) {
+    process.stderr.write(`${total} packet${total === 1 ? '' : 's'} read\n${written} packet${written === 1 ? '' : 's'} written\n`);
   }
   if (failure !== undefined) return reportError(failure);
   return signalExit() ?? EXIT_OK;

@@ -69,6 +69,10 @@ export async function parseWithYargs(
   for (const d of defs) {
     const v = parsed[d.name];
     if (v === undefined) continue;
+    if (d.multiple === true) {
+      out[camel(d.name)] = (Array.isArray(v) ? v : [v]).map(String);
+      continue;
+    }
     if (Array.isArray(v)) throw new UsageError(`--${d.name} given more than once`);
     if (d.type === 'count' && v === 0) continue;
     out[camel(d.name)] = v;

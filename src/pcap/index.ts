@@ -40,7 +40,7 @@ export {
 } from './encode.js';
 export type { OptionValue, ShbFields, InterfaceFields, EpbFields, IsbFields, NrbFields, PcapHeaderFields } from './encode.js';
 export { openSink } from './sink.js';
-export type { ByteSink, SinkOptions } from './sink.js';
+export type { ByteSink, SinkOptions, SinkFailure, BlockFraming } from './sink.js';
 export { PcapngWriter } from './writer-pcapng.js';
 export type { PcapngWriterOptions, InterfaceOptions, PacketToWrite, StatsToWrite } from './writer-pcapng.js';
 export { PcapWriter } from './writer-pcap.js';
