@@ -88,6 +88,14 @@ const OUTPUT_CODE_OF_ERRNO: Record<string, OutputErrorCode> = {
   EPIPE: OutputErrorCode.BROKEN_PIPE,
 };
 
+const OUTPUT_ERRNO_TEXT: Record<string, string> = {
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  EFBIG: 'File too large',
+  EPIPE: 'Broken pipe',
+  EIO: 'Input/output error',
+};
+
 /**
  * A write to an output failed. `output` names it (a path, "stdout"), `cause` is the system error;
  * what did reach the output is said by the sink that raised it (ByteSink.failure).
@@ -99,9 +107,10 @@ export class OutputError extends NmcapError {
   constructor(output: string, cause: unknown) {
     const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
     const raw = cause instanceof Error ? cause.message : String(cause);
-    // Node's "ENOSPC: no space left on device, write" reads better as "No space left on device".
+    // Node's "ENOSPC: no space left on device, write" and a stream's "write EPIPE" read better
+    // as the C library says them.
     const m = /^E[A-Z]+: (.*?)(?:, \w+)?$/.exec(raw);
-    const why = m === null ? raw : m[1]!.charAt(0).toUpperCase() + m[1]!.slice(1);
+    const why = OUTPUT_ERRNO_TEXT[errno ?? ''] ?? (m === null ? raw : m[1]!.charAt(0).toUpperCase() + m[1]!.slice(1));
     super(OUTPUT_CODE_OF_ERRNO[errno ?? ''] ?? OutputErrorCode.IO, `cannot write ${output}: ${why}`, { cause });
     this.output = output;
     this.errno = errno;
