@@ -85,6 +85,9 @@ const EPB = 6;
 
 type CutReason = 'size' | 'packets' | 'time';
 
+/** How long after a file's deadline a quiet link's file is closed anyway. */
+const QUIET_MARGIN_MS = 1000;
+
 interface OpenFile {
   name: string;
   /** where it is written until complete (same as name without rotation) */
@@ -153,9 +156,10 @@ export class CaptureFiles {
     return this.failure ?? this.current?.sink.failure;
   }
 
-  private open(): OpenFile {
+  /** A new file; its time (-b duration) runs from `startMs` (a previous file's deadline, or now). */
+  private open(startMs?: number): OpenFile {
     const o = this.o;
-    const ms = this.now();
+    const ms = startMs ?? this.now();
     this.fileNo++;
     let name: string;
     let path: string | undefined;
@@ -170,27 +174,34 @@ export class CaptureFiles {
       name = o.output === '-' ? 'stdout' : typeof o.output === 'number' ? `fd ${o.output}` : 'the output stream';
       sink = openSink(o.output, { name });
     }
-    const r = o.rotation;
+    const writer = o.layout.begin(sink);
+    const f: OpenFile = { name, path, fd, sink, writer, packets: 0, firstTsNs: null, lastTsNs: null, startedMs: ms, deadlineMs: Infinity };
+    this.restartPeriod(f, ms);
+    return f;
+  }
+
+  /** The file's time (-b interval, duration) runs from `ms`. */
+  private restartPeriod(f: OpenFile, ms: number): void {
+    const r = this.rotating ? this.o.rotation : undefined;
     let deadlineMs = Infinity;
-    if (this.rotating && r?.interval !== undefined) {
+    if (r?.interval !== undefined) {
       const step = r.interval * 1000;
       deadlineMs = (Math.floor(ms / step) + 1) * step;
     }
-    if (this.rotating && r?.duration !== undefined) deadlineMs = Math.min(deadlineMs, ms + r.duration * 1000);
-    const writer = o.layout.begin(sink);
-    const f: OpenFile = { name, path, fd, sink, writer, packets: 0, firstTsNs: null, lastTsNs: null, startedMs: ms, deadlineMs };
+    if (r?.duration !== undefined) deadlineMs = Math.min(deadlineMs, ms + r.duration * 1000);
+    f.deadlineMs = deadlineMs;
     this.armQuietTimer(f);
-    return f;
   }
 
   /**
    * A file whose time is up is closed even if no packet comes to push it out (a quiet link).
-   * It fires a little after the deadline, so packets stamped before it are in by then.
+   * It fires well after the deadline (a second), so packets stamped before it are in by then
+   * even on a loaded machine; a busy link ends its files by the packets' timestamps instead.
    */
   private armQuietTimer(f: OpenFile): void {
     clearTimeout(this.quietTimer);
     if (f.deadlineMs === Infinity) return;
-    const delay = Math.max(0, f.deadlineMs - this.now()) + 250;
+    const delay = Math.max(0, f.deadlineMs - this.now()) + QUIET_MARGIN_MS;
     this.quietTimer = setTimeout(() => {
       if (this.current === f && !this.stopped && this.failed === undefined) this.next('time');
     }, delay);
@@ -266,7 +277,13 @@ export class CaptureFiles {
       if (b.readUInt32LE(at) === EPB) {
         if (packets > 0 && size0 + (at - from) + len > limit) return [at, 'size'];
         if (packets >= maxPackets) return [at, 'packets'];
-        if (timed && packets > 0 && this.tsNs(b, at) >= deadlineNs) return [at, 'time'];
+        if (timed && this.tsNs(b, at) >= deadlineNs) {
+          if (packets > 0) return [at, 'time'];
+          // An empty file whose time passed before its first packet (a quiet start): its
+          // period starts again from this packet rather than ending right after it.
+          this.restartPeriod(f, Number(this.tsNs(b, at) / 1_000_000n));
+          return this.cutPoint(f, b, from);
+        }
         packets++;
       }
       at += len;
@@ -281,7 +298,7 @@ export class CaptureFiles {
     if (why === 'size' && stop?.filesize !== undefined && (!this.rotating || stop.filesize <= rotSize)) return this.stopNow('filesize');
     if (stop?.files !== undefined && this.fileNo >= stop.files) return this.stopNow('files');
     if (!this.rotating) return this.stopNow('filesize');
-    this.rotate();
+    this.rotate(why);
   }
 
   private stopNow(why: 'filesize' | 'files'): void {
@@ -290,10 +307,11 @@ export class CaptureFiles {
     this.o.onStop(why);
   }
 
-  private rotate(): void {
+  private rotate(why: CutReason): void {
     const f = this.current!;
     this.closing.push(this.finish(f, false));
-    this.current = this.open();
+    // Periods follow each other without gaps, whenever the packet that ended one came in.
+    this.current = this.open(why === 'time' ? f.deadlineMs : undefined);
   }
 
   /** ISBs, close, rename, ring buffer, printname. */
