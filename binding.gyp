@@ -7,6 +7,8 @@
         "native/js/js_port.cc",
         "native/js/js_capture.cc",
         "native/js/js_replay.cc",
+        "native/js/js_direct_file.cc",
+        "native/loops/direct_writer.cc",
         "native/loops/capture_loop.cc",
         "native/loops/replay_loop.cc",
         "native/ports/port_open.cc",

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "js/js_capture.h"
+#include "js/js_direct_file.h"
 #include "test/js_netmap_test.h"
 #include "loops/pacing.h"
 #include "loops/pcapng_epb.h"
@@ -74,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Port", port);
   exports.Set("CaptureSession", JsCaptureSession::Init(env));
   exports.Set("ReplaySession", JsReplaySession::Init(env));
+  exports.Set("DirectFile", JsDirectFile::Init(env));
   exports.Set("encodeEpb", Napi::Function::New(env, EncodeEpb, "encodeEpb"));
   exports.Set("ppsDeadlines", Napi::Function::New(env, PpsDeadlines, "ppsDeadlines"));
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend

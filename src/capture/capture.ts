@@ -17,7 +17,7 @@ import {
 } from '../ports/binding.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { VERSION } from '../version.js';
-import { CaptureFiles, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan } from './rotation.js';
+import { CaptureFiles, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
 
 export interface CaptureOptions {
   /** port name: pipe:NAME}N, af_packet:eth0, eth0, ... */
@@ -44,6 +44,10 @@ export interface CaptureOptions {
   rotation?: RotationPlan;
   /** -a filesize / -a files */
   fileStop?: FileStopPlan;
+  /** O_DIRECT (auto: where the file system supports it) or buffered writes */
+  writeMode?: WriteModeChoice;
+  /** the files are open: time to say how they are written */
+  onWriteMode?: (m: WriteMode) => void;
   comment?: string;
   /** the rings are open: time to say "listening on ..." */
   onListening?: (port: OpenedPort) => void;
@@ -75,6 +79,8 @@ export interface CaptureResult {
   backend: string;
   /** bytes of the output files */
   fileBytes: number;
+  /** how the files were written */
+  writeMode: WriteMode;
 }
 
 const DEFAULT_SNAPLEN = 262144;
@@ -151,12 +157,14 @@ export class Capture {
         stop: o.fileStop,
         layout,
         tsDivisors: ifaces.map(() => ts.divisor),
+        writeMode: o.writeMode,
         onStop: (why) => {
           stopWhy ??= why;
           this.stop();
         },
       });
       o.onListening?.(opened);
+      o.onWriteMode?.(files.mode);
       end = await this.drive(opened, files, snaplen, ifaces, ts.divisor);
       const out = await files.close();
       const seconds = end.firstTsNs !== null && end.lastTsNs !== null ? Number(end.lastTsNs - end.firstTsNs) / 1e9 : 0;
@@ -179,6 +187,7 @@ export class Capture {
         port: opened.name,
         backend: opened.info.backend,
         fileBytes: out.bytes,
+        writeMode: files.mode,
       };
     } finally {
       opened.port.close();

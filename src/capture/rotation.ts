@@ -13,7 +13,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 
 import type { OutputError } from '../errors.js';
-import { openSink, type ByteSink, type PcapngWriter, type SinkFailure } from '../pcap/index.js';
+import { openAppendSink, openSink, type ByteSink, type PcapngWriter, type SinkFailure } from '../pcap/index.js';
+import { native } from '../ports/binding.js';
 
 /** -b: when to start a new file (any rule that fires first), and how many to keep. */
 export interface RotationPlan {
@@ -64,8 +65,21 @@ export interface CaptureFilesOptions {
   tsDivisors: number[];
   /** a stop condition is met: end the capture (what follows in the buffer is not written) */
   onStop: (why: 'filesize' | 'files') => void;
+  /** auto (default): O_DIRECT where the file system supports it; direct: insist; buffered: never */
+  writeMode?: WriteModeChoice;
+  /** O_DIRECT chunk size in bytes (64 KiB .. 1 MiB; default 1 MiB) */
+  directChunk?: number;
   /** now, in ms since the epoch (tests and interval alignment) */
   now?: () => number;
+}
+
+export type WriteModeChoice = 'auto' | 'direct' | 'buffered';
+
+/** How files are written, and why: reported on stderr and in --json. */
+export interface WriteMode {
+  mode: 'direct' | 'buffered' | 'stream';
+  /** direct: the chunk size; buffered: why not direct */
+  detail: string;
 }
 
 export interface CaptureFilesResult {
@@ -130,6 +144,8 @@ export class CaptureFiles {
   private failure: SinkFailure | undefined;
   private readonly now: () => number;
   private quietTimer: NodeJS.Timeout | undefined;
+  /** How the first file was written (set when it is opened). */
+  mode: WriteMode = { mode: 'buffered', detail: '' };
 
   constructor(private readonly o: CaptureFilesOptions) {
     const r = o.rotation;
@@ -156,6 +172,27 @@ export class CaptureFiles {
     return this.failure ?? this.current?.sink.failure;
   }
 
+  /**
+   * A sink writing `path` with O_DIRECT from the native writer thread, or undefined where the
+   * file system refuses O_DIRECT (tmpfs) or buffered writes were asked for.
+   */
+  private openDirect(path: string, name: string): ByteSink | undefined {
+    const choice = this.o.writeMode ?? 'auto';
+    if (choice === 'buffered') {
+      this.mode = { mode: 'buffered', detail: 'buffered writes asked for' };
+      return undefined;
+    }
+    try {
+      const f = new native.DirectFile(path, this.o.directChunk ?? 1 << 20);
+      this.mode = { mode: 'direct', detail: `O_DIRECT, ${f.chunk >> 10} KiB chunks, preallocated` };
+      return openAppendSink(f, name);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_DIRECT_UNSUPPORTED' || choice === 'direct') throw e;
+      this.mode = { mode: 'buffered', detail: 'the file system does not support O_DIRECT' };
+      return undefined;
+    }
+  }
+
   /** A new file; its time (-b duration) runs from `startMs` (a previous file's deadline, or now). */
   private open(startMs?: number): OpenFile {
     const o = this.o;
@@ -168,9 +205,14 @@ export class CaptureFiles {
     if (typeof o.output === 'string' && o.output !== '-') {
       name = this.rotating ? rotatedName(o.output, this.fileNo, ms) : o.output;
       path = this.rotating ? tempPath(name) : name;
-      fd = openSync(path, 'w', 0o600);
-      sink = openSink(fd, { name });
+      const direct = this.openDirect(path, name);
+      if (direct !== undefined) sink = direct;
+      else {
+        fd = openSync(path, 'w', 0o600);
+        sink = openSink(fd, { name });
+      }
     } else {
+      this.mode = { mode: 'stream', detail: name0(o.output) };
       name = o.output === '-' ? 'stdout' : typeof o.output === 'number' ? `fd ${o.output}` : 'the output stream';
       sink = openSink(o.output, { name });
     }
@@ -401,6 +443,10 @@ export class CaptureFiles {
   get error(): OutputError | undefined {
     return this.failed?.error;
   }
+}
+
+function name0(output: number | Writable | string): string {
+  return output === '-' ? 'stdout' : typeof output === 'number' ? `fd ${output}` : 'stream';
 }
 
 /** EPBs in the whole blocks of b[from, to). */

@@ -58,6 +58,13 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
       'live, as dumpcap: a new file on filesize:KB, duration:S, interval:S (on wall-clock multiples) or packets:N; files:N keeps the newest N; printname:FILE (or stdout, stderr) gets each completed file name. Files are named OUT_00001_YYYYmmddHHMMSS.EXT',
   },
   {
+    name: 'write-mode',
+    type: 'string',
+    arg: 'MODE',
+    choices: ['auto', 'direct', 'buffered'],
+    describe: 'live -w: auto (O_DIRECT where the file system supports it, else buffered), direct or buffered',
+  },
+  {
     name: 'autostop',
     short: 'a',
     type: 'string',
@@ -90,6 +97,7 @@ export interface NmcapArgs {
   noPromiscuousMode?: boolean;
   queue?: number;
   ringBuffer?: string[];
+  writeMode?: string;
   autostop?: string[];
   read?: string;
   write?: string;
@@ -116,7 +124,7 @@ export function validateArgs(a: NmcapArgs): void {
   if (a.read === '') throw new UsageError('-r needs a file name ("-" for stdin)');
   if (a.interface === '') throw new UsageError('-i needs a port name (an interface, or pipe:NAME}N)');
   if (a.interface === undefined) {
-    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue], ['-b', a.ringBuffer], ['-a', a.autostop]] as const) {
+    for (const [flag, v] of [['-s', a.snaplen], ['--duration', a.duration], ['-p', a.noPromiscuousMode], ['--queue', a.queue], ['-b', a.ringBuffer], ['-a', a.autostop], ['--write-mode', a.writeMode]] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }
   } else if (a.format !== undefined && a.format !== 'pcapng') {

@@ -49,6 +49,7 @@ export function statsJson(r: CaptureResult, output: string | undefined): Record<
     backend: r.backend,
     output: output ?? null,
     fileBytes: r.fileBytes,
+    writeMode: r.writeMode.mode,
     error: r.error ? { code: r.error.code, message: r.error.message } : null,
   };
 }
@@ -72,6 +73,10 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     count: a.count ?? fileArgs.count,
     duration: a.duration ?? fileArgs.duration,
     rotation: fileArgs.rotation,
+    writeMode: a.writeMode as 'auto' | 'direct' | 'buffered' | undefined,
+    onWriteMode: (m) => {
+      if (m.mode !== 'stream' && !a.quiet) process.stderr.write(`nmcap: writing ${m.mode === 'direct' ? 'with' : 'buffered:'} ${m.detail}\n`);
+    },
     fileStop: fileArgs.fileStop,
     promisc: a.noPromiscuousMode !== true,
     queue: a.queue,

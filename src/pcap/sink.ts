@@ -11,6 +11,7 @@
 // the file system still has room for them; if not, they are cut off again.
 
 import { closeSync, fstatSync, ftruncateSync, openSync, write as fsWrite } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import type { Writable } from 'node:stream';
 
 import { OutputError } from '../errors.js';
@@ -431,6 +432,52 @@ export function openSink(target: string | number | Writable, opts?: SinkOptions)
   }
   if (typeof target === 'number') return new BufferedSink(fdTarget(target, opts?.name ?? `fd ${target}`, async () => undefined), opts);
   return streamSink(target, true, opts, opts?.name ?? 'the output stream');
+}
+
+/**
+ * A file written by appends that complete asynchronously elsewhere (the native O_DIRECT writer):
+ * write() calls back with an errno (0: ok) and how many bytes of the file are on disk;
+ * `plainFd` is an ordinary descriptor of the same file for the trailer and for cutting it.
+ */
+export interface AppendFile {
+  readonly plainFd: number;
+  write(b: Buffer, cb: (errno: number, durable: number) => void): void;
+  /** Waits for the appends and cuts the file to its exact length; errno or 0. */
+  finish(): number;
+  close(): void;
+}
+
+const ERRNO_NAME = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+
+function errnoError(errno: number): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(`${ERRNO_NAME.get(errno) ?? 'EIO'}: write failed`);
+  e.code = ERRNO_NAME.get(errno) ?? 'EIO';
+  e.errno = -errno;
+  e.syscall = 'write';
+  return e;
+}
+
+/** A sink over an AppendFile; named `name` in messages. */
+export function openAppendSink(file: AppendFile, name: string, opts?: SinkOptions): ByteSink {
+  let appended = 0;
+  const target: OutputTarget = {
+    name,
+    write: (b, position) => {
+      if (position !== null) return writeFully(file.plainFd, b, position);
+      const at = appended;
+      appended += b.length;
+      return new Promise((resolve, reject) =>
+        file.write(b, (errno, durable) => (errno === 0 ? resolve() : reject(new PartialWrite(errnoError(errno), Math.max(0, durable - at))))),
+      );
+    },
+    truncate: (size) => ftruncateSync(file.plainFd, size),
+    finish: async () => {
+      // A failed append was reported by its write; what finish() returns then says the same.
+      file.finish();
+      file.close();
+    },
+  };
+  return new BufferedSink(target, opts);
 }
 
 /** An fd's output: written at its own offset; a regular file can be cut back after a failure. */

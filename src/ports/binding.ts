@@ -138,6 +138,14 @@ export interface CaptureEndEvent extends CaptureProgress {
   rxRingFull: bigint | null;
 }
 
+export interface NativeDirectFile {
+  readonly plainFd: number;
+  readonly chunk: number;
+  write(b: Buffer, cb: (errno: number, durable: number) => void): void;
+  finish(): number;
+  close(): void;
+}
+
 export interface NativeCaptureSession {
   supply(buffer: Buffer): number;
   recycle(id: number): void;
@@ -277,6 +285,8 @@ export interface NetmapTestHooks {
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
+  /** O_DIRECT file writer on its own thread; throws code ERR_DIRECT_UNSUPPORTED where the file system refuses O_DIRECT. */
+  DirectFile: new (path: string, chunkBytes: number) => NativeDirectFile;
   ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
   /** The native capture's EPB encoder (host byte order), exposed so tests can compare it with src/pcap. */
   encodeEpb(iface: number, tsUnits: bigint, data: Uint8Array, wireLen: number): Buffer;
