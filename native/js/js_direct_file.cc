@@ -39,9 +39,11 @@ JsDirectFile::JsDirectFile(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Js
   DirectWriter::OpenResult r = w_->open(path);
   if (r != DirectWriter::OpenResult::kOk) {
     int e = w_->open_errno();
+    bool memory = w_->memory_fs();
     w_.reset();
     if (r == DirectWriter::OpenResult::kUnsupported)
-      throw coded_error(env, "ERR_DIRECT_UNSUPPORTED", "O_DIRECT is not supported for " + path, e);
+      throw coded_error(env, "ERR_DIRECT_UNSUPPORTED",
+                        memory ? "tmpfs is memory: O_DIRECT would gain nothing" : "the file system does not support O_DIRECT", e);
     throw coded_error(env, "ERR_DIRECT_OPEN", path + ": " + std::strerror(e), e);
   }
   info.This().As<Napi::Object>().Set("plainFd", Napi::Number::New(env, w_->plain_fd()));

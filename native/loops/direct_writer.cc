@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,6 +35,16 @@ DirectWriter::OpenResult DirectWriter::open(const std::string& path) {
   if (fd_ < 0) {
     errno_ = errno;
     return errno_ == EINVAL ? OpenResult::kUnsupported : OpenResult::kError;
+  }
+  // tmpfs and ramfs accept O_DIRECT (tmpfs since Linux 6.6) but are memory: bypassing the page
+  // cache gains nothing there, and buffered writes avoid the extra copy through the stage.
+  struct statfs sf;
+  if (::fstatfs(fd_, &sf) == 0 && (sf.f_type == 0x01021994 /* TMPFS_MAGIC */ || sf.f_type == 0x858458f6 /* RAMFS_MAGIC */)) {
+    ::close(fd_);
+    fd_ = -1;
+    errno_ = 0;
+    memory_fs_ = true;
+    return OpenResult::kUnsupported;
   }
   plain_fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (plain_fd_ < 0 || posix_memalign(reinterpret_cast<void**>(&stage_), kAlign, chunk_) != 0) {

@@ -9,8 +9,8 @@
 // (plus padding, which the caller truncates). The file is preallocated ahead (fallocate
 // KEEP_SIZE); finish() truncates it to its exact length.
 //
-// Where the file system refuses O_DIRECT (tmpfs: EINVAL), open() fails with kUnsupported and the
-// caller writes the ordinary buffered way.
+// Where the file system refuses O_DIRECT (EINVAL), or is memory anyway (tmpfs, ramfs), open()
+// fails with kUnsupported and the caller writes the ordinary buffered way.
 #pragma once
 
 #include <condition_variable>
@@ -46,6 +46,8 @@ class DirectWriter {
   int finish();
 
   int open_errno() const { return errno_; }
+  // kUnsupported because the file is on tmpfs or ramfs (memory), not because O_DIRECT failed.
+  bool memory_fs() const { return memory_fs_; }
   // The plain (buffered) descriptor of the same file: for small writes at arbitrary offsets and
   // truncation. Valid after open() until the writer is destroyed.
   int plain_fd() const { return plain_fd_; }
@@ -69,6 +71,7 @@ class DirectWriter {
   int fd_ = -1;
   int plain_fd_ = -1;
   int errno_ = 0;
+  bool memory_fs_ = false;
   uint8_t* stage_ = nullptr;  // chunk_ bytes, kAlign-aligned
   size_t staged_ = 0;         // bytes in stage_ (the first belong to the block at base_)
   uint64_t base_ = 0;         // file offset of stage_[0] (aligned)

@@ -188,7 +188,7 @@ export class CaptureFiles {
       return openAppendSink(f, name);
     } catch (e) {
       if ((e as { code?: string }).code !== 'ERR_DIRECT_UNSUPPORTED' || choice === 'direct') throw e;
-      this.mode = { mode: 'buffered', detail: 'the file system does not support O_DIRECT' };
+      this.mode = { mode: 'buffered', detail: (e as Error).message };
       return undefined;
     }
   }
