@@ -28,13 +28,14 @@ Napi::Function JsDirectFile::Init(Napi::Env env) {
                      });
 }
 
-// new DirectFile(path, chunkBytes): throws with code ERR_DIRECT_UNSUPPORTED where the file system
+// new DirectFile(path, chunkBytes, preallocateAheadBytes = 64 MiB): throws with code ERR_DIRECT_UNSUPPORTED where the file system
 // refuses O_DIRECT, so the caller can fall back to buffered writes.
 JsDirectFile::JsDirectFile(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsDirectFile>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "DirectFile(path, chunkBytes)");
   size_t chunk = info.Length() > 1 && info[1].IsNumber() ? size_t(info[1].As<Napi::Number>().Int64Value()) : size_t(1) << 20;
-  w_ = std::make_unique<DirectWriter>(chunk);
+  uint64_t ahead = info.Length() > 2 && info[2].IsNumber() ? uint64_t(info[2].As<Napi::Number>().Int64Value()) : uint64_t(64) << 20;
+  w_ = std::make_unique<DirectWriter>(chunk, ahead);
   std::string path = info[0].As<Napi::String>().Utf8Value();
   DirectWriter::OpenResult r = w_->open(path);
   if (r != DirectWriter::OpenResult::kOk) {

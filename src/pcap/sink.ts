@@ -165,6 +165,8 @@ interface OutputTarget {
   finish: () => Promise<void>;
   /** Cuts a file to `size` bytes; absent for pipes and streams. */
   truncate?: (size: number) => void;
+  /** Appends (position null) may be issued before earlier ones completed: the target keeps their order. */
+  ordered?: boolean;
 }
 
 class BufferedSink implements ByteSink {
@@ -247,13 +249,27 @@ class BufferedSink implements ByteSink {
     const at = this.flushedBytes;
     this.flushedBytes += b.length;
     this.queued++;
+    // A target that keeps appends in order itself gets them at once (the disk stays busy while
+    // this side waits); results are still taken in order, so the first failure is the earliest.
+    let early: Promise<{ e: unknown } | undefined> | undefined;
+    if (this.target.ordered === true && this.error === undefined && !this.recovering) {
+      early = this.target.write(b, null).then(
+        () => undefined,
+        (e: unknown) => ({ e }),
+      );
+    }
     const done = this.chain.then(async () => {
       if (this.error !== undefined) {
+        if (early !== undefined) await early;
         this.failWith(new PartialWrite(this.error, 0), b, at);
         throw this.error;
       }
       try {
-        await this.target.write(b, this.recovering ? at : null);
+        if (early === undefined) await this.target.write(b, this.recovering ? at : null);
+        else {
+          const r = await early;
+          if (r !== undefined) throw r.e;
+        }
       } catch (e) {
         this.failWith(e instanceof PartialWrite ? e : new PartialWrite(e, 0), b, at);
         throw this.error;
@@ -462,6 +478,7 @@ export function openAppendSink(file: AppendFile, name: string, opts?: SinkOption
   let appended = 0;
   const target: OutputTarget = {
     name,
+    ordered: true,
     write: (b, position) => {
       if (position !== null) return writeFully(file.plainFd, b, position);
       const at = appended;
