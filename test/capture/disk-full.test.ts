@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { readPacketsSync } from '../../src/pcap/index.js';
 import { pipeName, run, start, tempDir } from '../helpers/cli.js';
-import { isbDelivered, numberedTrace, pcapngBlocks, smallTmpfs, wiresharkView, type SmallDisk } from '../helpers/capture-files.js';
+import { isbDelivered, numberedTrace, pcapngBlocks, smallExt4, smallTmpfs, wiresharkView, type SmallDisk } from '../helpers/capture-files.js';
 
 const disk = smallTmpfs('1m');
 const why = typeof disk === 'string' ? disk : null;
@@ -27,9 +27,9 @@ afterAll(() => {
 const EPB = 6;
 const ISB = 5;
 
-/** The one nmcap: line of stderr (statistics lines aside). */
+/** The nmcap: lines of stderr (statistics and the write-mode notice aside). */
 function errorLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l.startsWith('nmcap:'));
+  return stderr.split('\n').filter((l) => l.startsWith('nmcap:') && !l.startsWith('nmcap: writing '));
 }
 
 /** Packets in the file by our reader and by the Wireshark tools, which must agree and not complain. */
@@ -111,5 +111,35 @@ describe.skipIf(why !== null)(`disk full${why ? ` (skipped: ${why})` : ''}`, () 
       if (name === 'live-jumbo.pcapng' && freed) expect(last.type).toBe(ISB);
       rmSync(out);
     }
+  });
+});
+
+const ext4 = smallExt4(8);
+const whyExt4 = typeof ext4 === 'string' ? ext4 : null;
+afterAll(() => {
+  if (typeof ext4 !== 'string') ext4.cleanup();
+});
+
+describe.skipIf(whyExt4 !== null)(`disk full under O_DIRECT (8 MiB ext4 on a loop device)${whyExt4 ? ` (skipped: ${whyExt4})` : ''}`, () => {
+  it('the direct writer stops at the full disk, the file is cut to whole blocks, counts are what is on disk', async () => {
+    const d = ext4 as SmallDisk;
+    const big = tmp.path('big.pcap'); // 100,000 x 64 B: 9.6 MB of pcapng on a ~6 MB file system
+    await numberedTrace(big, 100000, 64);
+    const out = d.path('direct.pcapng');
+    const pipe = pipeName('dfx');
+    const c = start('nmcap', ['-i', `pipe:${pipe}}0`, '-w', out, '--json']);
+    await c.waitFor(/^nmcap: writing/);
+    await run('nmreplay', ['-i', `pipe:${pipe}{0`, '-t', big]);
+    const cap = await c.done;
+    expect(cap.code, cap.stderr).toBe(1);
+    expect(cap.stderr).toMatch(/^nmcap: writing with O_DIRECT/m);
+    expect(errorLines(cap.stderr)).toEqual([`nmcap: cannot write ${out}: No space left on device`]);
+    const stats = JSON.parse(cap.stdout);
+    const blocks = pcapngBlocks(out);
+    const packets = blocks.filter((b) => b.type === EPB).length;
+    expect(packets).toBeGreaterThan(10000);
+    expect(checkFile(out)).toBe(packets);
+    expect(stats).toMatchObject({ writeMode: 'direct', written: packets, fileBytes: readFileSync(out).length, reason: 'error' });
+    rmSync(out);
   });
 });

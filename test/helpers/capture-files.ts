@@ -37,6 +37,37 @@ export function smallTmpfs(size: string): SmallDisk | string {
   };
 }
 
+/**
+ * A small ext4 file system on a loop device (O_DIRECT works there, unlike tmpfs), or the reason
+ * it cannot be had.
+ */
+export function smallExt4(megabytes: number): SmallDisk | string {
+  if (process.getuid?.() !== 0) return 'needs root to mount a loop device';
+  const dir = mkdtempSync(join(tmpdir(), 'nmcap-ext4-'));
+  const image = `${dir}.img`;
+  try {
+    execFileSync('truncate', ['-s', `${megabytes}M`, image], { stdio: 'pipe' });
+    execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'pipe' });
+    execFileSync('mount', ['-o', 'loop', image, dir], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(image, { force: true });
+    return `a loop-mounted ext4 is not available here (${String((e as Error).message).split('\n')[0]})`;
+  }
+  return {
+    dir,
+    path: (n) => join(dir, n),
+    cleanup: () => {
+      try {
+        execFileSync('umount', [dir], { stdio: 'pipe' });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(image, { force: true });
+      }
+    },
+  };
+}
+
 /** A classic pcap of `count` Ethernet frames of `size` bytes, numbered in bytes 14..17. */
 export async function numberedTrace(path: string, count: number, size: number): Promise<void> {
   const w = new PcapWriter(openSink(path), { linkType: 1, snapLen: 65535 });
