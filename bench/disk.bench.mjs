@@ -57,12 +57,13 @@ async function vethPeers(trace) {
   const sh = (cmd) => execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   const rows = [];
   try {
-    sh(`ip netns add ${ns} && ip -n ${ns} link add va type veth peer name vb && ip -n ${ns} link set va up && ip -n ${ns} link set vb up`);
+    // No IPv6 in the namespace: its neighbour discovery would add packets nobody sent.
+    sh(`ip netns add ${ns} && ip netns exec ${ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && ip -n ${ns} link add va type veth peer name vb && ip -n ${ns} link set va up && ip -n ${ns} link set vb up`);
     const prefix = ['ip', 'netns', 'exec', ns];
     const tools = [
       ['nmcap', (o) => ['-i', 'af_packet:vb', '-w', o], /(\d+) packets? captured/],
       ['tcpdump', (o) => ['-i', 'vb', '-w', o, '-B', '65536', '-s', '262144'], /(\d+) packets? captured/],
-      ['dumpcap', (o) => ['-i', 'vb', '-w', o, '-B', '64', '-q'], /Packets: (\d+)/],
+      ['dumpcap', (o) => ['-i', 'vb', '-w', o, '-B', '64'], /Packets(?: captured)?: (\d+)/],
     ];
     for (const [tool, args, re] of tools) {
       if (tool !== 'nmcap' && !have(tool)) continue;

@@ -8,7 +8,7 @@
 // renamed to dumpcap's name (out_00001_20261201120117.pcapng) once complete, so a file with the
 // final name is never one still being written. A single -w file without -b keeps its name from
 // the start, as tcpdump and dumpcap do.
-import { closeSync, fstatSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 
@@ -180,6 +180,10 @@ export class CaptureFiles {
     const choice = this.o.writeMode ?? 'auto';
     if (choice === 'buffered') {
       this.mode = { mode: 'buffered', detail: 'buffered writes asked for' };
+      return undefined;
+    }
+    if (existsSync(path) && !statSync(path).isFile()) {
+      this.mode = { mode: 'buffered', detail: 'not a regular file' }; // /dev/null, a FIFO
       return undefined;
     }
     try {

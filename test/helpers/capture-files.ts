@@ -24,6 +24,11 @@ export function smallTmpfs(size: string): SmallDisk | string {
     rmSync(dir, { recursive: true, force: true });
     return `mount -t tmpfs is not permitted here (${String((e as Error).message).split('\n')[0]})`;
   }
+  return mounted(dir);
+}
+
+/** A file system mounted on `dir`; cleanup unmounts it and removes `dir` and `extra`. */
+function mounted(dir: string, extra?: string): SmallDisk {
   return {
     dir,
     path: (n) => join(dir, n),
@@ -32,6 +37,7 @@ export function smallTmpfs(size: string): SmallDisk | string {
         execFileSync('umount', [dir], { stdio: 'pipe' });
       } finally {
         rmSync(dir, { recursive: true, force: true });
+        if (extra !== undefined) rmSync(extra, { force: true });
       }
     },
   };
@@ -54,18 +60,7 @@ export function smallExt4(megabytes: number): SmallDisk | string {
     rmSync(image, { force: true });
     return `a loop-mounted ext4 is not available here (${String((e as Error).message).split('\n')[0]})`;
   }
-  return {
-    dir,
-    path: (n) => join(dir, n),
-    cleanup: () => {
-      try {
-        execFileSync('umount', [dir], { stdio: 'pipe' });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-        rmSync(image, { force: true });
-      }
-    },
-  };
+  return mounted(dir, image);
 }
 
 /** A classic pcap of `count` Ethernet frames of `size` bytes, numbered in bytes 14..17. */
