@@ -30,6 +30,8 @@
         "native/loops/bpf.cc",
         "native/js/js_filter.cc",
         "native/js/js_names.cc",
+        "native/js/js_direct_file.cc",
+        "native/loops/direct_writer.cc",
         "native/js/js_port.cc",
         "native/js/js_capture.cc",
         "native/js/js_replay.cc"

@@ -17,6 +17,7 @@ type ErrorClassName =
   | 'AddonError'
   | 'HarnessError'
   | 'PrivilegeError'
+  | 'OutputError'
   | 'FilterError';
 
 interface ErrorEntry {
@@ -72,6 +73,15 @@ export const ERROR_CODES = {
   ERR_PORT_IO: { class: 'PortError', meaning: 'A system call on the port failed.' },
   ERR_PORT_CLOSED: { class: 'PortError', meaning: 'The port was closed.' },
   ERR_PACKET_TOO_BIG: { class: 'PortError', meaning: 'A packet larger than the port sends.' },
+
+  // --- outputs (capture files, pipes)
+  ERR_OUTPUT_NO_SPACE: { class: 'OutputError', meaning: 'The file system is full (ENOSPC).' },
+  ERR_OUTPUT_QUOTA: { class: 'OutputError', meaning: 'A disk quota is exhausted (EDQUOT).' },
+  ERR_OUTPUT_TOO_BIG: { class: 'OutputError', meaning: 'The file reached the largest size allowed (EFBIG, ulimit -f).' },
+  ERR_OUTPUT_BROKEN_PIPE: { class: 'OutputError', meaning: 'The reader of a pipe went away (EPIPE).' },
+  ERR_OUTPUT_IO: { class: 'OutputError', meaning: 'Any other failed write (EIO, ...).' },
+  ERR_DIRECT_UNSUPPORTED: { class: 'OutputError', meaning: '--write-mode direct on a file system that does not take O_DIRECT writes.' },
+  ERR_DIRECT_OPEN: { class: 'OutputError', meaning: 'The capture file could not be opened for O_DIRECT writing.' },
 
   // --- privileges
   ERR_PRIVILEGES: { class: 'PrivilegeError', meaning: 'Privileges could not be dropped to the user -Z names (unknown user, or setuid failed).' },
@@ -192,6 +202,52 @@ export type WriteErrorCode = CodeOf<'PcapWriteError'>;
 export class PcapWriteError extends NmcapError {
   constructor(code: WriteErrorCode, message: string) {
     super(code, message);
+  }
+}
+
+/** Codes of OutputError: the file (or pipe) that packets go to stopped taking them. */
+export const OutputErrorCode = codes('OutputError', {
+  NO_SPACE: 'ERR_OUTPUT_NO_SPACE',
+  QUOTA: 'ERR_OUTPUT_QUOTA',
+  TOO_BIG: 'ERR_OUTPUT_TOO_BIG',
+  BROKEN_PIPE: 'ERR_OUTPUT_BROKEN_PIPE',
+  IO: 'ERR_OUTPUT_IO',
+});
+export type OutputErrorCode = CodeOf<'OutputError'>;
+
+const OUTPUT_CODE_OF_ERRNO: Record<string, OutputErrorCode> = {
+  ENOSPC: OutputErrorCode.NO_SPACE,
+  EDQUOT: OutputErrorCode.QUOTA,
+  EFBIG: OutputErrorCode.TOO_BIG,
+  EPIPE: OutputErrorCode.BROKEN_PIPE,
+};
+
+const OUTPUT_ERRNO_TEXT: Record<string, string> = {
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  EFBIG: 'File too large',
+  EPIPE: 'Broken pipe',
+  EIO: 'Input/output error',
+};
+
+/**
+ * A write to an output failed. `output` names it (a path, "stdout"), `cause` is the system error;
+ * what did reach the output is said by the sink that raised it (ByteSink.failure).
+ */
+export class OutputError extends NmcapError {
+  readonly output: string;
+  readonly errno: string | undefined;
+
+  constructor(output: string, cause: unknown) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const raw = cause instanceof Error ? cause.message : String(cause);
+    // Node's "ENOSPC: no space left on device, write" and a stream's "write EPIPE" read better
+    // as the C library says them.
+    const m = /^E[A-Z]+: (.*?)(?:, \w+)?$/.exec(raw);
+    const why = OUTPUT_ERRNO_TEXT[errno ?? ''] ?? (m === null ? raw : m[1]!.charAt(0).toUpperCase() + m[1]!.slice(1));
+    super(OUTPUT_CODE_OF_ERRNO[errno ?? ''] ?? OutputErrorCode.IO, `cannot write ${output}: ${why}`, { cause });
+    this.output = output;
+    this.errno = errno;
   }
 }
 

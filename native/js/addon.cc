@@ -7,6 +7,7 @@
 
 #include "js/js_capture.h"
 #include "js/js_filter.h"
+#include "js/js_direct_file.h"
 #include "loops/pcapng_epb.h"
 #include "js/js_names.h"
 #include "js/js_port.h"
@@ -45,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("epbByteOrder", kEpbByteOrder);
   exports.Set("filter", FilterExports(env));  // tcpdump expressions: compile (libpcap at run time), -d
   exports.Set("names", NamesExports(env));  // port names parsed as the open parses them
+  exports.Set("DirectFile", JsDirectFile::Init(env));  // O_DIRECT capture files, written on their own thread
   return exports;
 }
 

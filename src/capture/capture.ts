@@ -1,14 +1,13 @@
 // A live capture: opens a port's RX rings, runs the native capture loop, and writes what it hands
 // over (ready-made EPBs) after the SHB and IDBs this side writes; at the end one ISB per
 // interface with the counters the backend really measured.
-import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 import { cpus, release, type } from 'node:os';
 import type { Writable } from 'node:stream';
 
 import { CAPTURE_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { NmcapError, PortError } from '../errors.js';
 import { CAPTURE_OPTIONS, checkOptions } from '../options.js';
-import { PcapngWriter, RES_MICRO, RES_NANO, openSink, type ByteSink } from '../pcap/index.js';
+import { PcapngWriter, RES_MICRO, RES_NANO } from '../pcap/index.js';
 import {
   native,
   type CaptureBatchEvent,
@@ -21,6 +20,7 @@ import {
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { compileFilter } from './filter.js';
 import { VERSION } from '../version.js';
+import { CaptureFiles, type CaptureFilesResult, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
 
 export interface CaptureOptions {
   /** port name: pipe:NAME}N, af_packet:eth0, eth0, ... */
@@ -37,8 +37,6 @@ export interface CaptureOptions {
   count?: number;
   /** stop after this many seconds */
   duration?: number;
-  /** stop once the file holds this many kB (1000 bytes; the closing statistics come on top) */
-  filesizeKB?: number;
   /** put the interface in promiscuous mode (default true; tcpdump's -p turns it off) */
   promisc?: boolean;
   /** capture one hardware queue only */
@@ -51,6 +49,14 @@ export interface CaptureOptions {
   buffers?: number;
   /** how long a partly filled buffer may wait before it is written (default 100 ms) */
   flushMs?: number;
+  /** -b: a series of files instead of one (output must be a path) */
+  rotation?: RotationPlan;
+  /** -a filesize / -a files */
+  fileStop?: FileStopPlan;
+  /** O_DIRECT (auto: where the file system supports it) or buffered writes */
+  writeMode?: WriteModeChoice;
+  /** the files are open: time to say how they are written */
+  onWriteMode?: (m: WriteMode) => void;
   comment?: string;
   /** a tcpdump filter expression (compiled by libpcap for the port's link type) */
   filter?: string;
@@ -59,19 +65,26 @@ export interface CaptureOptions {
   onProgress?: (p: CaptureProgress) => void;
 }
 
-export type CaptureEndReason = CaptureEndEvent['reason'];
+/** Why the capture ended: the loop's reason, or a file stop condition (-a filesize, -a files). */
+export type CaptureEndReason = CaptureEndEvent['reason'] | 'filesize' | 'files';
 
 /** Counters as src/counters.ts CAPTURE_COUNTERS defines them (captured, received, dropped, ...). */
 export interface CaptureResult extends CounterValues<typeof CAPTURE_COUNTERS> {
   /** where the filter ran, or null without one */
   filterIn: 'kernel' | 'capture-thread' | null;
+  /** packets in the files, as they are on disk (fewer than captured only after a failed write or a file stop condition) */
+  written: number;
+  /** the complete files, in order (with -b files:N the ones kept) */
+  files: string[];
   seconds: number;
   reason: CaptureEndReason;
   error?: NmcapError;
   port: string;
   backend: string;
-  /** bytes of the output file */
+  /** bytes of the output files */
   fileBytes: number;
+  /** how the files were written */
+  writeMode: WriteMode;
 }
 
 const DEFAULT_SNAPLEN = 262144;
@@ -123,7 +136,7 @@ export interface CaptureStatus {
 
 export class Capture {
   private ports: CapturePort[] = [];
-  private sink: ByteSink | undefined;
+  private files: CaptureFiles | undefined;
   private stopRequested = false;
   /** the packet count (over all ports) ended the capture */
   private countReached = false;
@@ -148,14 +161,14 @@ export class Capture {
         dropped = d === null || dropped === null ? null : dropped + Number(d);
       }
     }
-    return { packets: this.ports.reduce((n, p) => n + p.written, 0), fileBytes: this.sink?.bytesWritten ?? 0, dropped };
+    return { packets: this.ports.reduce((n, p) => n + p.written, 0), fileBytes: this.files?.bytesWritten ?? 0, dropped };
   }
 
   async run(): Promise<CaptureResult> {
     const o = this.opts;
     const snaplen = o.snaplen && o.snaplen > 0 ? o.snaplen : DEFAULT_SNAPLEN;
     const names = o.ports ?? [o.port];
-    let fd: number | undefined;
+    let files: CaptureFiles | undefined;
     try {
       for (const name of names) {
         const opened = openPort(name, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue, divert: o.divert, filterPending: o.filter !== undefined });
@@ -169,50 +182,70 @@ export class Capture {
         }
       }
       o.onPortsOpen?.(this.ports.map((p) => p.opened));
-      // A path: we hold the fd, so the native side can keep the file allocated ahead of the writer
-      // and we can trim what it allocated beyond the end when we are done.
-      fd = typeof o.output === 'string' && o.output !== '-' ? openSync(o.output, 'w', 0o600) : undefined;
-      const sink = openSink(fd ?? o.output);
-      this.sink = sink;
-      const writer = new PcapngWriter(sink, {
-        byteOrder: native.epbByteOrder, // the native loop writes the EPBs: the SHB must agree
-        userAppl: `nmcap ${VERSION}`,
-        os: `${type()} ${release()}`,
-        hardware: cpus()[0]?.model,
-        comments: o.comment ? [o.comment] : undefined,
-      });
+      // Interface ids in every file: the RX rings of each port, in order.
+      let next = 0;
       for (const p of this.ports) {
-        const info = p.opened.info;
-        const ts = timestampPolicy(info.tsSource);
+        const ts = timestampPolicy(p.opened.info.tsSource);
         p.divisor = ts.divisor;
-        for (let i = 0; i < info.rxRings; i++) {
-          p.ifaces.push(
-            writer.addInterface({
-              linkType: info.linkType,
-              snapLen: snaplen,
-              name: info.ifname,
-              description: describeRing(info, i, info.rxRings, ts.note, p.filterIn),
-              tsResolution: ts.resolution,
-              filter: o.filter,
-            }),
-          );
-        }
-        o.onListening?.(p.opened);
+        p.ifaces = Array.from({ length: p.opened.info.rxRings }, () => next++);
       }
-      const ends = await this.drive(sink, snaplen, fd);
-      this.ports.forEach((p, k) => writeStats(writer, ends[k]!, p, p.opened.info));
-      await writer.close();
-      if (fd !== undefined && fstatSync(fd).isFile()) ftruncateSync(fd, sink.bytesWritten);
-      return this.result(ends, sink.bytesWritten);
+      let ends: CaptureEndEvent[] | undefined;
+      let stopWhy: 'filesize' | 'files' | undefined;
+      // Every file gets the same SHB and IDBs (EPBs name interfaces by index), and ISBs of its own.
+      const layout: FileLayout = {
+        begin: (sink) => {
+          const writer = new PcapngWriter(sink, {
+            byteOrder: native.epbByteOrder, // the native loop writes the EPBs: the SHB must agree
+            userAppl: `nmcap ${VERSION}`,
+            os: `${type()} ${release()}`,
+            hardware: cpus()[0]?.model,
+            comments: o.comment ? [o.comment] : undefined,
+          });
+          for (const p of this.ports) {
+            const info = p.opened.info;
+            const ts = timestampPolicy(info.tsSource);
+            for (let i = 0; i < info.rxRings; i++) {
+              writer.addInterface({
+                linkType: info.linkType,
+                snapLen: snaplen,
+                name: info.ifname,
+                description: describeRing(info, i, info.rxRings, ts.note, p.filterIn),
+                tsResolution: ts.resolution,
+                filter: o.filter,
+              });
+            }
+          }
+          return writer;
+        },
+        end: (writer, file, last) =>
+          this.ports.forEach((p, k) => writeStats(writer, file, last ? ends?.[k] : undefined, p, this.ports.length)),
+      };
+      files = new CaptureFiles({
+        output: o.output,
+        rotation: o.rotation,
+        stop: o.fileStop,
+        layout,
+        tsDivisors: this.ports.flatMap((p) => p.ifaces.map(() => p.divisor)),
+        writeMode: o.writeMode,
+        onStop: (why) => {
+          stopWhy ??= why;
+          this.stop();
+        },
+      });
+      this.files = files;
+      for (const p of this.ports) o.onListening?.(p.opened);
+      o.onWriteMode?.(files.mode);
+      ends = await this.drive(files, snaplen);
+      const out = await files.close();
+      return this.result(ends, out, files.mode, stopWhy);
     } finally {
       this.droppedAtClose = this.status().dropped;
       for (const p of this.ports) p.opened.port.close();
-      if (fd !== undefined) closeSync(fd);
     }
   }
 
   /** One result over every port: counts add up; a counter unknown on one port is unknown. */
-  private result(ends: CaptureEndEvent[], fileBytes: number): CaptureResult {
+  private result(ends: CaptureEndEvent[], out: CaptureFilesResult, writeMode: WriteMode, stopWhy: 'filesize' | 'files' | undefined): CaptureResult {
     const sum = (f: (e: CaptureEndEvent) => bigint | null): number | null =>
       ends.reduce<number | null>((n, e) => (n === null || f(e) === null ? null : n + Number(f(e))), 0);
     const first = ends.map((e) => e.firstTsNs).filter((t): t is bigint => t !== null);
@@ -227,19 +260,27 @@ export class Capture {
       const v = (e as unknown as Record<string, bigint | number | null>)[c.native];
       return v === null || v === undefined ? null : BigInt(v);
     });
+    const portError = failed
+      ? (PortError.from(Object.assign(new Error(failed.message), { code: failed.code || 'ERR_PORT_IO' })) as NmcapError)
+      : undefined;
     return {
       ...(counters as CounterValues<typeof CAPTURE_COUNTERS>),
-      // with several ports the batch that passed the count was cut: what is in the file counts
-      captured: this.ports.reduce((n, p) => n + p.written, 0),
+      // With several ports the batch that passed the count was cut; packets handed over after a
+      // file stop condition are as good as left in the ring (like -c).
+      captured: this.ports.reduce((n, p) => n + p.written, 0) - out.discarded,
+      written: out.written,
+      files: out.files,
       filterIn: filterIn.length === 1 ? filterIn[0]! : 'capture-thread',
       seconds: min !== null && max !== null ? Number(max - min) / 1e9 : 0,
-      reason: failed?.reason ?? (this.countReached ? 'count' : (ends.find((e) => e.reason !== 'peer-closed')?.reason ?? 'peer-closed')),
-      error: failed
-        ? (PortError.from(Object.assign(new Error(failed.message), { code: failed.code || 'ERR_PORT_IO' })) as NmcapError)
-        : undefined,
+      reason:
+        out.failure !== undefined || portError !== undefined
+          ? 'error'
+          : (stopWhy ?? (this.countReached ? 'count' : (ends.find((e) => e.reason !== 'peer-closed')?.reason ?? 'peer-closed'))),
+      error: out.failure?.error ?? portError,
       port: this.ports.map((p) => p.opened.name).join(', '),
       backend: [...new Set(this.ports.map((p) => p.opened.info.backend))].join(', '),
-      fileBytes,
+      fileBytes: out.bytes,
+      writeMode,
     };
   }
 
@@ -250,7 +291,7 @@ export class Capture {
    * is for them all: each session stops at it on its own, and the batch that passes it is cut
    * after the last packet still wanted.
    */
-  private drive(sink: ByteSink, snaplen: number, fd: number | undefined): Promise<CaptureEndEvent[]> {
+  private drive(files: CaptureFiles, snaplen: number): Promise<CaptureEndEvent[]> {
     const o = this.opts;
     const bufferSize = Math.max(o.bufferSize ?? 4 << 20, snaplen + 64, 65536);
     const nbuf = Math.max(2, o.buffers ?? 4);
@@ -259,6 +300,7 @@ export class Capture {
     let writes = Promise.resolve();
     let ended = 0;
     const ends: CaptureEndEvent[] = [];
+    const prealloc = files.preallocatable();
     const stopAll = (): void => {
       for (const p of this.ports) p.session?.stop();
     };
@@ -272,13 +314,12 @@ export class Capture {
             snaplen,
             count: limit,
             durationMs: (o.duration ?? 0) * 1000,
-            byteLimit: o.filesizeKB ? Math.max(1, o.filesizeKB * 1000 - sink.bytesWritten) : 0,
             flushMs: o.flushMs ?? 100,
             ifaces: p.ifaces,
             tsDivisors: p.ifaces.map(() => p.divisor),
             // Only one session may keep the file allocated ahead: the one of a single port.
-            preallocateFd: this.ports.length === 1 ? fd : undefined,
-            preallocateFrom: sink.bytesWritten,
+            preallocateFd: this.ports.length === 1 ? prealloc?.fd : undefined,
+            preallocateFrom: prealloc?.from ?? 0,
             filter: p.userFilter,
           },
           ((kind: 'batch' | 'end', ev: CaptureBatchEvent | CaptureEndEvent) => {
@@ -304,8 +345,8 @@ export class Capture {
               p.written += n;
               // In order, without copying; the buffer goes back to the native thread once written.
               // The sink keeps writes in call order, so the last one settling means all did.
-              writes = sink
-                .writeOwned(buffers[b.id]!.subarray(0, bytes))
+              writes = files
+                .write(buffers[b.id]!.subarray(0, bytes))
                 .then(
                   () => session.recycle(b.id),
                   (e: unknown) => {
@@ -355,28 +396,35 @@ function describeRing(
 }
 
 /**
- * One ISB per interface at close. Port-wide counters (received, dropped) can only be split per
- * ring where the backend counts per ring; otherwise they go on the first interface only, with a
- * comment saying so. Unknown counters are left out, never written as 0.
+ * One ISB per interface at the end of each file. Port-wide counters (received, dropped) are known
+ * only at the end of the capture: they go in the last file's ISB, on the first interface (they
+ * cannot be split per ring), with a comment saying so; earlier files say how many packets they
+ * hold. Unknown counters are left out, never written as 0.
  */
-function writeStats(writer: PcapngWriter, end: CaptureEndEvent, port: CapturePort, info: NativePortInfo): void {
+function writeStats(writer: PcapngWriter, file: FileStats, end: CaptureEndEvent | undefined, port: CapturePort, nports: number): void {
   const { ifaces, filterIn } = port;
+  const info = port.opened.info;
   // Packets the filter accepted: all we were handed where the kernel filtered (it counts after
   // its filter), all we kept where we filtered; unknown without a filter.
-  const accepted = filterIn === 'kernel' ? end.rxReceived : filterIn === 'capture-thread' ? BigInt(port.written) : null;
+  const accepted =
+    end === undefined ? null : filterIn === 'kernel' ? end.rxReceived : filterIn === 'capture-thread' ? BigInt(port.written) : null;
+  // A file's packet count is the port's when it is the only one; with several ports it is the
+  // port's total in the last file of an unrotated capture, else not known per port.
+  const delivered = nports === 1 ? BigInt(file.packets) : end !== undefined && file.firstTsNs !== null ? BigInt(port.written) : null;
   const now = BigInt(Date.now()) * 1_000_000n;
   ifaces.forEach((iface, i) => {
     const first = i === 0;
     const comments: string[] = [];
     if (first && ifaces.length > 1) comments.push(`counters cover all ${ifaces.length} RX rings of ${info.name}`);
-    if (first && end.rxDrops === null) comments.push(`${info.backend} cannot count drops: unknown, not zero`);
+    if (first && end === undefined) comments.push(`packets in this file; the port's counters are in the last file's statistics`);
+    if (first && end !== undefined && end.rxDrops === null) comments.push(`${info.backend} cannot count drops: unknown, not zero`);
     writer.writeStats(iface, {
-      ts: end.lastTsNs ?? now,
-      startTime: first ? (end.firstTsNs ?? undefined) : undefined,
-      endTime: first ? (end.lastTsNs ?? undefined) : undefined,
-      ifRecv: first ? end.rxReceived : null,
-      osDrop: first ? end.rxDrops : null,
-      usrDeliv: first ? BigInt(port.written) : null,
+      ts: file.lastTsNs ?? end?.lastTsNs ?? now,
+      startTime: first ? (file.firstTsNs ?? undefined) : undefined,
+      endTime: first ? (file.lastTsNs ?? undefined) : undefined,
+      ifRecv: first && end !== undefined ? end.rxReceived : null,
+      osDrop: first && end !== undefined ? end.rxDrops : null,
+      usrDeliv: first ? delivered : null,
       filterAccept: first ? accepted : null,
       comments: comments.length ? comments : undefined,
     });

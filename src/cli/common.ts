@@ -46,7 +46,7 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'list-interfaces', short: 'D', type: 'boolean', describe: 'list the interfaces and the capture backends usable on each, then exit' },
   { name: 'filter', short: 'f', type: 'string', arg: 'EXPR', describe: 'live: capture filter, a tcpdump expression (as dumpcap -f; or give it after the options, as tcpdump)' },
   { name: 'dump-filter', short: 'd', type: 'boolean', describe: 'print the compiled capture filter as tcpdump -d does, then exit' },
-  { name: 'autostop', short: 'a', type: 'string', arg: 'COND', repeat: true, describe: 'live: stop at duration:S, packets:N, filesize:KB or files:N (as dumpcap -a)' },
+  { name: 'autostop', short: 'a', type: 'string', arg: 'COND', repeat: true, describe: 'live: stop at duration:S, packets:N, filesize:KB (1 kB = 1000 bytes) or files:N (after N files of a -b rotation), as dumpcap -a' },
   { name: 'user', short: 'Z', type: 'string', arg: 'USER', describe: 'live: drop privileges to USER once the ports are open' },
   { name: 'read', short: 'r', type: 'string', arg: 'FILE', describe: 'read packets from a pcap or pcapng file ("-" = stdin)' },
   { name: 'write', short: 'w', type: 'string', arg: 'FILE', describe: 'write packets to FILE ("-" = stdout) instead of printing them' },
@@ -61,6 +61,23 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'count', short: 'c', type: 'number', arg: 'N', describe: 'stop after N packets' },
   { name: 'snaplen', short: 's', type: 'number', arg: 'BYTES', describe: 'live: keep at most BYTES of each packet (default and 0: 262144)' },
   { name: 'duration', type: 'number', arg: 'S', describe: 'live: stop after S seconds' },
+  {
+    name: 'ring-buffer',
+    short: 'b',
+    type: 'string',
+    arg: 'RULE',
+    repeat: true,
+    describe:
+      'live, as dumpcap: a new file on filesize:KB, duration:S, interval:S (on wall-clock multiples) or packets:N; files:N keeps the newest N; printname:FILE (or stdout, stderr) gets each completed file name. Files are named OUT_00001_YYYYmmddHHMMSS.EXT',
+  },
+  {
+    name: 'write-mode',
+    type: 'string',
+    arg: 'MODE',
+    choices: ['auto', 'direct', 'buffered'],
+    describe: 'live -w: auto (O_DIRECT where the file system supports it, else buffered), direct or buffered',
+  },
+
   { name: 'no-promiscuous-mode', short: 'p', type: 'boolean', describe: 'live: do not put the interface into promiscuous mode' },
   { name: 'queue', type: 'number', arg: 'N', describe: 'live: capture hardware queue N only (default: all queues)' },
   {
@@ -112,6 +129,8 @@ export interface NmcapArgs {
   queue?: number;
   valeBackend?: string;
   divert?: boolean;
+  ringBuffer?: string[];
+  writeMode?: string;
   read?: string;
   write?: string;
   format?: string;
@@ -153,6 +172,8 @@ export function validateArgs(a: NmcapArgs): void {
       ['-Z', a.user],
       ['--vale-backend', a.valeBackend],
       ['--divert', a.divert],
+      ['-b', a.ringBuffer],
+      ['--write-mode', a.writeMode],
     ] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for live capture (-i PORT)`);
     }

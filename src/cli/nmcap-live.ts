@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { Capture, type CaptureResult } from '../capture/capture.js';
 import { CAPTURE_COUNTERS, countersJson } from '../counters.js';
 import { convertingWritable, formatForPath, linkTypeName } from '../pcap/index.js';
+import { parseFileArgs } from './capture-files-args.js';
 import { openTrace } from '../pcap/reader.js';
 import type { CaptureProgress } from '../ports/binding.js';
 import { compileFilter, filterImage } from '../capture/filter.js';
@@ -21,6 +22,10 @@ import { printPackets } from './nmcap-offline.js';
 /** tcpdump's end-of-capture lines, honest about what the backend cannot count. */
 export function statsLines(r: CaptureResult): string[] {
   const lines = [`${r.captured} packet${r.captured === 1 ? '' : 's'} captured`];
+  if (r.written !== r.captured || r.files.length > 1) {
+    const where = r.files.length === 1 ? r.files[0] : `${r.files.length} files`;
+    lines.push(`${r.written} packet${r.written === 1 ? '' : 's'} written to ${where}`);
+  }
   lines.push(
     r.received === null
       ? `packets received by port: unknown (${r.backend} keeps no such counter)`
@@ -47,12 +52,15 @@ export function statsJson(r: CaptureResult, output: string | undefined): Record<
   return {
     ...countersJson(CAPTURE_COUNTERS, r),
     filterIn: r.filterIn,
+    written: r.written,
+    files: r.files,
     seconds: r.seconds,
     reason: r.reason,
     port: r.port,
     backend: r.backend,
     output: output ?? null,
     fileBytes: r.fileBytes,
+    writeMode: r.writeMode.mode,
     error: r.error ? { code: r.error.code, message: r.error.message } : null,
   };
 }
@@ -102,7 +110,6 @@ function stopConditions(a: NmcapArgs): StopConditions {
     if (e instanceof StopConditionError) throw new UsageError(e.message);
     throw e;
   }
-  if (stop.files !== undefined) throw new UsageError('-a files:N counts the files of a rotation: give -b too (e.g. -b filesize:KB)');
   if (stop.filesizeKB !== undefined && (a.write === undefined || a.write === '-')) throw new UsageError('-a filesize:KB needs -w FILE');
   return stop;
 }
@@ -126,6 +133,7 @@ export async function runLive(a: NmcapArgs): Promise<number> {
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
   if (a.valeBackend) process.env[VALE_BACKEND_ENV] = a.valeBackend; // read where VALE names are opened
+  const fileArgs = parseFileArgs(a);
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
   // The native loop writes pcapng; classic pcap (-F pcap, or a .pcap name) is converted on the way.
   const nano = a.nano === true || a.timeStampPrecision === 'nano' || a.format === 'pcap-ns';
@@ -141,9 +149,15 @@ export async function runLive(a: NmcapArgs): Promise<number> {
     onPortsOpen: a.user === undefined ? undefined : () => dropPrivileges(a.user!),
     output: printing ? pass! : pcap !== undefined ? pcap.input : toStdout ? process.stdout : a.write!,
     snaplen,
+    // -c and -a packets/duration end the capture; -b rotates files and -a filesize/files stop on them.
     count: stop.packets,
     duration: stop.duration,
-    filesizeKB: stop.filesizeKB,
+    rotation: fileArgs.rotation,
+    writeMode: a.writeMode as 'auto' | 'direct' | 'buffered' | undefined,
+    onWriteMode: (m) => {
+      if (m.mode !== 'stream' && !a.quiet) process.stderr.write(`nmcap: writing ${m.mode === 'direct' ? 'with' : 'buffered:'} ${m.detail}\n`);
+    },
+    fileStop: fileArgs.fileStop,
     promisc: a.noPromiscuousMode !== true,
     queue: a.queue,
     filter: a.filter,

@@ -156,22 +156,24 @@ async function rewrite(
     warnLine(`classic pcap cannot hold name resolution, secrets or custom blocks: ${r.blocksLeftOut} left out`);
   }
   const toStdout = a.write === '-';
+  // After a failed write the sink cut the file to its last whole block: count what is in it.
+  const total = r.packets;
+  const written = total - (sink.failure?.packetsLost ?? 0);
   if (a.json === true) {
     const stats = {
-      read: r.packets,
-      written: r.packets,
+      read: total,
+      written,
       format,
       output: a.write,
-      bytes: r.bytes,
+      bytes: sink.failure?.bytes ?? sink.bytesWritten,
       untimed: r.untimedPackets,
       warnings: warnings.map((w) => w.message),
       error: failure === undefined ? null : describeError(failure),
       interrupted: interrupted(),
     };
     (toStdout ? process.stderr : process.stdout).write(`${JSON.stringify(stats)}\n`);
-  } else if (a.quiet !== true && failure === undefined) {
-    const total = r.packets;
-    process.stderr.write(`${total} packet${total === 1 ? '' : 's'} read\n${total} packet${total === 1 ? '' : 's'} written\n`);
+  } else if (a.quiet !== true && (failure === undefined || sink.failure !== undefined)) {
+    process.stderr.write(`${total} packet${total === 1 ? '' : 's'} read\n${written} packet${written === 1 ? '' : 's'} written\n`);
   }
   if (failure !== undefined) return reportError(failure);
   return signalExit() ?? EXIT_OK;

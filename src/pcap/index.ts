@@ -42,8 +42,8 @@ export {
   putOptions,
 } from './encode.js';
 export type { OptionValue, ShbFields, InterfaceFields, EpbFields, IsbFields, NrbFields, PcapHeaderFields } from './encode.js';
-export { openSink } from './sink.js';
-export type { ByteSink, SinkOptions } from './sink.js';
+export { openSink, openAppendSink } from './sink.js';
+export type { ByteSink, SinkOptions, SinkFailure, BlockFraming, AppendFile } from './sink.js';
 export { PcapngWriter, UNTIMED_COMMENT } from './writer-pcapng.js';
 export type { PcapngWriterOptions, InterfaceOptions, PacketToWrite, StatsToWrite } from './writer-pcapng.js';
 export { PcapWriter } from './writer-pcap.js';

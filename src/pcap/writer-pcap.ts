@@ -5,7 +5,7 @@
 import { PcapWriteError, WriteErrorCode } from '../errors.js';
 import { NO_TIMESTAMP, type PacketBatch } from './batch.js';
 import { encodePcapHeader } from './encode.js';
-import { SinkWriter, type ByteSink } from './sink.js';
+import { SinkWriter, type BlockFraming, type ByteSink } from './sink.js';
 import type { ByteOrder } from './types.js';
 
 export interface PcapWriterOptions {
@@ -24,6 +24,15 @@ export interface PcapPacketToWrite {
   data: Uint8Array;
   /** Default data.length. */
   origLen?: number;
+}
+
+/** Classic pcap: the 24-byte file header, then records of a 16-byte header and incl_len bytes. */
+function pcapFraming(le: boolean): BlockFraming {
+  return {
+    blockLength: (b, at, fileOffset) =>
+      fileOffset === 0 ? 24 : at + 16 > b.length ? 0 : 16 + (le ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8)),
+    isPacket: (_b, _at, fileOffset) => fileOffset !== 0,
+  };
 }
 
 function badArg(msg: string): never {
@@ -50,6 +59,7 @@ export class PcapWriter extends SinkWriter {
     this.le = this.byteOrder === 'le';
     const h: Parameters<typeof encodePcapHeader>[0] = { linkType: o.linkType, snapLen: o.snapLen, nanos: this.nanos };
     if (o.fcsLen !== undefined) h.fcsLen = o.fcsLen;
+    out.setFraming(pcapFraming(this.le));
     out.write(encodePcapHeader(h, this.byteOrder));
   }
 

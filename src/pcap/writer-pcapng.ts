@@ -19,7 +19,7 @@ import {
   type EpbFields,
   type InterfaceFields,
 } from './encode.js';
-import { SinkWriter, type ByteSink } from './sink.js';
+import { SinkWriter, type BlockFraming, type ByteSink } from './sink.js';
 import {
   nsToUnits,
   RES_NANO,
@@ -86,6 +86,17 @@ function isEmptyExtras(x: PacketExtras): boolean {
   return Object.entries(x).every(([k, v]) => (k === 'comments' ? (v as string[]).length === 0 : v === undefined));
 }
 
+/** pcapng blocks: type, then total length, in the section's byte order. */
+function pcapngFraming(le: boolean): BlockFraming {
+  return {
+    blockLength: (b, at) => (at + 8 > b.length ? 0 : le ? b.readUInt32LE(at + 4) : b.readUInt32BE(at + 4)),
+    isPacket: (b, at) => {
+      const t = le ? b.readUInt32LE(at) : b.readUInt32BE(at);
+      return t === BlockType.EPB || t === BlockType.SPB || t === BlockType.PB;
+    },
+  };
+}
+
 function badArg(msg: string): never {
   throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, msg);
 }
@@ -111,6 +122,7 @@ export class PcapngWriter extends SinkWriter {
     if (opts.os !== undefined) shb.os = opts.os;
     if (opts.userAppl !== undefined) shb.userAppl = opts.userAppl;
     if (opts.comments !== undefined) shb.comments = opts.comments;
+    out.setFraming(pcapngFraming(this.le));
     out.write(encodeSHB(shb, this.byteOrder));
   }
 

@@ -162,6 +162,14 @@ export interface CaptureEndEvent extends CaptureProgress {
   rxRingFull: bigint | null;
 }
 
+export interface NativeDirectFile {
+  readonly plainFd: number;
+  readonly chunk: number;
+  write(b: Buffer, cb: (errno: number, durable: number) => void): void;
+  finish(): number;
+  close(): void;
+}
+
 export interface NativeCaptureSession {
   supply(buffer: Buffer): number;
   recycle(id: number): void;
@@ -345,6 +353,8 @@ export interface PacerSimResult {
 export interface NativeAddon {
   Port: new (name: string, options?: PortOptions) => NativePort;
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
+  /** O_DIRECT file writer on its own thread; throws code ERR_DIRECT_UNSUPPORTED where the file system refuses O_DIRECT. */
+  DirectFile: new (path: string, chunkBytes: number) => NativeDirectFile;
   ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
   /** Byte order of the EPBs the native capture loop writes; the SHB of their section must agree. */
   epbByteOrder: 'le';

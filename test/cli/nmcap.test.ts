@@ -279,7 +279,7 @@ describe('nmcap and a reader that goes away (| head)', () => {
   it('with -w - reports the broken pipe in one line, exit 1', async () => {
     const r = await runUntilPipeCloses(['-r', bigCapture(), '-w', '-', '-q']);
     expect(r.code).toBe(1);
-    expect(lines(r.stderr)).toEqual(['nmcap: Broken pipe']);
+    expect(lines(r.stderr)).toEqual(['nmcap: cannot write stdout: Broken pipe']);
   });
 });
 

@@ -7,7 +7,7 @@ import { nativeTest } from '../helpers/native-test.js';
 
 describe('test hooks', () => {
   it('are not exported by the shipped addon, nor by the public index', () => {
-    expect(Object.keys(native).sort()).toEqual(['CaptureSession', 'Port', 'ReplaySession', 'epbByteOrder', 'filter', 'names']);
+    expect(Object.keys(native).sort()).toEqual(['CaptureSession', 'DirectFile', 'Port', 'ReplaySession', 'epbByteOrder', 'filter', 'names']);
     for (const hook of ['netmapTest', 'encodeEpb', 'ppsDeadlines', 'pacerSimulate']) {
       expect(hook in native).toBe(false);
       expect(hook in api).toBe(false);
