@@ -55,7 +55,7 @@ JsDirectFile::JsDirectFile(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Js
 
 JsDirectFile::~JsDirectFile() {
   w_.reset();  // joins the thread
-  tsfn_.Release();
+  // Released by close(); at environment teardown Node finalizes a live one itself.
 }
 
 // write(buffer, cb(errno, durableBytes))
@@ -88,7 +88,10 @@ Napi::Value JsDirectFile::Finish(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value JsDirectFile::Close(const Napi::CallbackInfo& info) {
-  w_.reset();
+  if (w_) {
+    w_.reset();  // every append has completed: finish() waited for them
+    tsfn_.Release();
+  }
   return info.Env().Undefined();
 }
 
