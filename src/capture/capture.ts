@@ -304,7 +304,7 @@ export class Capture {
     const stopAll = (): void => {
       for (const p of this.ports) p.session?.stop();
     };
-    return new Promise<CaptureEndEvent[]>((resolve, reject) => {
+    return new Promise<CaptureEndEvent[]>((resolve) => {
       this.ports.forEach((p, k) => {
         const buffers: Buffer[] = [];
         let seen = 0; // this session's packet count at its previous batch
@@ -359,7 +359,8 @@ export class Capture {
               ends[k] = ev as CaptureEndEvent;
               // A pipe whose sender closed in order is done; the other ports go on.
               if (ends[k].reason !== 'peer-closed') stopAll();
-              if (++ended === this.ports.length) writes.then(() => (writeError !== undefined ? reject(writeError) : resolve(ends)));
+              // A failed write is the files' to report (what reached the disk, and why): the capture still ends normally.
+              if (++ended === this.ports.length) void writes.then(() => resolve(ends));
             }
           }) as never,
         );

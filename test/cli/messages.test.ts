@@ -83,6 +83,6 @@ describe('a pipe capture ended by its sender', () => {
     const cap = await c.done;
     expect(cap.code, cap.stderr).toBe(0);
     expect(cap.stderr).toMatch(/^the other end of pipe:\S+ closed$/m);
-    expect(cap.stderr).not.toMatch(/^nmcap: /m);
+    expect(cap.stderr.replace(/^nmcap: writing .*\n/m, "")).not.toMatch(/^nmcap: /m); // the write-mode line is no error
   });
 });
