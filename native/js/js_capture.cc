@@ -21,7 +21,6 @@ const char* end_name(CaptureEnd e) {
   switch (e) {
     case CaptureEnd::kCount: return "count";
     case CaptureEnd::kDuration: return "duration";
-    case CaptureEnd::kFilesize: return "filesize";
     case CaptureEnd::kPeerClosed: return "peer-closed";
     case CaptureEnd::kError: return "error";
     default: return "stopped";
@@ -68,7 +67,6 @@ JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : JsSession<J
   if (cfg_.snaplen == 0) cfg_.snaplen = 262144;
   cfg_.count = uint64_t(opt_f64(c, "count", 0));
   cfg_.duration_ns = uint64_t(opt_f64(c, "durationMs", 0) * 1e6);
-  cfg_.byte_limit = uint64_t(opt_f64(c, "byteLimit", 0));
   cfg_.flush_ms = opt_u32(c, "flushMs", 100);
   cfg_.iface = u32_array(env, c, "ifaces");
   cfg_.ts_div = u32_array(env, c, "tsDivisors");

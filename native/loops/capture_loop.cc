@@ -48,7 +48,7 @@ class CaptureRun {
       for (Ring& r : port_.rx_rings()) {
         if (!drain(r)) {
           if (port_.end() == PortEnd::kError) return fail(-EPROTO);
-          return finish(stop_.requested() ? CaptureEnd::kStopped : limit_);
+          return finish(stop_.requested() ? CaptureEnd::kStopped : CaptureEnd::kCount);
         }
       }
     }
@@ -93,12 +93,6 @@ class CaptureRun {
       }
       w.consume();
       if (cfg_.count && progress_.packets >= cfg_.count) {
-        limit_ = CaptureEnd::kCount;
-        more = false;
-        break;
-      }
-      if (cfg_.byte_limit && produced_ >= cfg_.byte_limit) {
-        limit_ = CaptureEnd::kFilesize;
         more = false;
         break;
       }
@@ -139,9 +133,7 @@ class CaptureRun {
     w.copy(out + kEpbHeaderBytes, caplen);
     uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
     epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_ns / ts_div, caplen, wire32, flags);
-    const uint32_t block = epb_finish(out, caplen, flags);
-    used_ += block;
-    produced_ += block;
+    used_ += epb_finish(out, caplen, flags);
     ++progress_.packets;
     progress_.wire_bytes += wire;
     if (caplen < wire) ++progress_.truncated;
@@ -186,8 +178,6 @@ class CaptureRun {
   size_t used_ = 0;
   uint64_t filled_since_ = 0;
   std::vector<uint8_t> gather_;  // a multi-slot packet, put together for the filter
-  uint64_t produced_ = 0;        // bytes of EPBs written so far
-  CaptureEnd limit_ = CaptureEnd::kCount;  // which limit ended the walk
 };
 
 }  // namespace

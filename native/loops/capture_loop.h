@@ -15,7 +15,6 @@ struct CaptureConfig {
   uint32_t snaplen = 262144;    // bytes kept per packet
   uint64_t count = 0;           // stop after this many packets (0 = no limit)
   uint64_t duration_ns = 0;     // stop after this long (0 = no limit)
-  uint64_t byte_limit = 0;      // stop once this many bytes of EPBs were produced (0 = no limit)
   uint32_t flush_ms = 100;      // hand a partly filled buffer over after this long
   std::vector<uint32_t> iface;  // pcapng interface id of each RX ring
   std::vector<uint32_t> ts_div; // ns per if_tsresol unit of each ring's interface (1 = ns, 1000 = us)
@@ -35,7 +34,7 @@ struct CaptureProgress {
   uint64_t last_ts_ns = 0;
 };
 
-enum class CaptureEnd : uint8_t { kStopped, kCount, kDuration, kPeerClosed, kError, kFilesize };
+enum class CaptureEnd : uint8_t { kStopped, kCount, kDuration, kPeerClosed, kError };
 
 struct CaptureResult {
   CaptureEnd end = CaptureEnd::kStopped;

@@ -122,8 +122,6 @@ export interface CaptureConfig {
   snaplen?: number;
   count?: number;
   durationMs?: number;
-  /** stop once this many bytes of EPBs were produced */
-  byteLimit?: number;
   flushMs?: number;
   /** pcapng interface id of each RX ring */
   ifaces?: number[];
