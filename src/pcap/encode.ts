@@ -163,8 +163,9 @@ export interface InterfaceFields {
 }
 
 export function parseIpv4(s: string): Uint8Array {
-  const parts = s.split('.').map((x) => Number(x));
-  if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) {
+  // Dotted decimal only: Number() alone would take '' (so '1.2.3.'), ' 1' and '0x1'.
+  const parts = s.split('.').map((x) => (/^(0|[1-9][0-9]{0,2})$/.test(x) ? Number(x) : NaN));
+  if (parts.length !== 4 || parts.some((x) => !(x >= 0 && x <= 255))) {
     throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, `not an IPv4 address: ${s}`);
   }
   return Uint8Array.from(parts);
@@ -220,7 +221,9 @@ export function encodeIDB(f: InterfaceFields, byteOrder: ByteOrder = 'le'): Buff
     const [addr, prefix] = a.split('/');
     const v = new Uint8Array(17);
     v.set(parseIpv6(addr!), 0);
-    v[16] = prefix === undefined ? 128 : Number(prefix);
+    const bits = prefix === undefined ? 128 : /^[0-9]{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+    if (!(bits <= 128)) throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, `not an IPv6 prefix length (0-128): ${a}`);
+    v[16] = bits;
     opts.push({ code: IdbOption.IPV6ADDR, value: v });
   }
   if (f.macAddress !== undefined) opts.push({ code: IdbOption.MACADDR, value: parseHexOctets(f.macAddress, 6) });

@@ -59,6 +59,12 @@ describe('pure encoders', () => {
     expect(() => encodeEPB(0, -1n, bytesOf(1))).toThrow(/not a u64/);
     expect(() => encodePcapHeader({ linkType: 1, snapLen: 0 })).toThrow(/snap length/);
     expect(() => encodeIDB({ linkType: 1, snapLen: 0, ipv4Addresses: ['300.1.1.1/255.0.0.0'] })).toThrow(/IPv4/);
+    for (const bad of ['1.2.3./255.0.0.0', '1.2.3.4/255.0.0.', ' 1.2.3.4', '0x1.2.3.4', '01.2.3.4', '1.2.3.4.5']) {
+      expect(() => encodeIDB({ linkType: 1, snapLen: 0, ipv4Addresses: [bad] }), bad).toThrow(/not an IPv4 address/);
+    }
+    for (const bad of ['fe80::1/129', 'fe80::1/x', 'fe80::1/']) {
+      expect(() => encodeIDB({ linkType: 1, snapLen: 0, ipv6Addresses: [bad] }), bad).toThrow(/IPv6/);
+    }
   });
 });
 
