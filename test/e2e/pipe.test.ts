@@ -2,7 +2,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter, openSink, readPacketsSync, type Packet } from '../../src/pcap/index.js';
-import { SO_FAR, askCount, pipeName, run, start, tempDir, untilCount, type Finished } from '../helpers/cli.js';
+import { SO_FAR, askCount, pipeName, run, start, tempDir, untilCount, type Finished, type Running } from '../helpers/cli.js';
 
 const tmp = tempDir();
 const demo = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;
@@ -18,13 +18,19 @@ function sameData(a: Packet[], b: Packet[]): boolean {
   return a.every((p, i) => Buffer.compare(p.data, b[i]!.data) === 0);
 }
 
-/** nmcap on the slave end (started first, as a user would), nmreplay on the master end. */
-async function capture(replayArgs: string[], captureArgs: string[] = []): Promise<{ cap: Finished; rep: Finished; out: string; launchNs: bigint }> {
+/** nmcap -w FILE on the slave end of a new pipe, once it says it listens. */
+async function listening(captureArgs: string[] = []): Promise<{ name: string; out: string; c: Running }> {
   const name = pipeName();
   const out = tmp.path(`${name}.pcapng`);
   const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, ...captureArgs]);
   await c.waitFor(/^listening on pipe:/);
-  // Wall-clock time (the receiver's timestamps are CLOCK_REALTIME) just before nmreplay exists:
+  return { name, out, c };
+}
+
+/** nmcap on the slave end (started first, as a user would), nmreplay on the master end. */
+async function capture(replayArgs: string[], captureArgs: string[] = []): Promise<{ cap: Finished; rep: Finished; out: string; launchNs: bigint }> {
+  const { name, out, c } = await listening(captureArgs);
+  // Wall-clock time (the receiver's timestamps are CLOCK_REALTIME) just before nmreplay is started:
   // its schedule starts later than this, so a packet due at T arrives at launchNs + T or after.
   const launchNs = BigInt(Date.now()) * 1_000_000n;
   const rep = await run('nmreplay', ['-i', `pipe:${name}{0`, ...replayArgs]);
@@ -142,10 +148,7 @@ describe('replay -> pipe -> capture', () => {
   });
 
   it('nmcap -c N stops after N packets and the file holds exactly those', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '-c', '25', '--json']);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening(['-c', '25', '--json']);
     const rep = await run('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '2kpps', demo]);
     const cap = await c.done;
     expect(cap.code, cap.stderr).toBe(0);
@@ -205,10 +208,7 @@ async function fileGrows(path: string, bytes = 12_000): Promise<void> {
 
 describe('faults', () => {
   it('SIGINT during capture: exit 0 as tcpdump, every packet so far in a valid file with statistics', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening(['--json']);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '2kpps', '-l', '0', demo]);
     await untilCount(c, SO_FAR.nmcap, 101);
     c.child.kill('SIGINT');
@@ -227,10 +227,7 @@ describe('faults', () => {
   });
 
   it('the sender killed mid-run: capture says so, exits 1, and keeps what it got', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening(['--json']);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', demo]);
     await untilCount(c, SO_FAR.nmcap, 101);
     r.child.kill('SIGKILL');
@@ -247,10 +244,7 @@ describe('faults', () => {
   });
 
   it('the receiver killed mid-run: replay says so, exits 1, and counts only what was taken', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out]);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening();
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', '--json', demo]);
     await r.waitFor(/^nmreplay: sending on/); // its SIGUSR1 handler is in place
     await untilCount(r, SO_FAR.nmreplay, 101);
@@ -308,10 +302,7 @@ describe('limits in time and size', () => {
     // The replay: -l 0 never ends by itself, so the duration ended it. Its receiver has no limit
     // of its own (two clocks racing would make the result depend on start-up time): it ends when
     // the replay closes the pipe, with everything that was sent.
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening(['--json']);
     const rep = await run('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', '--duration', '0.6', '--json', demo]);
     expect(rep.code, rep.stderr).toBe(0);
     const r = JSON.parse(rep.stdout);
