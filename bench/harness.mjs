@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: traces, timed processes (wall, user, sys, max RSS through
 // /usr/bin/time), and printing results with ratios against the peer tools run in the same session.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -145,4 +145,39 @@ export function table(rows) {
 export function verdict(label, ok, detail) {
   console.log(`  ${ok ? 'PASS' : 'MISS'}  ${label}: ${detail}`);
   return ok;
+}
+
+/**
+ * A veth pair va/vb in a throwaway namespace (named after `tag` and the pid) for tcpreplay, root
+ * only; null where it cannot run. `prefix` runs a command inside, `close` deletes the namespace.
+ */
+export function vethNamespace(tag) {
+  if (process.getuid?.() !== 0 || !have('tcpreplay')) return null;
+  const ns = `nmc${tag}${process.pid}`;
+  const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  ip('netns', 'add', ns);
+  ip('-n', ns, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb');
+  ip('-n', ns, 'link', 'set', 'va', 'up');
+  ip('-n', ns, 'link', 'set', 'vb', 'up');
+  return {
+    prefix: ['ip', 'netns', 'exec', ns],
+    close: () => {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        /* gone */
+      }
+    },
+  };
+}
+
+/** tcpreplay's own report: packets, seconds of sending, Mbps and pps. */
+export function tcpreplayReport(out) {
+  const rated = /Rated: [\d.]+ Bps, ([\d.]+) Mbps, ([\d.]+) pps/.exec(out);
+  return {
+    packets: Number(/Actual: (\d+) packets/.exec(out)?.[1] ?? NaN),
+    seconds: Number(/Actual: \d+ packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(out)?.[1] ?? NaN),
+    mbps: Number(rated?.[1] ?? NaN),
+    pps: Number(rated?.[2] ?? NaN),
+  };
 }

@@ -7,10 +7,9 @@
 //   3. -l 2000 smtp.pcap --rate 100kpps holds the rate; tcpreplay --pps alongside.
 //   4. Streamed replay keeps memory flat: max RSS for an 80 MB and a 400 MB trace (<= 100 MB).
 // BENCH_PACKETS (trace size, default 1 M) and BENCH_SKIP (comma list of section numbers) trim it.
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 
-import { fmt, have, scratch, startTimed, table, timed, udpTrace, verdict } from './harness.mjs';
+import { fmt, scratch, startTimed, table, tcpreplayReport, timed, udpTrace, verdict, vethNamespace } from './harness.mjs';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean).map(Number));
@@ -30,35 +29,9 @@ async function toPipe(replayArgs) {
 
 const cpuPerPacket = (r) => (r.senderCpuSeconds / r.queued) * 1e9;
 
-/** A veth pair in a throwaway namespace for tcpreplay (root only); null where it cannot run. */
-function vethNs() {
-  if (process.getuid?.() !== 0 || !have('tcpreplay')) return null;
-  const ns = `nmcrb${process.pid}`;
-  const sh = (cmd) => execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  sh(`ip netns add ${ns} && ip -n ${ns} link add va type veth peer name vb && ip -n ${ns} link set va up && ip -n ${ns} link set vb up`);
-  return {
-    prefix: ['ip', 'netns', 'exec', ns],
-    close: () => {
-      try {
-        sh(`ip netns del ${ns}`);
-      } catch {
-        /* gone */
-      }
-    },
-  };
-}
-
-/** tcpreplay's own report: packets and pps. */
-function tcpreplayReport(out) {
-  return {
-    packets: Number(/Actual: (\d+) packets/.exec(out)?.[1] ?? NaN),
-    pps: Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(out)?.[1] ?? NaN),
-  };
-}
-
 const trace = await udpTrace(tmp.path('udp64.pcap'), PACKETS, 64);
 const small = await udpTrace(tmp.path('ten.pcap'), 10, 64);
-const veth = vethNs();
+const veth = vethNamespace('rb');
 try {
   if (!SKIP.has(1)) {
     const loops = Math.ceil(20_000_000 / PACKETS);

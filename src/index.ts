@@ -2,6 +2,8 @@
 // as 'nmcap/pcap'.
 export { Capture, timestampPolicy } from './capture/capture.js';
 export type { CaptureOptions, CaptureResult, CaptureEndReason } from './capture/capture.js';
+export { parseStopConditions, fileStopPlan } from './capture/stop.js';
+export type { StopConditions } from './capture/stop.js';
 export { Replay, replay } from './replay/replay.js';
 export type { ReplayOptions, ReplayResult, ReplayEndReason } from './replay/replay.js';
 export { parseRate, parseMultiplier, formatRate } from './replay/rate.js';

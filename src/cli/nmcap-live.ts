@@ -13,7 +13,7 @@ import { openTrace } from '../pcap/reader.js';
 import type { CaptureProgress } from '../ports/binding.js';
 import { compileFilter, filterImage } from '../capture/filter.js';
 import { dropPrivileges } from '../capture/privileges.js';
-import { StopConditionError, parseStopConditions, type StopConditions } from '../capture/stop.js';
+import { parseStopConditions } from '../capture/stop.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
 import { printPackets } from './nmcap-offline.js';
@@ -101,19 +101,6 @@ export function statusText(packets: number, pps: number, drops: string, bytes: n
   return `packets: ${packets}  rate: ${rate}  drops: ${drops}  written: ${size}  file: ${file}`;
 }
 
-/** -c, --duration and every -a, read once; -a files counts rotated files and needs -b. */
-function stopConditions(a: NmcapArgs): StopConditions {
-  let stop: StopConditions;
-  try {
-    stop = parseStopConditions(a.autostop, a.count, a.duration);
-  } catch (e) {
-    if (e instanceof StopConditionError) throw new UsageError(e.message);
-    throw e;
-  }
-  if (stop.filesizeKB !== undefined && (a.write === undefined || a.write === '-')) throw new UsageError('-a filesize:KB needs -w FILE');
-  return stop;
-}
-
 /** -d: the filter compiled for the port's link type, printed as tcpdump -d prints it. */
 function dumpFilter(a: NmcapArgs, snaplen: number): number {
   const opened = openPort(a.interface!, 'rx', { promisc: false, snaplen, queue: a.queue });
@@ -129,11 +116,12 @@ function dumpFilter(a: NmcapArgs, snaplen: number): number {
 export async function runLive(a: NmcapArgs): Promise<number> {
   const snaplen = a.snaplen && a.snaplen > 0 ? a.snaplen : 262144;
   if (a.dumpFilter) return dumpFilter(a, snaplen);
-  const stop = stopConditions(a);
+  // -c, --duration and every -a, read once; -a filesize/files go to the file writer (parseFileArgs).
+  const stop = parseStopConditions(a.autostop, a.count, a.duration);
   const toStdout = a.write === '-';
   const printing = a.write === undefined;
   if (a.valeBackend) process.env[VALE_BACKEND_ENV] = a.valeBackend; // read where VALE names are opened
-  const fileArgs = parseFileArgs(a);
+  const fileArgs = parseFileArgs(a, stop);
   const pass = printing ? new PassThrough({ highWaterMark: 8 << 20 }) : undefined;
   // The native loop writes pcapng; classic pcap (-F pcap, or a .pcap name) is converted on the way.
   const nano = a.nano === true || a.timeStampPrecision === 'nano' || a.format === 'pcap-ns';

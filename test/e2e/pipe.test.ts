@@ -2,7 +2,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter, openSink, readPacketsSync, type Packet } from '../../src/pcap/index.js';
-import { SO_FAR, askCount, pipeName, run, start, tempDir, untilCount, type Finished } from '../helpers/cli.js';
+import { SO_FAR, askCount, pipeName, run, start, tempDir, untilCount, type Finished, type Running } from '../helpers/cli.js';
 
 const tmp = tempDir();
 const demo = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;
@@ -18,15 +18,29 @@ function sameData(a: Packet[], b: Packet[]): boolean {
   return a.every((p, i) => Buffer.compare(p.data, b[i]!.data) === 0);
 }
 
-/** nmcap on the slave end (started first, as a user would), nmreplay on the master end. */
-async function capture(replayArgs: string[], captureArgs: string[] = []): Promise<{ cap: Finished; rep: Finished; out: string }> {
+/** nmcap -w FILE on the slave end of a new pipe, once it says it listens. */
+async function listening(captureArgs: string[] = []): Promise<{ name: string; out: string; c: Running }> {
   const name = pipeName();
   const out = tmp.path(`${name}.pcapng`);
   const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, ...captureArgs]);
   await c.waitFor(/^listening on pipe:/);
+  return { name, out, c };
+}
+
+/** nmcap on the slave end (started first, as a user would), nmreplay on the master end. */
+async function capture(replayArgs: string[], captureArgs: string[] = []): Promise<{ cap: Finished; rep: Finished; out: string; launchNs: bigint }> {
+  const { name, out, c } = await listening(captureArgs);
+  // Wall-clock time (the receiver's timestamps are CLOCK_REALTIME) just before nmreplay is started:
+  // its schedule starts later than this, so a packet due at T arrives at launchNs + T or after.
+  const launchNs = BigInt(Date.now()) * 1_000_000n;
   const rep = await run('nmreplay', ['-i', `pipe:${name}{0`, ...replayArgs]);
   const cap = await c.done;
-  return { cap, rep, out };
+  return { cap, rep, out, launchNs };
+}
+
+/** Seconds from `launchNs` to the packet's receive timestamp. */
+function secondsAfter(launchNs: bigint, p: Packet): number {
+  return Number(p.ts! - launchNs) / 1e9;
 }
 
 beforeAll(async () => {
@@ -61,19 +75,17 @@ describe('replay -> pipe -> capture', () => {
   });
 
   it('carries a pcapng trace byte-identical, following its timing scaled by -x', async () => {
-    const t0 = Date.now();
-    const { cap, rep, out } = await capture(['-x', '10', '--json', demo]);
-    const wall = (Date.now() - t0) / 1000;
+    const { cap, rep, out, launchNs } = await capture(['-x', '10', '--json', demo]);
     expect(rep.code, rep.stderr).toBe(0);
     expect(cap.code, cap.stderr).toBe(0);
     const got = packetsOf(out);
     const want = packetsOf(demo);
     expect(sameData(got, want)).toBe(true);
-    // The demo spans 2.0115 s; ten times as fast is ~0.201 s between first and last departure.
-    const span = Number(got.at(-1)!.ts! - got[0]!.ts!) / 1e9;
-    expect(span).toBeGreaterThan(0.15);
-    expect(span).toBeLessThan(0.6);
-    expect(wall).toBeLessThan(20);
+    // The demo spans 2.0115 s; ten times as fast, its last packet is due 0.201 s after the first
+    // departure, so it cannot reach the receiver sooner after nmreplay started. (How close to the
+    // schedule it stays is measured in bench/pipe.bench.mjs, not here: a slow machine is late.)
+    const traceSpan = Number(want.at(-1)!.ts! - want[0]!.ts!) / 1e9;
+    expect(secondsAfter(launchNs, got.at(-1)!)).toBeGreaterThanOrEqual(traceSpan / 10);
   });
 
   it('loops and limits: -l 3 sends the trace three times, -L stops at N, -l 0 -L runs until the limit', async () => {
@@ -100,19 +112,21 @@ describe('replay -> pipe -> capture', () => {
     expect(sameData(packetsOf(out), [...want, ...want])).toBe(true);
   });
 
-  it('paces at a fixed packet rate (tolerant bounds; precision is the benchmark\'s job)', async () => {
-    const { rep, out } = await capture(['--rate', '20kpps', '-L', '2000', '--json', mixed]);
+  // A paced run can be late on a slow machine, never early: these bounds hold however slow it is.
+  // How close to the rate it stays (the ±2% of earlier versions) is bench/pipe.bench.mjs' job.
+  it('paces at a fixed packet rate: never faster than the schedule', async () => {
+    const { rep, out, launchNs } = await capture(['--rate', '20kpps', '-L', '2000', '--json', mixed]);
     expect(rep.code, rep.stderr).toBe(0);
     const r = JSON.parse(rep.stdout);
     expect(r.packets).toBe(2000);
-    expect(r.pacedRate).toBeGreaterThan(20000 * 0.98);
-    expect(r.pacedRate).toBeLessThan(20000 * 1.02);
+    expect(r.pacedRate).toBeGreaterThan(0);
+    expect(r.pacedRate).toBeLessThanOrEqual(20000 * (1 + 1e-9));
     expect(r.departure.count).toBe(2000);
-    // Independent view: the receiver's timestamps span about 1999 gaps of 50 us.
+    // Independent view: the receiver got packet 1999 no sooner than 1999 gaps of 50 us after
+    // nmreplay was started (its timestamps are the receiver's clock).
     const got = packetsOf(out);
-    const span = Number(got.at(-1)!.ts! - got[0]!.ts!) / 1e9;
-    expect(span).toBeGreaterThan(0.09);
-    expect(span).toBeLessThan(0.2);
+    expect(got).toHaveLength(2000);
+    expect(secondsAfter(launchNs, got.at(-1)!)).toBeGreaterThanOrEqual(1999 / 20000);
     expect(rep.stderr).toMatch(/^Pacing: target 20kpps/m);
     expect(rep.stderr).toMatch(/^Departure error: p50 /m);
   });
@@ -123,18 +137,18 @@ describe('replay -> pipe -> capture', () => {
     const w = new PcapWriter(openSink(small), { linkType: 1, snapLen: 65535 });
     for (let i = 0; i < 500; i++) w.writePacket({ ts: BigInt(i) * 1000n, data: Buffer.alloc(64, i) });
     await w.close();
-    const { rep } = await capture(['--rate', '5.12Mbps', '--json', small]);
+    const { rep, out, launchNs } = await capture(['--rate', '5.12Mbps', '--json', small]);
+    expect(rep.code, rep.stderr).toBe(0);
     const r = JSON.parse(rep.stdout);
     expect(r.packets).toBe(500);
-    expect(r.pacedRate).toBeGreaterThan(10000 * 0.98);
-    expect(r.pacedRate).toBeLessThan(10000 * 1.02);
+    expect(r.pacedRate).toBeGreaterThan(0);
+    expect(r.pacedRate).toBeLessThanOrEqual(10000 * (1 + 1e-9));
+    expect(secondsAfter(launchNs, packetsOf(out).at(-1)!)).toBeGreaterThanOrEqual(499 / 10000);
+    expect(rep.stderr).toMatch(/^Pacing: target 5\.12Mbps/m);
   });
 
   it('nmcap -c N stops after N packets and the file holds exactly those', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '-c', '25', '--json']);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening(['-c', '25', '--json']);
     const rep = await run('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '2kpps', demo]);
     const cap = await c.done;
     expect(cap.code, cap.stderr).toBe(0);
@@ -194,10 +208,7 @@ async function fileGrows(path: string, bytes = 12_000): Promise<void> {
 
 describe('faults', () => {
   it('SIGINT during capture: exit 0 as tcpdump, every packet so far in a valid file with statistics', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening(['--json']);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '2kpps', '-l', '0', demo]);
     await untilCount(c, SO_FAR.nmcap, 101);
     c.child.kill('SIGINT');
@@ -216,10 +227,7 @@ describe('faults', () => {
   });
 
   it('the sender killed mid-run: capture says so, exits 1, and keeps what it got', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening(['--json']);
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', demo]);
     await untilCount(c, SO_FAR.nmcap, 101);
     r.child.kill('SIGKILL');
@@ -236,10 +244,7 @@ describe('faults', () => {
   });
 
   it('the receiver killed mid-run: replay says so, exits 1, and counts only what was taken', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out]);
-    await c.waitFor(/^listening on/);
+    const { name, out, c } = await listening();
     const r = start('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', '--json', demo]);
     await r.waitFor(/^nmreplay: sending on/); // its SIGUSR1 handler is in place
     await untilCount(r, SO_FAR.nmreplay, 101);
@@ -285,25 +290,34 @@ describe('faults', () => {
 });
 
 describe('limits in time and size', () => {
-  it('--duration ends both a replay and a capture on time, each with its statistics', async () => {
-    const name = pipeName();
-    const out = tmp.path(`${name}.pcapng`);
-    const c = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--duration', '1.5', '--json']);
-    await c.waitFor(/^listening on/);
+  it('--duration ends a replay and a capture, each with its statistics', async () => {
+    // The capture: nothing arrives, --duration ends it, and not before its time.
+    const idle = pipeName();
     const t0 = Date.now();
+    const quiet = await run('nmcap', ['-i', `pipe:${idle}}0`, '-w', tmp.path(`${idle}.pcapng`), '--duration', '0.5', '--json']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(JSON.parse(quiet.stdout)).toMatchObject({ captured: 0, reason: 'duration' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+
+    // The replay: -l 0 never ends by itself, so the duration ended it. Its receiver has no limit
+    // of its own (two clocks racing would make the result depend on start-up time): it ends when
+    // the replay closes the pipe, with everything that was sent.
+    const { name, out, c } = await listening(['--json']);
     const rep = await run('nmreplay', ['-i', `pipe:${name}{0`, '--rate', '5kpps', '-l', '0', '--duration', '0.6', '--json', demo]);
-    const repSecs = (Date.now() - t0) / 1000;
     expect(rep.code, rep.stderr).toBe(0);
     const r = JSON.parse(rep.stdout);
+    // Packets due at 0.6 s or later are never sent (at 5 kpps 3000 are due before), however late
+    // the sender was; how many of those it managed is the machine's business.
     expect(r.reason).toBe('duration');
-    expect(r.packets).toBeGreaterThan(0.6 * 5000 * 0.8);
-    expect(r.packets).toBeLessThan(0.6 * 5000 * 1.2);
-    expect(repSecs).toBeLessThan(10);
+    expect(r.packets).toBeGreaterThan(0);
+    expect(r.packets).toBeLessThanOrEqual(0.6 * 5000);
+    expect(r.pending).toBe(0);
     const cap = await c.done;
     expect(cap.code, cap.stderr).toBe(0);
     const j = JSON.parse(cap.stdout);
-    expect(['duration', 'peer-closed']).toContain(j.reason);
+    expect(j.reason).toBe('peer-closed');
     expect(j.captured).toBe(r.packets);
+    expect(packetsOf(out)).toHaveLength(r.packets);
   });
 
   it('-s SNAPLEN keeps the first bytes and the length on the wire', async () => {
@@ -334,11 +348,12 @@ describe('limits in time and size', () => {
     // replay is still waiting for the drain.
     await askCount(r, SO_FAR.nmreplay);
     expect(r.child.exitCode).toBeNull();
-    const t0 = Date.now();
     r.child.kill('SIGINT');
     const done = await r.done;
     hold.child.kill('SIGKILL');
     expect(done.code).toBe(130);
-    expect(Date.now() - t0).toBeLessThan(1500);
+    // It did not wait for the drain: a replay that finished draining prints its final report.
+    expect(done.stdout + done.stderr).not.toMatch(/^Actual: /m);
+    expect(done.stdout + done.stderr).not.toMatch(/^Statistics for network device/m);
   });
 });
