@@ -8,7 +8,7 @@
 // judged on the pairing sequence as the matcher judges it, and the few packets a report shows
 // are read again from the files. Memory grows with the differences, not with the files.
 import { readFileSync } from 'node:fs';
-import { flowKey } from './decode.js';
+import { flowHash } from './decode.js';
 import { matchPackets, type CapturedPacket, type Counts, type Failure, type MatchResult, type OrderMode } from './match.js';
 import { hashBytes, normalizer, sameBytes, type Normalizer } from './normalize.js';
 import { nonDecreasingRun } from './order.js';
@@ -40,11 +40,14 @@ interface Waiting {
 
 /** An Int32 list that grows without boxing. */
 class IntList {
-  a = new Int32Array(1024);
+  a: Int32Array;
   n = 0;
+  constructor(capacity = 16) {
+    this.a = new Int32Array(capacity);
+  }
   push(v: number): void {
     if (this.n === this.a.length) {
-      const b = new Int32Array(this.a.length * 2);
+      const b = new Int32Array(Math.max(16, this.a.length * 2));
       b.set(this.a);
       this.a = b;
     }
@@ -117,13 +120,6 @@ class Cursor {
   }
 }
 
-const flowHash = (d: Uint8Array): number => {
-  const k = flowKey(d);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 0x01000193);
-  return h | 0;
-};
-
 function take(m: Map<number, Waiting[]>, hash: number, cmp: Uint8Array): Waiting | undefined {
   const q = m.get(hash);
   if (!q) return undefined;
@@ -132,6 +128,11 @@ function take(m: Map<number, Waiting[]>, hash: number, cmp: Uint8Array): Waiting
   const [w] = q.splice(j, 1);
   if (q.length === 0) m.delete(hash);
   return w;
+}
+
+function hasTwin(m: Map<number, Waiting[]>, cmp: Uint8Array): boolean {
+  if (m.size === 0) return false;
+  return m.get(hashBytes(cmp))?.some((w) => sameBytes(w.cmp, w.cmp.length, cmp, cmp.length)) ?? false;
 }
 
 function wait(m: Map<number, Waiting[]>, hash: number, w: Waiting): void {
@@ -151,9 +152,10 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
   const cmpOf = (d: Uint8Array): Uint8Array => (norm.copies ? norm.bytes(d) : d.subarray(0, norm.end(d)));
   const stdin: { bytes?: Buffer } = {};
   const states = new Map<string, PortState>();
+  const actPorts = new Set<string>(); // in the order the captured file first shows them, as the matcher lists ports
   const stateOf = (p: string): PortState => {
     let s = states.get(p);
-    if (!s) states.set(p, (s = { exp: new Map(), act: new Map(), to: new IntList(), flow: new IntList(), expCount: 0, actBase: null, late: [] }));
+    if (!s) states.set(p, (s = { exp: new Map(), act: new Map(), to: new IntList(1024), flow: new IntList(order === 'per-flow' ? 1024 : 0), expCount: 0, actBase: null, late: [] }));
     return s;
   };
   const expTs: (bigint | null)[] = []; // expected times, only with --timing
@@ -178,6 +180,7 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
         const ec = cmpOf(ed);
         const ac = cmpOf(ad);
         const s = stateOf(E.port());
+        actPorts.add(A.port());
         // Not past an earlier twin still waiting: duplicates pair first come, first served.
         const h = sameBytes(ec, ec.length, ac, ac.length) ? hashBytes(ec) : -1;
         if (h >= 0 && !s.exp.has(h) && !s.act.has(h)) {
@@ -200,8 +203,17 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
           continue;
         }
       }
-      // Otherwise advance the side that is behind, pairing through the queues.
-      if (eLive && (!aLive || E.count <= A.count)) {
+      // Otherwise advance a side whose packet completes a waiting pair (that realigns the two
+      // files after a drop or an insertion), else the side that is behind.
+      let takeE = !aLive;
+      if (eLive && aLive) {
+        const eNext = cmpOf(E.data());
+        const aNext = cmpOf(A.data());
+        if (hasTwin(stateOf(E.port()).act, eNext)) takeE = true;
+        else if (hasTwin(stateOf(A.port()).exp, aNext)) takeE = false;
+        else takeE = E.count <= A.count;
+      }
+      if (takeE) {
         const d = E.data();
         const s = stateOf(E.port());
         const g = E.count;
@@ -222,6 +234,7 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
       } else {
         const d = A.data();
         const s = stateOf(A.port());
+        actPorts.add(A.port());
         const at = timing !== undefined ? A.ts() : null;
         if (at !== null) s.actBase ??= at;
         const k = s.to.n;
@@ -245,7 +258,9 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
   const expectations: { packet: Uint8Array; ports: string; ignore?: readonly string[]; name: string }[] = [];
   const expIndex: number[] = [];
   const captures: Record<string, CapturedPacket[]> = {};
-  for (const [p, s] of states) {
+  const portOrder = [...new Set([...actPorts, ...states.keys()])];
+  for (const p of portOrder) {
+    const s = states.get(p)!;
     const waitingExp = [...s.exp.values()].flat().sort((x, y) => x.index - y.index);
     for (const w of waitingExp) {
       expectations.push({ packet: w.data, ports: p, ignore: opts.ignore, name: `expected packet ${w.index}` });
@@ -273,13 +288,17 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
         prev = to[k]!;
       }
       if (!inOrder) {
-        const groups = new Map<number, number[]>();
+        // Typed arrays: a million packets cost no boxed numbers.
+        const groups = new Map<number, IntList>();
         for (let k = 0; k < to.length; k++) {
           if (to[k]! < 0) continue;
           const g = order === 'per-flow' ? s.flow.a[k]! : 0;
-          (groups.get(g) ?? groups.set(g, []).get(g)!).push(k);
+          let list = groups.get(g);
+          if (!list) groups.set(g, (list = new IntList()));
+          list.push(k);
         }
-        for (const ks of groups.values()) {
+        for (const list of groups.values()) {
+          const ks = list.a.subarray(0, list.n);
           const keep = nonDecreasingRun(ks.map((k) => to[k]!));
           ks.forEach((k, j) => {
             if (!keep[j]) reordered.add(k);
@@ -298,7 +317,6 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
   // Failures in the matcher's order: per port by arrival, then the missing ones. The leftovers'
   // matcher describes its first maxFailures in that order too, so these are the first overall.
   type Pending = { port: string; k: number; rank: number; failure?: Failure; stub?: (typeof stubs)[number] };
-  const portOrder = [...states.keys()];
   const all: Pending[] = [];
   for (const f of rest.failures) {
     if (f.expectation !== undefined) f.expectation = expIndex[f.expectation]!;
