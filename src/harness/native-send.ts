@@ -6,6 +6,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { HarnessError, HarnessErrorCode } from '../errors.js';
 import { openTrace } from '../pcap/index.js';
 import { native, type NativePort, type ReplayConfig, type ReplayEndEvent } from '../ports/binding.js';
+import type { PoolSlot } from '../replay/batch-pool.js';
 
 /** Packets per batch handed to the native thread. */
 const BATCH_PACKETS = 8192;
@@ -28,15 +29,8 @@ export interface NativeSendResult {
   end?: ReplayEndEvent;
 }
 
-interface Batch {
-  buffer: Uint8Array;
-  off: Uint32Array;
-  capLen: Uint32Array;
-  origLen: Uint32Array;
-  sec: Float64Array;
-  nsec: Uint32Array;
-  count: number;
-}
+/** A batch in the form the native session takes: the replay's own slot shape, without its budget. */
+type Batch = Omit<PoolSlot, 'bytes'>;
 
 /** Packs packets given as bytes into batches of one buffer each. */
 function packBatches(packets: readonly Uint8Array[]): Batch[] {
@@ -45,7 +39,7 @@ function packBatches(packets: readonly Uint8Array[]): Batch[] {
     const part = packets.slice(from, from + BATCH_PACKETS);
     const bytes = part.reduce((n, p) => n + p.length, 0);
     const b: Batch = {
-      buffer: new Uint8Array(bytes),
+      data: new Uint8Array(bytes),
       off: new Uint32Array(part.length),
       capLen: new Uint32Array(part.length),
       origLen: new Uint32Array(part.length),
@@ -55,7 +49,7 @@ function packBatches(packets: readonly Uint8Array[]): Batch[] {
     };
     let at = 0;
     part.forEach((p, i) => {
-      b.buffer.set(p, at);
+      b.data.set(p, at);
       b.off[i] = at;
       b.capLen[i] = b.origLen[i] = p.length;
       at += p.length;
@@ -74,7 +68,7 @@ async function traceBatches(file: string): Promise<Batch[]> {
       if (b.section.interfaces.some((i) => i.linkType !== 1)) {
         throw new HarnessError(HarnessErrorCode.BAD_PACKET, `${file}: the harness sends Ethernet frames only (link type 1); convert the trace first`);
       }
-      out.push({ buffer: b.buffer, off: b.dataOffset, capLen: b.capLen, origLen: b.origLen, sec: b.tsSec, nsec: b.tsNsec, count: b.count });
+      out.push({ data: b.buffer, off: b.dataOffset, capLen: b.capLen, origLen: b.origLen, sec: b.tsSec, nsec: b.tsNsec, count: b.count });
     }
   } finally {
     await reader.close();
@@ -84,7 +78,7 @@ async function traceBatches(file: string): Promise<Batch[]> {
 
 function views(batches: readonly Batch[]): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const b of batches) for (let i = 0; i < b.count; i++) out.push(b.buffer.subarray(b.off[i]!, b.off[i]! + b.capLen[i]!));
+  for (const b of batches) for (let i = 0; i < b.count; i++) out.push(b.data.subarray(b.off[i]!, b.off[i]! + b.capLen[i]!));
   return out;
 }
 
@@ -113,7 +107,7 @@ export async function sendNative(port: NativePort, what: readonly Uint8Array[] |
   const session = new native.ReplaySession(port, config, (kind, ev) => {
     if (kind === 'end') end = ev as ReplayEndEvent;
   });
-  batches.forEach((b, i) => session.push(b.buffer, b.off, b.capLen, b.origLen, b.sec, b.nsec, b.count, i === 0, 1));
+  batches.forEach((b, i) => session.push(b.data, b.off, b.capLen, b.origLen, b.sec, b.nsec, b.count, i === 0, 1));
   session.endInput();
   session.start();
   try {
