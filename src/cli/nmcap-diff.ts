@@ -1,13 +1,12 @@
-// `nmcap --diff EXPECTED ACTUAL`: two capture files compared with the harness's matcher. Each
-// pcapng interface is a port (if0, if1, ...; classic pcap has one). Exit 0 when they match, 1 when
+// `nmcap --diff EXPECTED ACTUAL`: two capture files compared with the harness's matcher, streamed
+// side by side in bounded memory (src/harness/stream-diff.ts). Each pcapng interface is a port
+// (if0, if1, ...; classic pcap has one). Exit 0 when they match, 1 when
 // they differ, 2 on a usage or file error. Timestamps count only with --timing TOLERANCE.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkFieldNames, FIELD_NAMES } from '../harness/decode.js';
-import { matchPackets, type CapturedPacket, type OrderMode } from '../harness/match.js';
-import type { Expectation } from '../harness/expect.js';
+import type { OrderMode } from '../harness/match.js';
+import { diffTraces } from '../harness/stream-diff.js';
 import { formatReport, reportJson } from '../harness/report.js';
-import { readBatchesSync } from '../pcap/index.js';
 import { describeError, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, UsageError } from './common.js';
 
 const USAGE = `Usage: nmcap --diff EXPECTED ACTUAL [--ignore FIELD[,FIELD...]] [--unordered | --per-flow] [--timing TOLERANCE] [--json]
@@ -17,25 +16,6 @@ Compares two pcap/pcapng files packet by packet: exit 0 when they match, 1 when 
 kept within each 5-tuple). Timestamps are ignored unless --timing TOLERANCE (e.g. 10us, 2ms, 0.5s)
 bounds how far each packet's time since the first packet may move.
 Fields: ${FIELD_NAMES.join(', ')}`;
-
-interface DiffFile {
-  ports: Record<string, CapturedPacket[]>;
-  count: number;
-}
-
-function readCapture(path: string, withTs: boolean): DiffFile {
-  const bytes = readFileSync(path === '-' ? 0 : path); // "-": standard input
-  const ports: Record<string, CapturedPacket[]> = {};
-  let count = 0;
-  for (const batch of readBatchesSync(bytes)) {
-    for (let i = 0; i < batch.count; i++) {
-      const port = `if${batch.iface[i]}`;
-      (ports[port] ??= []).push({ data: batch.data(i), ts: withTs ? batch.ts(i) : null });
-      count++;
-    }
-  }
-  return { ports, count };
-}
 
 /** "10us", "2ms", "0.5s", "1500ns"; a bare number is seconds. */
 export function parseTolerance(text: string): bigint {
@@ -82,22 +62,11 @@ export async function runDiff(argv: string[]): Promise<number> {
     const order: OrderMode = o.unordered ? 'unordered' : o['per-flow'] ? 'per-flow' : 'strict';
     const [expPath, actPath] = parsed.positionals as [string, string];
     if (expPath === '-' && actPath === '-') throw new UsageError('only one of EXPECTED and ACTUAL can be "-" (standard input)');
-    const expected = readCapture(expPath, tolerance !== undefined);
-    const actual = readCapture(actPath, tolerance !== undefined);
-
-    const expectations: Expectation[] = [];
-    const expectedTs: (bigint | null)[] = [];
-    for (const [port, list] of Object.entries(expected.ports)) {
-      for (const p of list) {
-        expectations.push({ packet: p.data, ports: port, ignore }); // one shared ignore list: one normalizer
-        expectedTs.push(p.ts);
-      }
-    }
-    const result = matchPackets(expectations, actual.ports, { order, maxFailures: 10, timingToleranceNs: tolerance, expectedTs });
+    const { result, expectedPackets, actualPackets } = await diffTraces(expPath, actPath, { order, ignore, timingToleranceNs: tolerance, maxFailures: 10 });
     if (o.json) {
-      process.stdout.write(`${JSON.stringify({ expected: { file: expPath, packets: expected.count }, actual: { file: actPath, packets: actual.count }, ...reportJson(result, 10) })}\n`);
+      process.stdout.write(`${JSON.stringify({ expected: { file: expPath, packets: expectedPackets }, actual: { file: actPath, packets: actualPackets }, ...reportJson(result, 10) })}\n`);
     } else {
-      process.stdout.write(`${expPath} (${expected.count} packets) vs ${actPath} (${actual.count} packets)\n${formatReport(result, 10)}\n`);
+      process.stdout.write(`${expPath} (${expectedPackets} packets) vs ${actPath} (${actualPackets} packets)\n${formatReport(result, 10)}\n`);
     }
     return result.ok ? EXIT_OK : EXIT_RUNTIME;
   } catch (err) {

@@ -225,6 +225,31 @@ export function flowKey(d: Uint8Array, L: Layout = layoutOf(d)): string {
   return `L2|${b.toString('latin1', 0, 12)}${L.vlans.length > 0 ? b.toString('latin1', L.vlans[0]! + 2, L.vlans[0]! + 4) : ''}${L.etherType}`;
 }
 
+/**
+ * flowKey as a 32-bit number, from the same bytes, without building a string (the streaming diff
+ * keeps one per packet). Two flows may share a hash; per-flow order then only gets stricter.
+ */
+export function flowHash(d: Uint8Array, L: Layout = layoutOf(d)): number {
+  let h = 0x811c9dc5;
+  const mix = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
+  };
+  if (L.ipVersion !== 0) {
+    h = Math.imul(h ^ (L.ipVersion * 256 + L.proto), 0x01000193);
+    if (L.ipVersion === 4) mix(L.l3Off + 12, L.l3Off + 20);
+    else mix(L.l3Off + 8, L.l3Off + 40);
+    if (L.payloadOff > 0) {
+      if (L.proto === 6 || L.proto === 17) mix(L.l4Off, L.l4Off + 4);
+      else if (L.proto === 1 || L.proto === 58) mix(L.l4Off + 4, L.l4Off + 6);
+    }
+    return h | 0;
+  }
+  if (d.length < 14) return 1;
+  mix(0, 12);
+  if (L.vlans.length > 0) mix(L.vlans[0]! + 2, L.vlans[0]! + 4);
+  return Math.imul(h ^ L.etherType, 0x01000193) | 0;
+}
+
 /** A one-line summary for reports. */
 export function summary(d: Uint8Array): string {
   const f = decodeFields(d);

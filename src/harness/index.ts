@@ -16,3 +16,5 @@ export * from './counters.js';
 export * from './ports.js';
 export * from './settle.js';
 export * from './session.js';
+export * from './native-send.js';
+export * from './stream-diff.js';

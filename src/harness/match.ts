@@ -18,6 +18,8 @@ export interface CapturedPacket {
   data: Uint8Array;
   /** ns since the epoch, or null when the backend gives none */
   ts: bigint | null;
+  /** its place in the whole capture of its port, when the list holds only part of it (reports say this one) */
+  index?: number;
 }
 
 /** Captured packets by port name, each list in arrival order. */
@@ -411,17 +413,17 @@ export function matchPackets(expectations: readonly Expectation[], captures: Cap
       if (s === 'reordered') {
         c.matched++;
         c.reordered++;
-        addFailure({ kind: 'reordered', port: p, expectation: i, expected: entries[i]!.e.packet, actual: ref, message: `packet ${k} on ${p} (${label(entries[i]!, i)}) arrived out of ${order === 'per-flow' ? 'flow ' : ''}order` });
+        addFailure({ kind: 'reordered', port: p, expectation: i, expected: entries[i]!.e.packet, actual: ref, message: `packet ${ref.index} on ${p} (${label(entries[i]!, i)}) arrived out of ${order === 'per-flow' ? 'flow ' : ''}order` });
       } else if (s === 'changed') {
         c.changed++;
-        addFailure({ kind: 'changed', port: p, expectation: i, expected: entries[i]!.e.packet, actual: ref, message: `packet ${k} on ${p} differs from ${label(entries[i]!, i)}${changedWhy.has(`${p}\0${k}`) ? ` (${changedWhy.get(`${p}\0${k}`)})` : ''}` });
+        addFailure({ kind: 'changed', port: p, expectation: i, expected: entries[i]!.e.packet, actual: ref, message: `packet ${ref.index} on ${p} differs from ${label(entries[i]!, i)}${changedWhy.has(`${p}\0${k}`) ? ` (${changedWhy.get(`${p}\0${k}`)})` : ''}` });
       } else if (s === 'noise') c.noise++;
       else if (s === 'allowed') c.allowed++;
       else if (s === 'extra') {
         c.extra++;
-        addFailure({ kind: 'extra', port: p, actual: ref, message: `packet ${k} on ${p} was not expected` });
+        addFailure({ kind: 'extra', port: p, actual: ref, message: `packet ${ref.index} on ${p} was not expected` });
       }
-      if (timingBad.has(`${p}\0${k}`)) addFailure({ kind: 'timing', port: p, expectation: i, expected: entries[i]!.e.packet, actual: ref, message: `packet ${k} on ${p} is off its expected time by more than ${timing} ns` });
+      if (timingBad.has(`${p}\0${k}`)) addFailure({ kind: 'timing', port: p, expectation: i, expected: entries[i]!.e.packet, actual: ref, message: `packet ${ref.index} on ${p} is off its expected time by more than ${timing} ns` });
     }
   }
   entries.forEach((en, i) => {

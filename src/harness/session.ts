@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError, HarnessErrorCode } from '../errors.js';
 import { openTrace } from '../pcap/index.js';
-import type { PortOptions } from '../ports/binding.js';
+import type { OpenPortOptions } from '../ports/open.js';
 import { writeArtifact } from './artifact.js';
 import { diffCounters, snapshotCounters, type CounterDiff, type CounterSet } from './counters.js';
 import type { Expectation } from './expect.js';
@@ -14,19 +14,28 @@ import { matchPackets, type CapturedPacket, type MatchConfig, type MatchResult }
 import { openHarnessPort, type HarnessPort } from './ports.js';
 import { formatReport } from './report.js';
 import { settle, type SettleOptions, type SettleResult } from './settle.js';
+import { JS_SEND_LIMIT, sendNative } from './native-send.js';
+import { switchLoss } from '../ports/vale-loss.js';
 import { trackDeliveries, type DeliveryReport, type SentPacket } from './track.js';
 
 export interface SessionOptions {
   /** most packets kept per port; beyond it packets are counted as lost and the test fails. Default 1,000,000 */
   captureLimit?: number;
-  portOptions?: PortOptions;
+  /** how ports open (rings, timestamps, valeBackend: 'bridge' | 'netmap' as --vale-backend) */
+  portOptions?: OpenPortOptions;
   /** open ports with this function instead (another port layer) */
-  open?: (name: string, options: PortOptions) => HarnessPort;
+  open?: (name: string, options: OpenPortOptions) => HarnessPort;
 }
 
 export interface SendOptions {
   /** packets per second; default topspeed */
   pps?: number;
+  /**
+   * js: queued from JS, each packet stamped at its txsync (latency known), for test volumes;
+   * native: the native replay session (nmreplay's loop), which holds a rate and a million packets.
+   * Default: native with a rate or above JS_SEND_LIMIT packets, else js.
+   */
+  via?: 'js' | 'native';
 }
 
 export interface SendStep extends SendOptions {
@@ -34,6 +43,8 @@ export interface SendStep extends SendOptions {
   packets?: readonly Uint8Array[];
   /** a pcap or pcapng trace to send instead of packets */
   file?: string;
+  /** settle before the next step (a switch must have learnt what this step taught it) */
+  settleAfter?: boolean;
 }
 
 export interface PortLoss {
@@ -42,6 +53,14 @@ export interface PortLoss {
   overflow: number;
   /** drops the backend reports since arming (null: it cannot know) */
   backendDrops: bigint | null;
+}
+
+/** Packets lost inside a VALE switch on the way to one port (the switch itself counts nothing). */
+export interface SwitchLossLine {
+  port: string;
+  lost: number;
+  expected: number;
+  message: string;
 }
 
 export interface TestSpec {
@@ -59,8 +78,13 @@ export interface TestResult {
   ok: boolean;
   match: MatchResult;
   deliveries: DeliveryReport;
+  /** the final settle (after the last step) */
   settle: SettleResult;
+  /** settles between steps that asked for one (settleAfter) */
+  steps: SettleResult[];
   loss: PortLoss[];
+  /** through a VALE switch: expected packets that never arrived, said as loss in the switch (they fail the match too) */
+  switchLoss: SwitchLossLine[];
   counters: CounterDiff;
   sent: Record<string, SentPacket[]>;
   captures: Record<string, CapturedPacket[]>;
@@ -128,10 +152,11 @@ export class HarnessSession {
     this.sentLog = {};
   }
 
-  /** One rxsync on every port, keeping what arrived; returns how many packets that was. */
-  drain(): number {
+  /** One rxsync on every port (but `skip`), keeping what arrived; returns how many packets that was. */
+  drain(skip?: string): number {
     let n = 0;
     for (const [label, p] of this.ports) {
+      if (label === skip) continue;
       p.rxsync();
       const got = p.take();
       if (got.length === 0) continue;
@@ -150,6 +175,24 @@ export class HarnessSession {
    * send time is taken just before the txsync that publishes it, so latency is never understated.
    */
   async send(label: string, packets: Iterable<Uint8Array>, opts: SendOptions = {}): Promise<number> {
+    const list = Array.isArray(packets) ? (packets as Uint8Array[]) : [...packets];
+    if ((opts.via ?? (opts.pps !== undefined || list.length > JS_SEND_LIMIT ? 'native' : 'js')) === 'native') return this.sendViaNative(label, list, opts);
+    return this.sendFromJs(label, list, opts);
+  }
+
+  /** Through the native replay session on the port (a rate, large volumes); the other ports are drained meanwhile. */
+  private async sendViaNative(label: string, what: readonly Uint8Array[] | { file: string }, opts: SendOptions): Promise<number> {
+    const p = this.port(label);
+    if (!p.native) throw new HarnessError(HarnessErrorCode.PORT, `port "${label}" cannot send through the native replay session (not a native port): send with via: 'js'`);
+    const log = (this.sentLog[label] ??= []);
+    // The sender's own RX is left alone while its TX belongs to the native thread; drained after.
+    const { packets } = await sendNative(p.native, what, { pps: opts.pps, drainIdleMs: 10_000, whileSending: () => this.drain(label) });
+    for (const data of packets) log.push({ data, ts: null }); // departure times per packet are not reported: latency unknown
+    this.drain();
+    return packets.length;
+  }
+
+  private async sendFromJs(label: string, packets: readonly Uint8Array[], opts: SendOptions): Promise<number> {
     const p = this.port(label);
     const log = (this.sentLog[label] ??= []);
     let unstamped = log.length;
@@ -183,6 +226,7 @@ export class HarnessSession {
 
   /** Sends a pcap/pcapng trace's packets. */
   async sendFile(label: string, file: string, opts: SendOptions = {}): Promise<number> {
+    if (opts.via === 'native' || (opts.via === undefined && opts.pps !== undefined)) return this.sendViaNative(label, { file }, opts);
     const packets: Uint8Array[] = [];
     for await (const b of openTrace(file).batches()) for (let i = 0; i < b.count; i++) packets.push(Uint8Array.prototype.slice.call(b.data(i)));
     return this.send(label, packets, opts);
@@ -215,6 +259,26 @@ export class HarnessSession {
     return out;
   }
 
+  /**
+   * Loss in a VALE switch, which counts no drops (netmap's nor the bridge standing in for it): for
+   * each VALE port that missed expected packets, what was sent into the switch minus what arrived.
+   */
+  private switchLosses(match: MatchResult, sent: Record<string, SentPacket[]>): SwitchLossLine[] {
+    const out: SwitchLossLine[] = [];
+    const into = Object.entries(sent).filter(([l]) => this.port(l).valeSwitch !== undefined);
+    if (into.length === 0) return out;
+    const sentCount = into.reduce((n, [, l]) => n + l.length, 0);
+    for (const [label, p] of this.ports) {
+      if (p.valeSwitch === undefined) continue;
+      const c = match.ports[label];
+      if (!c || c.missing === 0) continue;
+      const expected = c.matched + c.changed + c.missing;
+      const l = switchLoss({ packets: sentCount, port: into.map(([s]) => this.port(s).name).join('+') }, { captured: c.matched + c.changed, port: p.name }, expected, p.valeBackend);
+      if (l.message) out.push({ port: label, lost: l.lost, expected, message: l.message });
+    }
+    return out;
+  }
+
   /** Counters of the kernel interfaces behind the ports (plus `watch`), and each port's own. */
   counters(watch: readonly string[] = []): ReturnType<typeof snapshotCounters> {
     const own: Record<string, CounterSet> = {};
@@ -222,7 +286,7 @@ export class HarnessSession {
       const c = p.counters();
       own[`port:${label}`] = { rx_received: c.rxReceived, rx_drops: c.rxDrops, rx_ring_full: c.rxRingFull };
     }
-    const ifnames = [...new Set([...[...this.ports.values()].map((p) => p.ifname).filter((n) => n !== ''), ...watch])];
+    const ifnames = [...new Set([...[...this.ports.values()].flatMap((p) => p.ifnames), ...watch])];
     return snapshotCounters(ifnames, own);
   }
 
@@ -230,9 +294,11 @@ export class HarnessSession {
   async test(spec: TestSpec): Promise<TestResult> {
     this.arm();
     const before = this.counters(spec.settle?.watch);
-    for (const step of spec.send) {
+    const steps: SettleResult[] = [];
+    for (const [i, step] of spec.send.entries()) {
       if (step.file !== undefined) await this.sendFile(step.port, step.file, step);
       else await this.send(step.port, step.packets ?? [], step);
+      if (step.settleAfter && i < spec.send.length - 1) steps.push(await this.settle(spec.settle));
     }
     const settled = await this.settle(spec.settle);
     const counters = diffCounters(before, this.counters(spec.settle?.watch));
@@ -241,15 +307,17 @@ export class HarnessSession {
     const sent = this.sentLog;
     const deliveries = trackDeliveries(Object.values(sent).flat(), captures);
     const loss = this.losses();
+    const switchLoss = this.switchLosses(match, sent);
     const ok = match.ok && loss.length === 0;
     if (spec.artifact !== undefined && (!spec.artifactOnFailure || !ok)) {
       await writeArtifact(spec.artifact, { sent, captures, result: match, expected: spec.expect.map((e) => e.packet) });
     }
     return {
-      ok, match, deliveries, settle: settled, loss, counters, sent, captures,
+      ok, match, deliveries, settle: settled, steps, loss, switchLoss, counters, sent, captures,
       report: () => {
         const lossLines = loss.map((l) => `CAPTURE LOSS on ${l.port}: ${l.overflow} over the capture limit, ${l.backendDrops ?? 'unknown'} dropped by the backend`);
-        return [...lossLines, `settled by ${settled.rule} in ${settled.ms.toFixed(1)} ms: ${settled.detail}`, formatReport(match)].join('\n');
+        const switchLines = switchLoss.map((l) => `SWITCH LOSS: ${l.message}`);
+        return [...lossLines, ...switchLines, `settled by ${settled.rule} in ${settled.ms.toFixed(1)} ms: ${settled.detail}`, formatReport(match)].join('\n');
       },
     };
   }

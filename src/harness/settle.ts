@@ -53,7 +53,7 @@ export async function settle(senders: readonly HarnessPort[], all: readonly Harn
     return { rule, ms: elapsed(), rounds: 1, detail: `final txsync on ${senders.length} sender(s), then one rxsync on each port took ${got} packet(s)` };
   }
 
-  const ifnames = [...new Set([...all.map((p) => p.ifname).filter((n) => n !== ''), ...(opts.watch ?? [])])];
+  const ifnames = [...new Set([...all.flatMap((p) => p.ifnames), ...(opts.watch ?? [])])];
   let lastCounters = '';
   let quietSince = -1;
   for (;;) {

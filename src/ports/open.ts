@@ -13,6 +13,8 @@ export interface OpenedPort {
   name: string;
   /** when a backend was chosen for a bare name (or a VALE switch): one line saying which and why */
   choice?: string;
+  /** a bridge-backed VALE port: the Linux bridge and veth ends behind it */
+  switch?: { switchName: string; bridge: string; inner: string; outer: string };
 }
 
 export interface OpenPortOptions extends PortOptions {
@@ -64,9 +66,12 @@ export function openFirst(candidates: PortCandidate[], auto: boolean, open: Open
   throw lastError;
 }
 
-export function openPort(spec: string, direction: PortDirection, options: OpenPortOptions = {}): OpenedPort {
+/** A port opened both ways (the harness sends and captures on each) resolves bare names as a receiver. */
+export type OpenDirection = PortDirection | 'both';
+
+export function openPort(spec: string, direction: OpenDirection, options: OpenPortOptions = {}): OpenedPort {
   const { valeBackend, divert, ...portOptions } = options;
-  if (direction === 'rx' && divertsTraffic(spec) && divert !== true) {
+  if (direction !== 'tx' && divertsTraffic(spec) && divert !== true) {
     throw new PortError(
       PortErrorCode.DIVERT,
       `${spec.trim()} takes every frame away from the host stack while it receives: pass divert: true to do that anyway, or use af_packet:`,
@@ -78,11 +83,11 @@ export function openPort(spec: string, direction: PortDirection, options: OpenPo
     const opened = openFirst([{ backend: 'netmap', name: spec.trim() }], false, nativeOpener(direction, portOptions));
     return { ...opened, choice: `${spec.trim()} is a port of netmap's VALE switch (${sw.why})` };
   }
-  const resolved = resolvePortName(spec, direction);
+  const resolved = resolvePortName(spec, direction === 'both' ? 'rx' : direction);
   return openFirst(resolved.candidates, resolved.auto, nativeOpener(direction, portOptions));
 }
 
-function nativeOpener(direction: PortDirection, options: PortOptions): Opener {
+function nativeOpener(direction: OpenDirection, options: PortOptions): Opener {
   return (c) => {
     const port = new native.Port(c.name, { ...options, direction });
     return { port, info: port.info() };

@@ -384,7 +384,7 @@ export interface ValeBridgeOpened {
 }
 
 /** Opens port Y of the Linux-bridge switch X for `valeX:Y`, creating what is missing. */
-export function openValeBridgePort(spec: string, direction: PortDirection, options: PortOptions, why: string): ValeBridgeOpened {
+export function openValeBridgePort(spec: string, direction: PortDirection | 'both', options: PortOptions, why: string): ValeBridgeOpened {
   const n = parseValeBridgeName(spec);
   try {
     sweepStaleVale();

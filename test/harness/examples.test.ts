@@ -128,6 +128,9 @@ describe.skipIf(why !== null)(`nmcap/harness examples (veth in a namespace)${why
       const r = JSON.parse(out);
       expect(r.ok, r.report).toBe(true);
       expect(r.rule).toBe('counters-idle');
+      // A bare name opens as the CLIs open it (a receiver's choice: AF_PACKET), and says so.
+      expect(r.ports.a).toMatchObject({ backend: 'af_packet', ifnames: [bed.a], choice: expect.stringMatching(/^using af_packet:/) });
+      expect(r.ports.b).toMatchObject({ backend: 'af_packet', ifnames: [bed.b], choice: null });
       expect(r.total).toMatchObject({ matched: 30, missing: 0, extra: 0 });
       expect(r.deliveries).toMatchObject({ sent: 30, delivered: 30, dropped: 0 });
       expect(r.counters[bed.b].rx_packets).toBeGreaterThanOrEqual(30);
