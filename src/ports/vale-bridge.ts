@@ -15,8 +15,9 @@
 //   which open waits for);
 // - nothing of its own on the wire: no IPv6 on the bridge or the ports (no ND, MLD or router
 //   solicitations), no addresses, no bridge netfilter hooks; link-local groups 01:80:C2:00:00:03
-//   to :0F are forwarded like other multicast (group_fwd_mask 0xfff8). Linux never forwards :00
-//   (STP), :01 (pause) and :02 (LACP), where VALE would: that difference is documented.
+//   to :0F are forwarded like other multicast (group_fwd_mask 0xfff8), and :00 (STP) is too
+//   because STP is off. Linux never forwards :01 (pause) and :02 (LACP, slow protocols), where
+//   VALE would: that difference is documented.
 // - VALE never expires learnt entries; the bridge ages them after 300 s (its default), which only
 //   makes a silent host's traffic flood again, as a new VALE switch would.
 //
