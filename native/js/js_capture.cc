@@ -1,5 +1,8 @@
 #include "js/js_capture.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "js/js_filter.h"
 #include "js/js_port.h"
 #include "js/js_util.h"
@@ -29,12 +32,22 @@ const char* end_name(CaptureEnd e) {
 
 void set_progress(Napi::Env env, Napi::Object o, const CaptureProgress& p) {
   o.Set("packets", Napi::Number::New(env, double(p.packets)));
+  o.Set("taken", Napi::Number::New(env, double(p.taken)));
   o.Set("wireBytes", Napi::Number::New(env, double(p.wire_bytes)));
   o.Set("truncated", Napi::Number::New(env, double(p.truncated)));
   o.Set("invalid", Napi::Number::New(env, double(p.invalid)));
   o.Set("filtered", Napi::Number::New(env, double(p.filtered)));
   o.Set("firstTsNs", p.first_ts_ns ? Napi::Value(Napi::BigInt::New(env, p.first_ts_ns)) : env.Null());
   o.Set("lastTsNs", p.last_ts_ns ? Napi::Value(Napi::BigInt::New(env, p.last_ts_ns)) : env.Null());
+}
+
+// Packets the backend counted as arrived for us (not dropped) that the capture never took: still
+// in the rings or the socket when it stopped (after -c, or arriving while it ended). Unknown
+// where the backend counts no arrivals.
+std::optional<uint64_t> unread(const CaptureResult& r) {
+  if (!r.counters.rx_received) return std::nullopt;
+  const uint64_t arrived = *r.counters.rx_received - std::min(*r.counters.rx_received, r.counters.rx_drops.value_or(0));
+  return arrived - std::min(arrived, r.progress.taken);
 }
 
 std::vector<uint32_t> u32_array(Napi::Env env, const Napi::Object& o, const char* key) {
@@ -172,6 +185,7 @@ void JsCaptureSession::CallJs(Napi::Env env, Napi::Function cb, JsCaptureSession
   o.Set("rxReceived", optional_u64(env, r.counters.rx_received));
   o.Set("rxDrops", optional_u64(env, r.counters.rx_drops));
   o.Set("rxRingFull", optional_u64(env, r.counters.rx_ring_full));
+  o.Set("rxUnread", optional_u64(env, unread(r)));
   self->finish_on_js_thread();
   self->prealloc_.reset();  // stopped before JS trims and closes the file
   cb.Call({Napi::String::New(env, "end"), o});

@@ -74,7 +74,7 @@ class CaptureRun {
           break;
         }
         ++progress_.invalid;  // a slot we cannot read: skip the packet, count it
-        w.consume();
+        take(w);
         continue;
       }
       uint32_t caplen = uint32_t(std::min<uint64_t>(p.len, cfg_.snaplen));
@@ -82,7 +82,7 @@ class CaptureRun {
         const uint32_t keep = run_filter(w, p);
         if (keep == 0) {
           ++progress_.filtered;
-          w.consume();
+          take(w);
           continue;
         }
         caplen = std::min(caplen, keep);
@@ -91,7 +91,7 @@ class CaptureRun {
         more = false;
         break;
       }
-      w.consume();
+      take(w);
       if (cfg_.count && progress_.packets >= cfg_.count) {
         more = false;
         break;
@@ -99,6 +99,13 @@ class CaptureRun {
     }
     w.release();
     return more;
+  }
+
+  // Moves past the packet at the cursor: from here on it counts as taken from the ring, whether
+  // it was written, filtered or skipped (the sender sees its slots come back at the next rxsync).
+  void take(RxWalker& w) {
+    w.consume();
+    ++progress_.taken;
   }
 
   // The filter's verdict on the packet next() returned: bytes to keep, 0 to drop. A packet spread

@@ -26,6 +26,7 @@ struct CaptureConfig {
 // Running totals, handed to JS with every batch.
 struct CaptureProgress {
   uint64_t packets = 0;     // written as EPBs
+  uint64_t taken = 0;       // taken from the rings (head moved past them): written, filtered, invalid
   uint64_t wire_bytes = 0;  // their lengths on the wire
   uint64_t truncated = 0;   // cut to snaplen
   uint64_t invalid = 0;     // slots naming no valid buffer (skipped)

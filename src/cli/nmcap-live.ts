@@ -26,11 +26,9 @@ export function statsLines(r: CaptureResult): string[] {
     const where = r.files.length === 1 ? r.files[0] : `${r.files.length} files`;
     lines.push(`${r.written} packet${r.written === 1 ? '' : 's'} written to ${where}`);
   }
-  lines.push(
-    r.received === null
-      ? `packets received by port: unknown (${r.backend} keeps no such counter)`
-      : `${r.received} packet${r.received === 1 ? '' : 's'} received by port`,
-  );
+  // received: what the capture took from the rings, the number a sender's "sent" compares with.
+  lines.push(`${r.received} packet${r.received === 1 ? '' : 's'} received (taken from the rings)`);
+  if (r.unread) lines.push(`${r.unread} packet${r.unread === 1 ? '' : 's'} left unread in the rings at the end`);
   lines.push(
     r.dropped === null
       ? `packets dropped: unknown (${r.backend} keeps no drop counter)`

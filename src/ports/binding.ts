@@ -137,6 +137,8 @@ export interface CaptureConfig {
 
 export interface CaptureProgress {
   packets: number;
+  /** taken from the rings: written, filtered and invalid ones */
+  taken: number;
   wireBytes: number;
   truncated: number;
   invalid: number;
@@ -158,6 +160,8 @@ export interface CaptureEndEvent extends CaptureProgress {
   rxReceived: bigint | null;
   rxDrops: bigint | null;
   rxRingFull: bigint | null;
+  /** arrived (not dropped) but never taken: rxReceived - rxDrops - taken */
+  rxUnread: bigint | null;
 }
 
 export interface NativeDirectFile {
