@@ -14,6 +14,7 @@ struct JsCaptureSession::Event {
   explicit Event(Kind k) : kind(k) {}
   uint32_t id = 0;
   size_t used = 0;
+  size_t last_at = 0;
   CaptureProgress progress;
   CaptureResult result;
 };
@@ -83,6 +84,7 @@ JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : JsSession<J
   cfg_.flush_ms = opt_u32(c, "flushMs", 100);
   cfg_.iface = u32_array(env, c, "ifaces");
   cfg_.ts_div = u32_array(env, c, "tsDivisors");
+  cfg_.count_only = c.Get("countOnly").ToBoolean().Value();
   if (!c.Get("filter").IsUndefined() && !c.Get("filter").IsNull()) cfg_.filter = checked_program(env, c.Get("filter"));
   // The output file, when there is one: kept allocated ahead of what the loop produces.
   prealloc_fd_ = c.Get("preallocateFd").IsNumber() ? c.Get("preallocateFd").As<Napi::Number>().Int32Value() : -1;
@@ -157,11 +159,12 @@ OutBuffer* JsCaptureSession::take_buffer(StopSignal& stop) {
   return b;
 }
 
-void JsCaptureSession::deliver(OutBuffer* buf, size_t used, const CaptureProgress& progress) {
+void JsCaptureSession::deliver(OutBuffer* buf, size_t used, size_t last_at, const CaptureProgress& progress) {
   if (prealloc_) prealloc_->produced(used);
   auto* ev = new Event(Event::kBatch);
   ev->id = buf->id;
   ev->used = used;
+  ev->last_at = last_at;
   ev->progress = progress;
   if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
 }
@@ -173,6 +176,7 @@ void JsCaptureSession::CallJs(Napi::Env env, Napi::Function cb, JsCaptureSession
   if (ev->kind == Event::kBatch) {
     o.Set("id", ev->id);
     o.Set("bytes", Napi::Number::New(env, double(ev->used)));
+    o.Set("lastAt", Napi::Number::New(env, double(ev->last_at)));
     set_progress(env, o, ev->progress);
     cb.Call({Napi::String::New(env, "batch"), o});
     return;

@@ -20,7 +20,7 @@ import {
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { compileFilter } from './filter.js';
 import { VERSION } from '../version.js';
-import { CaptureFiles, type CaptureFilesResult, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
+import { CaptureFiles, type BatchBlocks, type CaptureFilesResult, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
 
 export interface CaptureOptions {
   /** port name: pipe:NAME}N, af_packet:eth0, eth0, ... */
@@ -329,11 +329,14 @@ export class Capture {
               let n = b.packets - seen;
               seen = b.packets;
               let bytes = b.bytes;
+              // What the native side knows of the batch, so the files need not walk its blocks.
+              let blocks: BatchBlocks | undefined = { packets: n, lastAt: b.lastAt };
               const total = this.ports.reduce((t, q) => t + q.written, 0);
               if (limit && total + n >= limit) {
                 if (total + n > limit) {
                   n = limit - total;
                   bytes = epbPrefix(buffers[b.id]!, n);
+                  blocks = undefined;
                 }
                 this.countReached = true;
                 stopAll();
@@ -346,7 +349,7 @@ export class Capture {
               // In order, without copying; the buffer goes back to the native thread once written.
               // The sink keeps writes in call order, so the last one settling means all did.
               writes = files
-                .write(buffers[b.id]!.subarray(0, bytes))
+                .write(buffers[b.id]!.subarray(0, bytes), blocks)
                 .then(
                   () => session.recycle(b.id),
                   (e: unknown) => {
