@@ -17,6 +17,7 @@ import {
   type NativePortInfo,
   type TsSource,
 } from '../ports/binding.js';
+import { LinkWatch, type LinkReport } from '../ports/link-watch.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { compileFilter } from './filter.js';
 import { VERSION } from '../version.js';
@@ -85,6 +86,8 @@ export interface CaptureResult extends CounterValues<typeof CAPTURE_COUNTERS> {
   fileBytes: number;
   /** how the files were written */
   writeMode: WriteMode;
+  /** the links of interface-backed ports between start and end (wentDown says if one went down) */
+  links: LinkReport[];
 }
 
 const DEFAULT_SNAPLEN = 262144;
@@ -123,6 +126,8 @@ interface CapturePort {
   session?: NativeCaptureSession;
   /** EPBs of this port in the file */
   written: number;
+  /** its interface's link, where it is one */
+  link?: LinkWatch;
 }
 
 /** What the capture has done so far, for a live status line. */
@@ -172,7 +177,7 @@ export class Capture {
     try {
       for (const name of names) {
         const opened = openPort(name, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue, divert: o.divert, filterPending: o.filter !== undefined });
-        const p: CapturePort = { opened, filterIn: null, ifaces: [], divisor: 1, written: 0 };
+        const p: CapturePort = { opened, filterIn: null, ifaces: [], divisor: 1, written: 0, link: LinkWatch.start(opened.info.ifname) };
         this.ports.push(p);
         // The kernel filters where the backend lets it; until attachFilter it receives nothing.
         if (o.filter !== undefined) {
@@ -281,6 +286,7 @@ export class Capture {
       backend: [...new Set(this.ports.map((p) => p.opened.info.backend))].join(', '),
       fileBytes: out.bytes,
       writeMode,
+      links: this.ports.flatMap((p) => (p.link ? [p.link.end()] : [])),
     };
   }
 

@@ -14,6 +14,7 @@ import type { CaptureProgress } from '../ports/binding.js';
 import { compileFilter, filterImage } from '../capture/filter.js';
 import { dropPrivileges } from '../capture/privileges.js';
 import { StopConditionError, parseStopConditions, type StopConditions } from '../capture/stop.js';
+import { linkDownLine } from '../ports/link-watch.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
 import { printPackets } from './nmcap-offline.js';
@@ -35,6 +36,10 @@ export function statsLines(r: CaptureResult): string[] {
       : `${r.dropped} packet${r.dropped === 1 ? '' : 's'} dropped by kernel`,
   );
   if (r.truncated) lines.push(`${r.truncated} packets cut to the snap length`);
+  for (const l of r.links) {
+    const down = linkDownLine(l);
+    if (down) lines.push(down);
+  }
   return lines;
 }
 
@@ -59,6 +64,7 @@ export function statsJson(r: CaptureResult, output: string | undefined): Record<
     output: output ?? null,
     fileBytes: r.fileBytes,
     writeMode: r.writeMode.mode,
+    links: r.links,
     error: r.error ? { code: r.error.code, message: r.error.message } : null,
   };
 }
