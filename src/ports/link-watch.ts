@@ -15,6 +15,8 @@ export interface LinkReport {
   wentDown: boolean;
   /** ... and still is at the end */
   downAtEnd: boolean;
+  /** the interface no longer exists at the end (deleted, or its namespace went away) */
+  gone: boolean;
 }
 
 function sysfs(ifname: string, attr: string): string | undefined {
@@ -44,16 +46,18 @@ export class LinkWatch {
   /** What happened since start(). An interface gone by now reads as down, with the changes unknown (0). */
   end(): LinkReport {
     const now = sysfs(this.ifname, 'carrier_changes');
-    const state = sysfs(this.ifname, 'operstate') ?? 'notpresent';
+    const state = sysfs(this.ifname, 'operstate');
+    const gone = state === undefined;
     const changes = now !== undefined && /^\d+$/.test(now) ? Math.max(0, Number(now) - this.changesAtStart) : 0;
-    const downAtEnd = isDown(state);
-    return { ifname: this.ifname, carrierChanges: changes, operstateAtEnd: state, wentDown: changes > 0 || downAtEnd, downAtEnd };
+    const downAtEnd = gone || isDown(state);
+    return { ifname: this.ifname, carrierChanges: changes, operstateAtEnd: state ?? 'gone', wentDown: changes > 0 || downAtEnd, downAtEnd, gone };
   }
 }
 
 /** One report line for a link that went down, or undefined when it stayed up. */
 export function linkDownLine(r: LinkReport): string | undefined {
   if (!r.wentDown) return undefined;
+  if (r.gone) return `the interface ${r.ifname} went away during the run`;
   const times = `carrier changed ${r.carrierChanges} time${r.carrierChanges === 1 ? '' : 's'}`;
   return `the link of ${r.ifname} went down during the run${r.downAtEnd ? ` and is ${r.operstateAtEnd} at the end` : ''} (${times})`;
 }

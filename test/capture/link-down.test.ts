@@ -32,6 +32,16 @@ describe.skipIf(why !== null)(`a link that went down during the run${why ? ` (sk
     expect(r.stderr).toMatch(/^the link of vb went down during the run.* \(carrier changed 2 times\)$/m);
   });
 
+  it('nmcap: its interface deleted while it listens is said as gone, not as a link change', async () => {
+    const c = start('nmcap', ['-i', `af_packet:${v.bed.b}`, '-w', tmp.path('gone.pcapng'), '--json'], { prefix: v.ns });
+    await c.waitFor(/^listening on/);
+    v.bed.exec('ip', ['link', 'del', v.bed.a]); // takes its peer vb with it
+    const r = await c.done;
+    const links = (JSON.parse(r.stdout) as { links: (Link & { gone: boolean })[] }).links;
+    expect(links).toEqual([expect.objectContaining({ ifname: v.bed.b, gone: true, wentDown: true })]);
+    expect(r.stderr).toMatch(/^the interface vb went away during the run$/m);
+  });
+
   it('nmreplay: the peer down and up while it sends; a run with the link up says nothing', async () => {
     // Looping until stopped: the link changes while it surely still sends.
     const args = ['-i', `af_packet:${v.bed.a}`, '--rate', '2000', '-l', '0', '--json', demo];
