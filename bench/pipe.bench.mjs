@@ -8,6 +8,8 @@
 //      --rate 20kpps, --rate 5.12Mbps (64-byte frames: 10 kpps) and -x 10 on the demo trace, each
 //      within 2% of its schedule as the sender measures it (the receiver's timestamps shown beside);
 //      tcpreplay --pps / --mbps / --multiplier on veth alongside.
+//   5. (issue 12) the capture side against a minimal native receiver, netmap's pkt-gen -f rx
+//      loop (bench/baseline-rx.mjs): nmcap -w /dev/null and -w tmpfs at >= 0.8x its rate.
 // Peers: no other tool writes into nmcap's pipes; the nearest path users have today,
 // tcpreplay -> veth -> tcpdump -w, runs in the same session (as root) for scale.
 // BENCH_PACKETS, BENCH_LOOPS and BENCH_SKIP (comma list of section numbers) trim it.
@@ -15,7 +17,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 
 import { openTrace } from '../dist/pcap/index.js';
-import { fmt, have, scratch, startTimed, table, tcpreplayReport, timed, udpTrace, verdict, vethNamespace } from './harness.mjs';
+import { ROOT, fmt, have, median, scratch, startTimed, table, tcpreplayReport, timed, udpTrace, verdict, vethNamespace } from './harness.mjs';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const LOOPS = Number(process.env.BENCH_LOOPS ?? 20);
@@ -225,6 +227,58 @@ try {
     // 4. pps, bps and multiplier schedules at test-sized rates
     await pacedModes();
   }
+  if (!SKIP.has(5)) {
+    // 5. What the capture costs over draining the rings: the same sender into three receivers.
+    await receiverCost(trace);
+  }
 } finally {
   tmp.cleanup();
+}
+
+/**
+ * nmreplay -t -K into a pipe whose other end is (a) the count-only receiver, (b) nmcap -w
+ * /dev/null, (c) nmcap -w a pcapng file on tmpfs; each run RUNS times, interleaved, medians kept.
+ * A pipe is lossless (the sender waits for the receiver), so the sender's rate is the receiver's.
+ * The receiver's CPU per packet includes Node's start-up (~0.1 s, a few ns per packet here).
+ */
+async function receiverCost(trace) {
+  const runs = Number(process.env.BENCH_RX_RUNS ?? 3);
+  const kinds = {
+    baseline: (port) => [process.execPath, [`${ROOT}bench/baseline-rx.mjs`, port]],
+    'nmcap -w /dev/null': (port) => ['nmcap', ['-i', port, '-w', '/dev/null', '--json', '-q']],
+    'nmcap -w tmpfs file': (port) => ['nmcap', ['-i', port, '-w', tmp.path('rx.pcapng'), '--json', '-q']],
+  };
+  const got = Object.fromEntries(Object.keys(kinds).map((k) => [k, { pps: [], ns: [] }]));
+  for (let i = 0; i < runs; i++) {
+    for (const [kind, argv] of Object.entries(kinds)) {
+      const name = `bench${process.pid}x${seq++}`;
+      const [cmd, args] = argv(`pipe:${name}}0`);
+      const rx = startTimed(cmd, args, { dir: tmp.dir });
+      await rx.waitFor(/listening on/);
+      const rep = await timed('nmreplay', ['-i', `pipe:${name}{0`, '--json', '-q', '-t', '-K', '-l', String(LOOPS), trace], { dir: tmp.dir });
+      const c = await rx.done;
+      if (rep.code !== 0 || c.code !== 0) throw new Error(`receiver run failed: nmreplay ${rep.code} ${rep.stderr}; ${kind} ${c.code} ${c.stderr}`);
+      const r = JSON.parse(rep.stdout);
+      got[kind].pps.push(r.pps);
+      got[kind].ns.push((c.cpu / r.packets) * 1e9);
+      rmSync(tmp.path('rx.pcapng'), { force: true });
+    }
+  }
+  const base = got.baseline;
+  console.log(`\n5. receiving: nmreplay -t -K -l ${LOOPS} -> pipe -> receiver, ${PACKETS * LOOPS} packets, median of ${runs}`);
+  table([
+    ['receiver', 'rate', 'x baseline', 'CPU ns/pkt', 'baseline CPU / this CPU'],
+    ...Object.entries(got).map(([kind, g]) => [
+      kind,
+      fmt.mpps(median(g.pps)),
+      fmt.ratio(median(g.pps), median(base.pps)),
+      median(g.ns).toFixed(0),
+      (median(base.ns) / median(g.ns)).toFixed(2),
+    ]),
+  ]);
+  console.log('  baseline = the capture loop in count-only mode: wait, count slots by their flags, head = tail (netmap pkt-gen -f rx\'s loop)');
+  console.log('  on a loaded 2-core machine rates swing; the CPU ratio is the steadier figure');
+  for (const kind of ['nmcap -w /dev/null', 'nmcap -w tmpfs file']) {
+    verdict(`${kind} >= 0.8x the baseline receiver's rate`, median(got[kind].pps) >= 0.8 * median(base.pps), fmt.ratio(median(got[kind].pps), median(base.pps)));
+  }
 }

@@ -18,7 +18,9 @@ export interface CounterDef<Native extends string = string> {
 /** A capture's counters (native: the capture session's end event). */
 export const CAPTURE_COUNTERS = [
   { key: 'captured', native: 'packets', meaning: 'packets written to the output', unknownable: false },
-  { key: 'received', native: 'rxReceived', meaning: 'packets the backend saw for this capture, dropped ones included', unknownable: true },
+  { key: 'received', native: 'taken', meaning: "packets taken from the rings (head moved past them, so a sender sees their slots come back): captured, filtered and invalid ones; never ones left in the rings", unknownable: false },
+  { key: 'unread', native: 'rxUnread', meaning: 'packets that reached the rings (or socket) but were still there, untaken, when the capture stopped (after -c, or arriving as it ended)', unknownable: true },
+  { key: 'portReceived', native: 'rxReceived', meaning: "what the backend's own counter says reached us, dropped and unread ones included", unknownable: true },
   { key: 'dropped', native: 'rxDrops', meaning: 'packets lost before nmcap could read them', unknownable: true },
   { key: 'ringFull', native: 'rxRingFull', meaning: 'AF_XDP: times the kernel found the RX or fill ring full', unknownable: true },
   { key: 'bytes', native: 'wireBytes', meaning: 'bytes of the captured packets on the wire', unknownable: false },

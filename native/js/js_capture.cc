@@ -1,5 +1,8 @@
 #include "js/js_capture.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "js/js_filter.h"
 #include "js/js_port.h"
 #include "js/js_util.h"
@@ -11,6 +14,7 @@ struct JsCaptureSession::Event {
   explicit Event(Kind k) : kind(k) {}
   uint32_t id = 0;
   size_t used = 0;
+  size_t last_at = 0;
   CaptureProgress progress;
   CaptureResult result;
 };
@@ -29,12 +33,22 @@ const char* end_name(CaptureEnd e) {
 
 void set_progress(Napi::Env env, Napi::Object o, const CaptureProgress& p) {
   o.Set("packets", Napi::Number::New(env, double(p.packets)));
+  o.Set("taken", Napi::Number::New(env, double(p.taken)));
   o.Set("wireBytes", Napi::Number::New(env, double(p.wire_bytes)));
   o.Set("truncated", Napi::Number::New(env, double(p.truncated)));
   o.Set("invalid", Napi::Number::New(env, double(p.invalid)));
   o.Set("filtered", Napi::Number::New(env, double(p.filtered)));
   o.Set("firstTsNs", p.first_ts_ns ? Napi::Value(Napi::BigInt::New(env, p.first_ts_ns)) : env.Null());
   o.Set("lastTsNs", p.last_ts_ns ? Napi::Value(Napi::BigInt::New(env, p.last_ts_ns)) : env.Null());
+}
+
+// Packets the backend counted as arrived for us (not dropped) that the capture never took: still
+// in the rings or the socket when it stopped (after -c, or arriving while it ended). Unknown
+// where the backend counts no arrivals.
+std::optional<uint64_t> unread(const CaptureResult& r) {
+  if (!r.counters.rx_received) return std::nullopt;
+  const uint64_t arrived = *r.counters.rx_received - std::min(*r.counters.rx_received, r.counters.rx_drops.value_or(0));
+  return arrived - std::min(arrived, r.progress.taken);
 }
 
 std::vector<uint32_t> u32_array(Napi::Env env, const Napi::Object& o, const char* key) {
@@ -70,6 +84,7 @@ JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : JsSession<J
   cfg_.flush_ms = opt_u32(c, "flushMs", 100);
   cfg_.iface = u32_array(env, c, "ifaces");
   cfg_.ts_div = u32_array(env, c, "tsDivisors");
+  cfg_.count_only = c.Get("countOnly").ToBoolean().Value();
   if (!c.Get("filter").IsUndefined() && !c.Get("filter").IsNull()) cfg_.filter = checked_program(env, c.Get("filter"));
   // The output file, when there is one: kept allocated ahead of what the loop produces.
   prealloc_fd_ = c.Get("preallocateFd").IsNumber() ? c.Get("preallocateFd").As<Napi::Number>().Int32Value() : -1;
@@ -144,11 +159,12 @@ OutBuffer* JsCaptureSession::take_buffer(StopSignal& stop) {
   return b;
 }
 
-void JsCaptureSession::deliver(OutBuffer* buf, size_t used, const CaptureProgress& progress) {
+void JsCaptureSession::deliver(OutBuffer* buf, size_t used, size_t last_at, const CaptureProgress& progress) {
   if (prealloc_) prealloc_->produced(used);
   auto* ev = new Event(Event::kBatch);
   ev->id = buf->id;
   ev->used = used;
+  ev->last_at = last_at;
   ev->progress = progress;
   if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
 }
@@ -160,6 +176,7 @@ void JsCaptureSession::CallJs(Napi::Env env, Napi::Function cb, JsCaptureSession
   if (ev->kind == Event::kBatch) {
     o.Set("id", ev->id);
     o.Set("bytes", Napi::Number::New(env, double(ev->used)));
+    o.Set("lastAt", Napi::Number::New(env, double(ev->last_at)));
     set_progress(env, o, ev->progress);
     cb.Call({Napi::String::New(env, "batch"), o});
     return;
@@ -172,6 +189,7 @@ void JsCaptureSession::CallJs(Napi::Env env, Napi::Function cb, JsCaptureSession
   o.Set("rxReceived", optional_u64(env, r.counters.rx_received));
   o.Set("rxDrops", optional_u64(env, r.counters.rx_drops));
   o.Set("rxRingFull", optional_u64(env, r.counters.rx_ring_full));
+  o.Set("rxUnread", optional_u64(env, unread(r)));
   self->finish_on_js_thread();
   self->prealloc_.reset();  // stopped before JS trims and closes the file
   cb.Call({Napi::String::New(env, "end"), o});

@@ -24,7 +24,7 @@ class JsCaptureSession : public JsSession<JsCaptureSession>, public CaptureSink 
 
   // CaptureSink (capture thread)
   OutBuffer* take_buffer(StopSignal& stop) override;
-  void deliver(OutBuffer* buf, size_t used, const CaptureProgress& progress) override;
+  void deliver(OutBuffer* buf, size_t used, size_t last_at, const CaptureProgress& progress) override;
   void request_stop() override;
 
  private:

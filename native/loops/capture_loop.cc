@@ -28,6 +28,7 @@ class CaptureRun {
       : port_(port), cfg_(cfg), sink_(sink), stop_(stop) {}
 
   CaptureResult run() {
+    if (cfg_.count_only) return count_only();
     const uint64_t start = monotonic_ns();
     const uint64_t deadline = cfg_.duration_ns ? start + cfg_.duration_ns : UINT64_MAX;
     for (;;) {
@@ -55,6 +56,29 @@ class CaptureRun {
   }
 
  private:
+  // The baseline receiver (CaptureConfig::count_only): the same wait and end as run(), and per
+  // ring one pass over [head, tail) reading only each slot's flags.
+  CaptureResult count_only() {
+    for (;;) {
+      if (stop_.requested()) return finish(CaptureEnd::kStopped);
+      int rc = port_.wait(kWaitRx, 1000, stop_.fd());
+      if (rc == kWaitTimeout || rc == kWaitWoken) continue;
+      if (rc < 0) return port_.end() == PortEnd::kPeerClosed ? finish(CaptureEnd::kPeerClosed) : fail(rc);
+      for (Ring& r : port_.rx_rings()) {
+        uint32_t i = r.head;
+        for (; i != r.tail; i = ring_next(r, i)) {
+          if (r.slot[i].flags & NS_MOREFRAG) continue;
+          ++progress_.taken;
+          if (cfg_.count && progress_.taken >= cfg_.count) {
+            r.head = r.cur = ring_next(r, i);
+            return finish(CaptureEnd::kCount);
+          }
+        }
+        r.head = r.cur = i;
+      }
+    }
+  }
+
   // Walks one ring; false when the count is reached, we were stopped waiting for a buffer, or
   // the ring broke its protocol (port_.end() says so).
   bool drain(Ring& r) {
@@ -74,7 +98,7 @@ class CaptureRun {
           break;
         }
         ++progress_.invalid;  // a slot we cannot read: skip the packet, count it
-        w.consume();
+        take(w);
         continue;
       }
       uint32_t caplen = uint32_t(std::min<uint64_t>(p.len, cfg_.snaplen));
@@ -82,7 +106,7 @@ class CaptureRun {
         const uint32_t keep = run_filter(w, p);
         if (keep == 0) {
           ++progress_.filtered;
-          w.consume();
+          take(w);
           continue;
         }
         caplen = std::min(caplen, keep);
@@ -91,7 +115,7 @@ class CaptureRun {
         more = false;
         break;
       }
-      w.consume();
+      take(w);
       if (cfg_.count && progress_.packets >= cfg_.count) {
         more = false;
         break;
@@ -99,6 +123,13 @@ class CaptureRun {
     }
     w.release();
     return more;
+  }
+
+  // Moves past the packet at the cursor: from here on it counts as taken from the ring, whether
+  // it was written, filtered or skipped (the sender sees its slots come back at the next rxsync).
+  void take(RxWalker& w) {
+    w.consume();
+    ++progress_.taken;
   }
 
   // The filter's verdict on the packet next() returned: bytes to keep, 0 to drop. A packet spread
@@ -129,6 +160,7 @@ class CaptureRun {
       }
     }
     if (used_ == 0) filled_since_ = monotonic_ns();
+    last_at_ = used_;
     uint8_t* out = buf_->data + used_;
     w.copy(out + kEpbHeaderBytes, caplen);
     uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
@@ -147,7 +179,7 @@ class CaptureRun {
   }
 
   void hand_over() {
-    sink_.deliver(buf_, used_, progress_);
+    sink_.deliver(buf_, used_, last_at_, progress_);
     buf_ = nullptr;
     used_ = 0;
   }
@@ -176,6 +208,7 @@ class CaptureRun {
   CaptureProgress progress_;
   OutBuffer* buf_ = nullptr;
   size_t used_ = 0;
+  size_t last_at_ = 0;  // offset of the last EPB in buf_
   uint64_t filled_since_ = 0;
   std::vector<uint8_t> gather_;  // a multi-slot packet, put together for the filter
 };

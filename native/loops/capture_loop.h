@@ -21,11 +21,16 @@ struct CaptureConfig {
   // A checked classic-BPF program run on every packet (empty = keep all). Set only where the
   // backend did not filter in the kernel. Its result also caps the bytes kept, as in the kernel.
   std::vector<BpfInsn> filter;
+  // The benchmarks' baseline receiver (bench/pipe.bench.mjs), as netmap's pkt-gen -f rx: wait,
+  // count each ring's new slots by their flags alone, hand them back. No EPBs, no slot checks, no
+  // buffers to JS: what draining the rings costs by itself.
+  bool count_only = false;
 };
 
 // Running totals, handed to JS with every batch.
 struct CaptureProgress {
   uint64_t packets = 0;     // written as EPBs
+  uint64_t taken = 0;       // taken from the rings (head moved past them): written, filtered, invalid
   uint64_t wire_bytes = 0;  // their lengths on the wire
   uint64_t truncated = 0;   // cut to snaplen
   uint64_t invalid = 0;     // slots naming no valid buffer (skipped)
@@ -57,8 +62,9 @@ class CaptureSink {
   virtual ~CaptureSink() = default;
   // Blocks until JS has an empty buffer for us; nullptr once a stop was requested.
   virtual OutBuffer* take_buffer(StopSignal& stop) = 0;
-  // Hands a filled buffer to JS without blocking.
-  virtual void deliver(OutBuffer* buf, size_t used, const CaptureProgress& progress) = 0;
+  // Hands a filled buffer to JS without blocking. `last_at` is the offset of its last EPB, so JS
+  // finds the batch's last timestamp without walking every block.
+  virtual void deliver(OutBuffer* buf, size_t used, size_t last_at, const CaptureProgress& progress) = 0;
 };
 
 CaptureResult run_capture(Port& port, const CaptureConfig& cfg, CaptureSink& sink, StopSignal& stop);

@@ -17,10 +17,11 @@ import {
   type NativePortInfo,
   type TsSource,
 } from '../ports/binding.js';
+import { LinkWatch, type LinkReport } from '../ports/link-watch.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { compileFilter } from './filter.js';
 import { VERSION } from '../version.js';
-import { CaptureFiles, type CaptureFilesResult, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
+import { CaptureFiles, type BatchBlocks, type CaptureFilesResult, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
 
 export interface CaptureOptions {
   /** port name: pipe:NAME}N, af_packet:eth0, eth0, ... */
@@ -85,6 +86,8 @@ export interface CaptureResult extends CounterValues<typeof CAPTURE_COUNTERS> {
   fileBytes: number;
   /** how the files were written */
   writeMode: WriteMode;
+  /** the links of interface-backed ports between start and end (wentDown says if one went down) */
+  links: LinkReport[];
 }
 
 const DEFAULT_SNAPLEN = 262144;
@@ -123,6 +126,8 @@ interface CapturePort {
   session?: NativeCaptureSession;
   /** EPBs of this port in the file */
   written: number;
+  /** its interface's link, where it is one */
+  link?: LinkWatch;
 }
 
 /** What the capture has done so far, for a live status line. */
@@ -172,7 +177,7 @@ export class Capture {
     try {
       for (const name of names) {
         const opened = openPort(name, 'rx', { promisc: o.promisc ?? true, snaplen, queue: o.queue, divert: o.divert, filterPending: o.filter !== undefined });
-        const p: CapturePort = { opened, filterIn: null, ifaces: [], divisor: 1, written: 0 };
+        const p: CapturePort = { opened, filterIn: null, ifaces: [], divisor: 1, written: 0, link: LinkWatch.start(opened.info.ifname) };
         this.ports.push(p);
         // The kernel filters where the backend lets it; until attachFilter it receives nothing.
         if (o.filter !== undefined) {
@@ -281,6 +286,7 @@ export class Capture {
       backend: [...new Set(this.ports.map((p) => p.opened.info.backend))].join(', '),
       fileBytes: out.bytes,
       writeMode,
+      links: this.ports.flatMap((p) => (p.link ? [p.link.end()] : [])),
     };
   }
 
@@ -329,11 +335,14 @@ export class Capture {
               let n = b.packets - seen;
               seen = b.packets;
               let bytes = b.bytes;
+              // What the native side knows of the batch, so the files need not walk its blocks.
+              let blocks: BatchBlocks | undefined = { packets: n, lastAt: b.lastAt };
               const total = this.ports.reduce((t, q) => t + q.written, 0);
               if (limit && total + n >= limit) {
                 if (total + n > limit) {
                   n = limit - total;
                   bytes = epbPrefix(buffers[b.id]!, n);
+                  blocks = undefined;
                 }
                 this.countReached = true;
                 stopAll();
@@ -346,7 +355,7 @@ export class Capture {
               // In order, without copying; the buffer goes back to the native thread once written.
               // The sink keeps writes in call order, so the last one settling means all did.
               writes = files
-                .write(buffers[b.id]!.subarray(0, bytes))
+                .write(buffers[b.id]!.subarray(0, bytes), blocks)
                 .then(
                   () => session.recycle(b.id),
                   (e: unknown) => {

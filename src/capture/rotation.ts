@@ -270,7 +270,7 @@ export class CaptureFiles {
    * Writes a native buffer of whole EPBs (host byte order), cutting it where a file ends. Resolves
    * when all of it is written (the memory may then be reused); rejects with the output's error.
    */
-  write(b: Buffer): Promise<void> {
+  write(b: Buffer, blocks?: BatchBlocks): Promise<void> {
     const parts: Promise<void>[] = [];
     let from = 0;
     while (from < b.length) {
@@ -280,13 +280,13 @@ export class CaptureFiles {
         break;
       }
       if (f.sink.failure !== undefined) {
-        this.account(f, b, from, b.length);
+        this.account(f, b, from, b.length, blocks);
         parts.push(f.sink.writeOwned(b.subarray(from))); // the sink counts these as lost
         break;
       }
       const [cut, why] = this.cutPoint(f, b, from);
       if (cut > from) {
-        this.account(f, b, from, cut);
+        this.account(f, b, from, cut, blocks);
         parts.push(f.sink.writeOwned(b.subarray(from, cut)));
       }
       if (why === undefined) break;
@@ -296,8 +296,17 @@ export class CaptureFiles {
     return Promise.all(parts).then(() => undefined);
   }
 
-  /** Counts the EPBs of b[from, to) into file f and notes their timestamps. */
-  private account(f: OpenFile, b: Buffer, from: number, to: number): number {
+  /**
+   * Counts the EPBs of b[from, to) into file f and notes their timestamps; for the whole batch
+   * (the usual case) from what the capture loop said of it, without reading every block.
+   */
+  private account(f: OpenFile, b: Buffer, from: number, to: number, blocks?: BatchBlocks): number {
+    if (blocks !== undefined && from === 0 && to === b.length && blocks.packets > 0) {
+      f.firstTsNs ??= this.tsNs(b, 0);
+      f.lastTsNs = this.tsNs(b, blocks.lastAt);
+      f.packets += blocks.packets;
+      return blocks.packets;
+    }
     let n = 0;
     for (let at = from; at < to; at += b.readUInt32LE(at + 4)) {
       if (b.readUInt32LE(at) !== EPB) continue;
@@ -452,6 +461,12 @@ export class CaptureFiles {
   get error(): OutputError | undefined {
     return this.failed?.error;
   }
+}
+
+/** What the capture loop says of a batch of EPBs: how many, and where the last one starts. */
+export interface BatchBlocks {
+  packets: number;
+  lastAt: number;
 }
 
 function name0(output: number | Writable | string): string {

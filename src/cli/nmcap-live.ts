@@ -14,6 +14,7 @@ import type { CaptureProgress } from '../ports/binding.js';
 import { compileFilter, filterImage } from '../capture/filter.js';
 import { dropPrivileges } from '../capture/privileges.js';
 import { parseStopConditions } from '../capture/stop.js';
+import { linkDownLine } from '../ports/link-watch.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, describeError, onInterrupt, reportError, type NmcapArgs } from './common.js';
 import { printPackets } from './nmcap-offline.js';
@@ -26,17 +27,19 @@ export function statsLines(r: CaptureResult): string[] {
     const where = r.files.length === 1 ? r.files[0] : `${r.files.length} files`;
     lines.push(`${r.written} packet${r.written === 1 ? '' : 's'} written to ${where}`);
   }
-  lines.push(
-    r.received === null
-      ? `packets received by port: unknown (${r.backend} keeps no such counter)`
-      : `${r.received} packet${r.received === 1 ? '' : 's'} received by port`,
-  );
+  // received: what the capture took from the rings, the number a sender's "sent" compares with.
+  lines.push(`${r.received} packet${r.received === 1 ? '' : 's'} received (taken from the rings)`);
+  if (r.unread) lines.push(`${r.unread} packet${r.unread === 1 ? '' : 's'} left unread in the rings at the end`);
   lines.push(
     r.dropped === null
       ? `packets dropped: unknown (${r.backend} keeps no drop counter)`
       : `${r.dropped} packet${r.dropped === 1 ? '' : 's'} dropped by kernel`,
   );
   if (r.truncated) lines.push(`${r.truncated} packets cut to the snap length`);
+  for (const l of r.links) {
+    const down = linkDownLine(l);
+    if (down) lines.push(down);
+  }
   return lines;
 }
 
@@ -61,6 +64,7 @@ export function statsJson(r: CaptureResult, output: string | undefined): Record<
     output: output ?? null,
     fileBytes: r.fileBytes,
     writeMode: r.writeMode.mode,
+    links: r.links,
     error: r.error ? { code: r.error.code, message: r.error.message } : null,
   };
 }

@@ -6,6 +6,7 @@ import { NmcapError } from '../errors.js';
 import { REPLAY_COUNTERS, countersJson } from '../counters.js';
 import type { PcapWarning } from '../pcap/index.js';
 import type { NativeReplayStats } from '../ports/binding.js';
+import { LinkWatch, linkDownLine } from '../ports/link-watch.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
 import { Replay, parseMac, type ReplayResult } from '../replay/replay.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, onInterrupt, reportError, type OptionDef } from './common.js';
@@ -262,6 +263,7 @@ export async function main(argv: string[]): Promise<void> {
   if (a.valeBackend) process.env[VALE_BACKEND_ENV] = a.valeBackend; // read where VALE names are opened
   let lastProgress = 0;
   let progress: NativeReplayStats | undefined;
+  let link: LinkWatch | undefined; // the port's interface, where it is one: did its link go down?
   const replay = new Replay({
     port: a.intf1,
     files: a.files,
@@ -287,6 +289,7 @@ export async function main(argv: string[]): Promise<void> {
           `${a.drainTimeout ? `giving up after ${a.drainTimeout} s without progress` : '--drain-timeout S gives up after S seconds, Ctrl-C stops'}`,
       ),
     onOpen: (p) => {
+      link = LinkWatch.start(p.info.ifname);
       if (p.choice && !a.quiet) say(p.choice);
       // Printed once the signal handlers are in place: scripts may wait for this line to signal us.
       if (!a.quiet) say(`sending on ${p.name} ${rate ? `at ${formatRate(rate)}` : a.topspeed ? 'as fast as it takes them' : "at the trace's timing"}`);
@@ -309,8 +312,13 @@ export async function main(argv: string[]): Promise<void> {
   );
   try {
     const r = await replay.run();
+    const links = link ? [link.end()] : [];
     if (!a.quiet) for (const line of formatReport(r)) process.stderr.write(`${line}\n`);
-    if (a.json) process.stdout.write(`${JSON.stringify(jsonReport(r))}\n`);
+    if (a.json) process.stdout.write(`${JSON.stringify({ ...jsonReport(r), links })}\n`);
+    for (const l of links) {
+      const down = linkDownLine(l);
+      if (down) say(down);
+    }
     const over = r.failed && !a.truncate && r.failed > 0;
     if (over && !a.quiet) say(`${r.failed} packets were not sent (empty, or larger than ${r.port} takes; --truncate sends their first bytes)`);
     const gaveUp = a.drainTimeout !== undefined && r.pending > 0 && (r.reason === 'done' || r.reason === 'limit');

@@ -123,6 +123,8 @@ export interface CaptureConfig {
   count?: number;
   durationMs?: number;
   flushMs?: number;
+  /** benchmarks only: drain and count, like pkt-gen -f rx (no EPBs, nothing handed over) */
+  countOnly?: boolean;
   /** pcapng interface id of each RX ring */
   ifaces?: number[];
   /** ns per if_tsresol unit of each RX ring's interface (1 = ns, 1000 = us) */
@@ -137,6 +139,8 @@ export interface CaptureConfig {
 
 export interface CaptureProgress {
   packets: number;
+  /** taken from the rings: written, filtered and invalid ones */
+  taken: number;
   wireBytes: number;
   truncated: number;
   invalid: number;
@@ -149,6 +153,8 @@ export interface CaptureProgress {
 export interface CaptureBatchEvent extends CaptureProgress {
   id: number;
   bytes: number;
+  /** offset of the batch's last EPB */
+  lastAt: number;
 }
 
 export interface CaptureEndEvent extends CaptureProgress {
@@ -158,6 +164,8 @@ export interface CaptureEndEvent extends CaptureProgress {
   rxReceived: bigint | null;
   rxDrops: bigint | null;
   rxRingFull: bigint | null;
+  /** arrived (not dropped) but never taken: rxReceived - rxDrops - taken */
+  rxUnread: bigint | null;
 }
 
 export interface NativeDirectFile {
