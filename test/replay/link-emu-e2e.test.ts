@@ -3,8 +3,9 @@
 // packets every run, and receive timestamps respect the emulated delay and bandwidth spacing as
 // LOWER bounds only (a slow machine may deliver later, never earlier).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PcapWriter, openSink, openTrace } from '../../src/pcap/index.js';
+import { openTrace } from '../../src/pcap/index.js';
 import { Replay, type ReplayOptions, type ReplayResult } from '../../src/replay/replay.js';
+import { numberedTrace } from '../helpers/numbered-trace.js';
 import { pipeName, run, start, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
@@ -12,14 +13,7 @@ const LEN = 100;
 let trace: string; // 2000 packets of 100 bytes, numbered at offset 14, 1 us apart
 
 beforeAll(async () => {
-  trace = tmp.path('numbered.pcap');
-  const w = new PcapWriter(openSink(trace), { linkType: 1, snapLen: 65535 });
-  for (let i = 0; i < 2000; i++) {
-    const d = Buffer.alloc(LEN, 0);
-    d.writeUInt32BE(i, 14);
-    w.writePacket({ ts: 1_700_000_000_000_000_000n + BigInt(i) * 1000n, data: d });
-  }
-  await w.close();
+  trace = await numberedTrace(tmp.path('numbered.pcap'), 2000, LEN);
 });
 
 afterAll(() => tmp.cleanup());

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PcapWriter, openSink } from '../../src/pcap/index.js';
+import { numberedTrace } from '../helpers/numbered-trace.js';
 import { pipeName, start, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
@@ -13,10 +13,7 @@ let trace: string;
 const SCRIPT = new URL('./scripts/pipe-skew-pending.mjs', import.meta.url).pathname;
 
 beforeAll(async () => {
-  trace = tmp.path('hundred.pcap');
-  const w = new PcapWriter(openSink(trace), { linkType: 1, snapLen: 65535 });
-  for (let i = 0; i < 100; i++) w.writePacket({ ts: 1_700_000_000_000_000_000n + BigInt(i) * 1000n, data: Buffer.alloc(60, i) });
-  await w.close();
+  trace = await numberedTrace(tmp.path('hundred.pcap'), 100);
 });
 
 afterAll(() => tmp.cleanup());

@@ -4,8 +4,8 @@
 // CPU is a usage error.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PcapWriter, openSink } from '../../src/pcap/index.js';
 import { allowedCpus } from '../../src/replay/sender-cpus.js';
+import { numberedTrace } from '../helpers/numbered-trace.js';
 import { pipeName, run, start, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
@@ -15,10 +15,7 @@ const cpus = allowedCpus() ?? [];
 const lastCpu = cpus[cpus.length - 1] ?? 0;
 
 beforeAll(async () => {
-  trace = tmp.path('small.pcap');
-  const w = new PcapWriter(openSink(trace), { linkType: 1, snapLen: 65535 });
-  for (let i = 0; i < 100; i++) w.writePacket({ ts: 1_700_000_000_000_000_000n + BigInt(i) * 1000n, data: Buffer.alloc(60, i) });
-  await w.close();
+  trace = await numberedTrace(tmp.path('small.pcap'), 100);
 });
 
 afterAll(() => tmp.cleanup());
