@@ -55,8 +55,8 @@ LinkEmu::Out LinkEmu::pass(uint64_t offered_ns, uint32_t len) {
     link_free_ += u128(uint64_t(len) + cfg_.bw_overhead) * 8u * 1000000000u * cfg_.bw_den;
     t = uint64_t((link_free_ + cfg_.bw_num - 1) / cfg_.bw_num);  // out once its last bit is
   }
-  // The generator is drawn in the same order for every packet (loss, then delay), lost or not,
-  // so a seed gives the same schedule whichever packets a loss setting removes.
+  // Every packet takes its draws in the same order (loss, then delay), lost or not, so the
+  // schedule is a function of the seed and the offers alone.
   o.lost = draw_loss(len);
   t += draw_delay();
   if (t < last_out_) t = last_out_;  // never before the packet ahead of it: no reordering

@@ -35,6 +35,8 @@ struct LinkEmuConfig {
   uint64_t seed = 0;
 
   bool active() const { return delay != DelayKind::kNone || loss != LossKind::kNone || bw_num != 0; }
+  // Whether it sets departure times (loss alone only removes packets: topspeed stays unpaced).
+  bool shapes_time() const { return delay != DelayKind::kNone || bw_num != 0; }
 };
 
 // splitmix64: small, fast, and the same sequence everywhere for a seed.

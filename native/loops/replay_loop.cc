@@ -426,7 +426,7 @@ class ReplayRun {
     pc.mult_den = c.mult_den;
     pc.burst = c.burst;
     pc.ring_slots = port.tx_rings().empty() ? 1 : port.tx_rings()[0].num_slots - 1;
-    pc.emulated = c.emu.active();
+    pc.emulated = c.emu.shapes_time();
     return pc;
   }
 

@@ -69,6 +69,7 @@ describe('loss end to end', () => {
     expect(dropped).toBeGreaterThan(0);
     expect(a.json).toMatchObject({ packets: 2000 - dropped, queued: 2000 - dropped, failed: 0, pending: 0 });
     expect(a.json.linkEmulation).toMatchObject({ seed: 1234, loss: { kind: 'packet', rate: 0.25 }, dropped });
+    expect(a.json.departure).toBeNull(); // loss alone sets no times: topspeed stays unpaced
     expect(a.stderr).toContain(`seed 1234; ${dropped} packets dropped on purpose`);
     expect(a.stderr).toMatch(new RegExp(`Dropped on purpose:\\s+${dropped}`));
     expect(a.rx.ids.length).toBe(2000 - dropped);
@@ -104,6 +105,7 @@ describe('delay and bandwidth at the receiver (lower bounds only)', () => {
   it('--delay: nothing arrives before the minimum delay has passed', async () => {
     const { r, ref, rx } = await apiRun({ topspeed: true, limit: 50, delay: '30ms..40ms', seed: 8 });
     expect(r.packets).toBe(50);
+    expect(r.departure?.count).toBe(50); // paced on the emulated times, errors measured against them
     expect(rx.ids.length).toBe(50);
     const early = rx.ts.filter((t) => t - ref < 30_000_000n).length;
     expect(early).toBe(0);
