@@ -155,7 +155,7 @@ try {
     const plain = await toPipe(['-q', '--rate', '1Mpps', '-K', '-l', String(loops), trace]);
     const rt = await toPipe(['-q', '--rate', '1Mpps', '-K', '-l', String(loops), '--realtime', '--cpu', '1', trace]);
     table([
-      ['run', 'achieved', 'departure p50', 'p99', 'max', 'preempted', 'sender thread'],
+      ['run', 'achieved', 'departure p50', 'p99', 'max', 'preempted', 'port full', 'sender thread'],
       ...[
         ['normal scheduling', plain],
         ['--realtime --cpu 1', rt],
@@ -166,6 +166,7 @@ try {
         fmt.ns(r.departure.p99Ns),
         fmt.ns(r.departure.maxNs),
         r.preemptions,
+        `${((r.ringFullSeconds / r.seconds) * 100).toFixed(0)}%`,
         `${r.sender.policy}/${r.sender.priority} on CPUs ${r.sender.cpus.join(',')}`,
       ]),
     ]);
