@@ -1,8 +1,6 @@
 // nmreplay's link emulation options (netmap nmreplay's -D, -L, -B), parsed into what the native
 // stage (native/loops/link_emu.h) runs: --delay, --loss, --bandwidth and the seed that makes a
 // run repeatable. Nothing here runs per packet.
-import { randomInt } from 'node:crypto';
-
 import { UsageError } from '../errors.js';
 import type { LinkEmuConfig } from '../ports/binding.js';
 import { formatSi, parseRate } from './rate.js';
@@ -102,11 +100,17 @@ export function linkEmuConfig(o: LinkEmuOptions): LinkEmuConfig | undefined {
     throw new UsageError(`--seed needs a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${String(o.seed)}`);
   }
   if (o.delay === undefined && o.loss === undefined && o.bandwidth === undefined) return undefined;
-  const c: LinkEmuConfig = { seed: o.seed ?? randomInt(2 ** 48 - 1) };
+  const c: LinkEmuConfig = { seed: o.seed ?? randomSeed() };
   if (o.delay !== undefined) c.delay = parseDelay(o.delay);
   if (o.loss !== undefined) c.loss = parseLoss(o.loss);
   if (o.bandwidth !== undefined) c.bandwidth = parseBandwidth(o.bandwidth);
   return c;
+}
+
+/** A random 48-bit seed (Web Crypto, loaded only when a run needs one: nmreplay's start-up stays lean). */
+function randomSeed(): number {
+  const w = globalThis.crypto.getRandomValues(new Uint32Array(2));
+  return w[0]! * 0x10000 + (w[1]! & 0xffff);
 }
 
 function time(ns: number): string {
