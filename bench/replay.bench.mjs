@@ -6,6 +6,8 @@
 //   2. Loops without -K: a 10-packet trace, -t -l 0 -L 300000, near the -K rate; tcpreplay alongside.
 //   3. -l 2000 smtp.pcap --rate 100kpps holds the rate; tcpreplay --pps alongside.
 //   4. Streamed replay keeps memory flat: max RSS for an 80 MB and a 400 MB trace (<= 100 MB).
+//   5. --rate 1Mpps through a pipe with and without --realtime --cpu 1: departure error p50/p99/max
+//      side by side (target: p99 under 10 us with it); what link emulation costs per packet.
 // BENCH_PACKETS (trace size, default 1 M) and BENCH_SKIP (comma list of section numbers) trim it.
 import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 
@@ -117,6 +119,47 @@ try {
     }
     table(rows);
     verdict('<= 100 MB RSS whatever the trace size', rss.every((m) => m * 1.048576 <= 100), rss.map((m) => `${m.toFixed(0)} MiB`).join(' / '));
+  }
+
+  if (!SKIP.has(5)) {
+    // 5. --realtime --cpu 1 (netmap nmreplay's -C): departure precision at 1 Mpps while the receiver runs.
+    const loops = Math.max(1, Math.ceil(2_000_000 / PACKETS));
+    console.log(`\n5. --rate 1Mpps -> pipe -> nmcap -w /dev/null, ${PACKETS * loops} packets, without and with --realtime --cpu 1`);
+    const plain = await toPipe(['-q', '--rate', '1Mpps', '-K', '-l', String(loops), trace]);
+    const rt = await toPipe(['-q', '--rate', '1Mpps', '-K', '-l', String(loops), '--realtime', '--cpu', '1', trace]);
+    table([
+      ['run', 'achieved', 'departure p50', 'p99', 'max', 'preempted', 'port full', 'sender thread'],
+      ...[
+        ['normal scheduling', plain],
+        ['--realtime --cpu 1', rt],
+      ].map(([label, { r }]) => [
+        label,
+        fmt.mpps(r.pacedRate),
+        fmt.ns(r.departure.p50Ns),
+        fmt.ns(r.departure.p99Ns),
+        fmt.ns(r.departure.maxNs),
+        r.preemptions,
+        `${((r.ringFullSeconds / r.seconds) * 100).toFixed(0)}%`,
+        `${r.sender.policy}/${r.sender.priority} on CPUs ${r.sender.cpus.join(',')}`,
+      ]),
+    ]);
+    if (rt.r.sender.realtimeError) console.log(`  ${rt.r.sender.realtimeError}`);
+    console.log(`  p99 ratio normal / realtime: ${fmt.ratio(plain.r.departure.p99Ns, rt.r.departure.p99Ns)}`);
+    verdict('--realtime --cpu 1 keeps p99 departure error under 10 us at 1 Mpps', rt.r.departure.p99Ns < 10_000, fmt.ns(rt.r.departure.p99Ns));
+
+    // What the link emulation stage costs per packet at topspeed (sender CPU), and that it holds a bandwidth.
+    console.log(`\n5b. link emulation cost: -t, ${PACKETS} x 64 B -> pipe, without and with --loss 0.001 --delay 1us..5us`);
+    const bare = await toPipe(['-q', '-t', '-K', trace]);
+    const emu = await toPipe(['-q', '-t', '-K', '--loss', '0.001', '--delay', '1us..5us', '--seed', '1', trace]);
+    const bw = await toPipe(['-q', '-t', '-K', '--bandwidth', '100Mbps,eth', '-L', '100000', trace]);
+    table([
+      ['run', 'rate', 'sender CPU ns/pkt', 'dropped on purpose'],
+      ['-t', fmt.mpps(bare.r.pps), cpuPerPacket(bare.r).toFixed(1), ''],
+      ['-t --loss 0.001 --delay 1us..5us', fmt.mpps(emu.r.pps), cpuPerPacket(emu.r).toFixed(1), emu.r.emuDropped],
+      ['-t --bandwidth 100Mbps,eth (100 k packets)', fmt.mpps(bw.r.pps), cpuPerPacket(bw.r).toFixed(1), ''],
+    ]);
+    const wire = (bw.r.bytes + 24 * bw.r.packets) * 8 / bw.r.seconds;
+    verdict('--bandwidth 100Mbps,eth: on-the-wire rate within 1% of 100 Mbit/s', Math.abs(wire - 1e8) <= 1e6, `${(wire / 1e6).toFixed(2)} Mbit/s`);
   }
 } finally {
   veth?.close();

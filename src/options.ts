@@ -140,6 +140,12 @@ export const REPLAY_OPTIONS = {
   dmac: 'string',
   smac: 'string',
   onNotice: 'function',
+  delay: 'string',
+  loss: 'string',
+  bandwidth: 'string',
+  seed: 'count',
+  realtime: 'boolean',
+  cpu: 'count',
 } as const satisfies SchemaOf<ReplayOptions>;
 
 /** CaptureOptions (src/capture/capture.ts). */

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "js/js_link_emu.h"
 #include "js/js_port.h"
 #include "js/js_util.h"
 
@@ -53,6 +54,7 @@ Napi::Object stats_object(Napi::Env env, const ReplayStats& s) {
   o.Set("durationNs", num(started && s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0));
   o.Set("threadCpuNs", num(s.thread_cpu_ns));
   o.Set("preemptions", num(s.preemptions));
+  o.Set("emuDropped", num(s.emu_dropped));
   if (s.departure.count()) {
     Napi::Object d = Napi::Object::New(env);
     d.Set("count", num(s.departure.count()));
@@ -140,6 +142,9 @@ JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : JsSession<JsR
   };
   mac("dmac", &cfg_.mac.set_dmac, cfg_.mac.dmac);
   mac("smac", &cfg_.mac.set_smac, cfg_.mac.smac);
+  if (c.Get("linkEmu").IsObject()) cfg_.emu = link_emu_config(c.Get("linkEmu").As<Napi::Object>());
+  cfg_.placement.realtime = opt_bool(c, "realtime", false);
+  if (c.Get("cpu").IsNumber()) cfg_.placement.cpu = c.Get("cpu").ToNumber().Int32Value();
 
   tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "nmcap-replay", 0, 1, this);
   tsfn_.Unref(env);
@@ -240,6 +245,7 @@ void JsReplaySession::CallJs(Napi::Env env, Napi::Function cb, JsReplaySession* 
       o.Set("reason", end_name(r.end));
       o.Set("code", r.error_code);
       o.Set("message", r.error);
+      o.Set("sender", sender_object(env, r.sender));
       self->finish_on_js_thread();
       self->batch_refs_.clear();
       cb.Call({Napi::String::New(env, "end"), o});

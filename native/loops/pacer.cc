@@ -28,10 +28,11 @@ int64_t TraceClock::rel_ns(double sec, uint32_t nsec) {
   return pass_offset_ + rel;
 }
 
-Pacer::Pacer(const PacerConfig& cfg) : sched_(cfg.mode, cfg.rate_num, cfg.rate_den, cfg.mult_num, cfg.mult_den) {
+Pacer::Pacer(const PacerConfig& cfg)
+    : sched_(cfg.mode, cfg.rate_num, cfg.rate_den, cfg.mult_num, cfg.mult_den), paced_(sched_.paced() || cfg.emulated) {
   uint32_t most = std::max<uint32_t>(1, cfg.ring_slots);
   auto clamp = [&](uint32_t b) { return std::max<uint32_t>(1, std::min(b, most)); };
-  burst_on_time_ = clamp(cfg.burst ? cfg.burst : (sched_.paced() ? kBurstOnTime : kBurstTopspeed));
+  burst_on_time_ = clamp(cfg.burst ? cfg.burst : (paced_ ? kBurstOnTime : kBurstTopspeed));
   burst_late_ = clamp(cfg.burst ? cfg.burst : kBurstTopspeed);
   burst_cap_ = burst_on_time_;
   if (cfg.mode == RateMode::kPps && cfg.rate_den && cfg.rate_num > kQuantumRatePps * cfg.rate_den) quantum_ns_ = kQuantumNs;
@@ -39,7 +40,7 @@ Pacer::Pacer(const PacerConfig& cfg) : sched_(cfg.mode, cfg.rate_num, cfg.rate_d
 
 Pacer::Step Pacer::step(uint64_t due, uint32_t burst_n, uint64_t burst_first_due) {
   Step s;
-  if (!sched_.paced()) return s;
+  if (!paced_) return s;
   const uint64_t now = now_;
   if (due > now && quantum_ns_) {
     // Sleep until a quantum's worth of packets is due; they then leave as one burst.

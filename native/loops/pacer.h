@@ -102,6 +102,8 @@ struct PacerConfig {
   uint64_t mult_num = 1, mult_den = 1;
   uint32_t burst = 0;       // most packets per txsync, fixed by the user (0 = automatic)
   uint32_t ring_slots = 0;  // usable TX slots: no burst may be larger
+  bool emulated = false;    // a link emulation stage sets the due times (loops/link_emu.h): pace
+                            // on them even at topspeed
 };
 
 class Pacer {
@@ -123,12 +125,13 @@ class Pacer {
 
   explicit Pacer(const PacerConfig& cfg);
 
-  bool paced() const { return sched_.paced(); }
+  bool paced() const { return paced_; }
   RateMode mode() const { return sched_.mode(); }
 
   // Deadline (ns after start) of the next packet; trace_ns matters in kMultiplier mode only.
   uint64_t due(int64_t trace_ns) const { return sched_.deadline(packets_, bits_, trace_ns); }
-  // The packet that was due went into a slot (len bytes).
+  // The packet that was due went into a slot (len bytes), or was offered to the emulated link and
+  // lost there: either way the source's schedule moves on.
   void queued(uint32_t len) {
     ++packets_;
     bits_ += uint64_t(len) * 8;
@@ -182,6 +185,7 @@ class Pacer {
 
  private:
   Schedule sched_;
+  bool paced_;
   uint64_t packets_ = 0, bits_ = 0;
   uint64_t now_ = 0;
   uint32_t burst_on_time_, burst_late_, burst_cap_;

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "loops/frame_rewrite.h"
+#include "loops/tx_ledger.h"
 #include "ring/clock.h"
 #include "ring/cpu_relax.h"
 #include "ring/walkers.h"
@@ -91,7 +92,8 @@ class ReplayRun {
         stop_(stop),
         pacer_(pacer_config(cfg, port)),
         rewrite_(cfg.mac),
-        rewrite_on_(port.info().link_type == kLinkEthernet) {}
+        rewrite_on_(port.info().link_type == kLinkEthernet),
+        emu_(cfg.emu) {}
 
   ReplayResult run() {
     if (port_.tx_rings().empty()) {
@@ -99,10 +101,12 @@ class ReplayRun {
     }
     // Precise sleeps: the default 50 us timer slack would smear every deadline.
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    sender_ = place_sender_thread(cfg_.placement);
     Ring& r = port_.tx_rings()[0];
     const bool frag = port_.info().tx_fragments;
     const uint32_t max_frame = tx_max_frame(port_.info(), r);
     burst_due_.assign(r.num_slots, 0);
+    ledger_.reset(r);
     if (cfg_.preload) preload_ = input_.take_all();
     const bool paced = pacer_.paced();
     const bool trace_timed = pacer_.mode() == RateMode::kMultiplier;
@@ -120,7 +124,7 @@ class ReplayRun {
         end = stop_.requested() ? ReplayEnd::kStopped : ReplayEnd::kDone;
         break;
       }
-      if (cfg_.limit && st_.queued + st_.failed >= cfg_.limit) {
+      if (cfg_.limit && st_.queued + st_.failed + st_.emu_dropped >= cfg_.limit) {
         end = ReplayEnd::kLimit;
         break;
       }
@@ -146,7 +150,17 @@ class ReplayRun {
       if (len > max_frame) len = max_frame;
 
       // record -> due time -> the pacer decides wait/flush -> put
-      const uint64_t due = pacer_.due(trace_timed ? trace_.rel_ns(p.sec, p.nsec) : 0);
+      uint64_t due = pacer_.due(trace_timed ? trace_.rel_ns(p.sec, p.nsec) : 0);
+      if (emu_.active()) {  // the emulated link between the source and the pacer
+        LinkEmu::Out link = emu_.pass(due, len);
+        if (link.lost) {
+          pacer_.queued(len);
+          ++st_.emu_dropped;
+          advance();
+          continue;
+        }
+        due = link.at_ns;
+      }
       if (!started_) {
         started_ = true;
         t0_ = monotonic_ns();
@@ -176,10 +190,12 @@ class ReplayRun {
       if (stop_.requested()) continue;
 
       std::string fault;
+      const uint32_t put_at = r.head;
       if (tx_put(r, p.data, len, frag, &fault) != TxPut::kOk) {
         port_.protocol_violation(fault);  // room and size were checked above: a bad slot
         return finish(ReplayEnd::kError);
       }
+      ledger_.put(r, put_at, r.head, len);
       burst_due_[burst_n_++] = due;
       pacer_.queued(len);
       ++st_.queued;
@@ -316,14 +332,9 @@ class ReplayRun {
     }
   }
 
-  // Packets and bytes handed to the backend and not yet completed on the TX ring.
-  static void pending_of(const Ring& r, uint64_t* packets, uint64_t* bytes) {
-    *packets = *bytes = 0;
-    for (uint32_t i = ring_next(r, r.tail); i != r.head; i = ring_next(r, i)) {
-      *bytes += r.slot[i].len;
-      if (!(r.slot[i].flags & NS_MOREFRAG)) ++*packets;
-    }
-  }
+  // Packets and bytes handed to the backend and not yet completed on the TX ring, from our own
+  // ledger (a peer may write the shared slots; see loops/tx_ledger.h).
+  void pending_of(const Ring& r, uint64_t* packets, uint64_t* bytes) const { ledger_.pending(r, packets, bytes); }
 
   // Progress keeps coming while the loop waits for TX room or completions (nothing else would say it).
   void report_while_waiting(uint64_t now) {
@@ -393,6 +404,7 @@ class ReplayRun {
     }
     res.end = end;
     res.stats = st_;
+    res.sender = sender_;
     return res;
   }
 
@@ -414,6 +426,7 @@ class ReplayRun {
     pc.mult_den = c.mult_den;
     pc.burst = c.burst;
     pc.ring_slots = port.tx_rings().empty() ? 1 : port.tx_rings()[0].num_slots - 1;
+    pc.emulated = c.emu.shapes_time();
     return pc;
   }
 
@@ -426,6 +439,9 @@ class ReplayRun {
   TraceClock trace_;
   FrameRewrite rewrite_;
   const bool rewrite_on_;  // the port takes Ethernet frames
+  LinkEmu emu_;
+  SenderThreadState sender_;
+  TxLedger ledger_;
   ReplayStats st_;
   Ring empty_ring_;
   uint64_t last_wait_report_ns_ = 0;

@@ -10,7 +10,9 @@
 
 #include "loops/frame_rewrite.h"
 #include "loops/histogram.h"
+#include "loops/link_emu.h"
 #include "loops/pacer.h"
+#include "loops/sender_thread.h"
 #include "ring/port.h"
 #include "ring/stop_signal.h"
 
@@ -46,6 +48,8 @@ struct ReplayConfig {
   uint64_t drain_timeout_ns = 0;   // after a stop: how long to wait for pending packets (0 = 2 s)
   uint64_t drain_idle_ns = 0;      // after the last packet: give up once nothing left for this long (0 = wait)
   MacRewrite mac;                  // --dmac / --smac
+  LinkEmuConfig emu;               // --delay / --loss / --bandwidth / --seed
+  SenderPlacement placement;       // --realtime / --cpu
 };
 
 enum class ReplayEnd : uint8_t { kDone, kLimit, kDuration, kStopped, kPeerClosed, kError };
@@ -70,6 +74,7 @@ struct ReplayStats {
   uint64_t ring_full_ns = 0;     // time spent in those waits
   uint64_t thread_cpu_ns = 0;  // CPU time of the sending thread (set at the end)
   uint64_t preemptions = 0;    // times the sending thread was descheduled against its will
+  uint64_t emu_dropped = 0;    // lost on purpose by the emulated link (--loss)
   LatencyHistogram departure;  // paced modes: handed-over time minus deadline, per packet
 };
 
@@ -78,6 +83,7 @@ struct ReplayResult {
   std::string error_code;
   std::string error;
   ReplayStats stats;
+  SenderThreadState sender;  // what the sending thread got (policy, CPUs)
 };
 
 // Batches from JS, consumed by the replay thread.

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "js/js_link_emu.h"
+#include "loops/link_emu.h"
 #include "loops/pacer.h"
 #include "loops/pcapng_epb.h"
 #include "test/js_netmap_test.h"
@@ -143,11 +145,36 @@ Napi::Value PacerSimulate(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// linkEmuSchedule(config, offeredNs: BigUint64Array, len: Uint32Array): the link emulation stage
+// (loops/link_emu.h) run over packets offered at those times, as the replay loop runs it. Returns
+// each packet's departure from the emulated link (ns after start) and whether it was lost.
+Napi::Value LinkEmuSchedule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LinkEmu emu(link_emu_config(info[0].As<Napi::Object>()));
+  Napi::BigUint64Array offered = info[1].As<Napi::BigUint64Array>();
+  Napi::Uint32Array len = info[2].As<Napi::Uint32Array>();
+  size_t n = offered.ElementLength();
+  if (len.ElementLength() < n) throw Napi::RangeError::New(env, "linkEmuSchedule(): len is shorter than offeredNs");
+  Napi::BigUint64Array at = Napi::BigUint64Array::New(env, n);
+  Napi::Uint8Array lost = Napi::Uint8Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) {
+    LinkEmu::Out o = emu.pass(offered[i], len[i]);
+    at[i] = o.at_ns;
+    lost[i] = o.lost ? 1 : 0;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("at", at);
+  out.Set("lost", lost);
+  out.Set("lostCount", Napi::Number::New(env, double(emu.lost())));
+  return out;
+}
+
 }  // namespace
 
 Napi::Object InitTest(Napi::Env env, Napi::Object exports) {
   exports.Set("encodeEpb", Napi::Function::New(env, EncodeEpb, "encodeEpb"));
   exports.Set("ppsDeadlines", Napi::Function::New(env, PpsDeadlines, "ppsDeadlines"));
+  exports.Set("linkEmuSchedule", Napi::Function::New(env, LinkEmuSchedule, "linkEmuSchedule"));
   exports.Set("pacerSimulate", Napi::Function::New(env, PacerSimulate, "pacerSimulate"));
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
   return exports;

@@ -8,6 +8,8 @@ import type { PcapWarning } from '../pcap/index.js';
 import type { NativeReplayStats } from '../ports/binding.js';
 import { LinkWatch, linkDownLine } from '../ports/link-watch.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
+import { describeLinkEmu, linkEmuConfig } from '../replay/link-emu.js';
+import { allowedCpus } from '../replay/sender-cpus.js';
 import { Replay, parseMac, type ReplayResult } from '../replay/replay.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, onInterrupt, reportError, type OptionDef } from './common.js';
 
@@ -29,6 +31,12 @@ interface ReplayArgs {
   truncate?: boolean;
   dmac?: string;
   smac?: string;
+  delay?: string;
+  loss?: string;
+  bandwidth?: string;
+  seed?: number;
+  realtime?: boolean;
+  cpu?: number;
   json?: boolean;
   quiet?: boolean;
   stats?: number;
@@ -66,6 +74,12 @@ export const NMREPLAY_OPTIONS: readonly OptionDef[] = [
   { name: 'truncate', type: 'boolean', describe: 'send the first MTU bytes of packets too big for the port (default: skip and count them as failed)' },
   { name: 'dmac', type: 'string', arg: 'MAC', describe: 'rewrite the destination MAC of every frame (aa:bb:cc:dd:ee:ff)' },
   { name: 'smac', type: 'string', arg: 'MAC', describe: 'rewrite the source MAC of every frame' },
+  { name: 'delay', short: 'D', type: 'string', arg: 'D', describe: 'emulated link delay: 10us, 10us..50us (uniform,MIN,MAX), exp,MEAN,MIN; never reorders' },
+  { name: 'loss', type: 'string', arg: 'L', describe: 'emulated link loss: a packet loss rate (0.01, 1%, plr,0.01) or a bit error rate (ber,1e-6)' },
+  { name: 'bandwidth', short: 'B', type: 'string', arg: 'BW', describe: "emulated link bandwidth in bits/s (1Gbps); ',eth' adds Ethernet's 24 bytes of framing per packet" },
+  { name: 'seed', type: 'number', arg: 'N', describe: 'seed for --delay/--loss, to repeat a run (default: a random one, printed in the report)' },
+  { name: 'realtime', type: 'boolean', describe: 'run the sending thread SCHED_FIFO (needs root or CAP_SYS_NICE; without, a warning and normal scheduling)' },
+  { name: 'cpu', type: 'number', arg: 'N', describe: 'pin the sending thread to CPU N' },
   { name: 'json', type: 'boolean', describe: 'print the final statistics as one JSON object on stdout' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'no statistics on stderr' },
   { name: 'stats', type: 'number', arg: 'S', describe: 'print progress every S seconds on stderr' },
@@ -126,6 +140,13 @@ function validate(a: ReplayArgs): void {
     }
   }
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
+  linkEmuConfig(a); // the forms of --delay, --loss, --bandwidth and --seed (the run draws its own seed)
+  if (a.cpu !== undefined) {
+    const cpus = allowedCpus();
+    if (!Number.isInteger(a.cpu) || a.cpu < 0 || (cpus !== undefined && !cpus.includes(a.cpu))) {
+      throw new UsageError(`--cpu ${String(a.cpu)}: give a CPU this process may run on${cpus ? ` (${cpus.join(', ')})` : ''}`);
+    }
+  }
   if (a.stats !== undefined && !(a.stats > 0)) throw new UsageError(`--stats needs a positive number of seconds`);
   if (a.loop === 0 && a.limit === undefined && a.duration === undefined && !process.stdin.isTTY) {
     // Looping forever is allowed (tcpreplay -l 0); Ctrl-C or a signal ends it.
@@ -164,6 +185,7 @@ export function formatReport(r: ReplayResult): string[] {
     }
     lines.push(s);
   }
+  if (r.linkEmu) lines.push(`Link emulation: ${describeLinkEmu(r.linkEmu)}; ${r.emuDropped} packets dropped on purpose`);
   lines.push(`Bursts: ${r.bursts.syncs} TX syncs, ${r.bursts.mean.toFixed(1)} packets per sync on average, at most ${r.bursts.max}`);
   if (r.departure) {
     const d = r.departure;
@@ -176,6 +198,7 @@ export function formatReport(r: ReplayResult): string[] {
   lines.push(pad('Failed packets:', r.failed));
   lines.push(pad('Truncated packets:', r.truncated));
   if (r.unconvertible) lines.push(pad('Not made Ethernet (failed):', r.unconvertible));
+  if (r.linkEmu) lines.push(pad('Dropped on purpose:', r.emuDropped));
   if (r.pending) lines.push(pad('Never left (pending):', r.pending));
   return lines;
 }
@@ -230,6 +253,8 @@ function jsonReport(r: ReplayResult): Record<string, unknown> {
     preemptions: r.preemptions,
     inMemory: r.inMemory,
     unconvertible: r.unconvertible,
+    linkEmulation: r.linkEmu ? { ...r.linkEmu, dropped: r.emuDropped } : null,
+    sender: r.sender,
     warnings: r.warnings.map((w) => w.message),
     error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,
   };
@@ -278,6 +303,12 @@ export async function main(argv: string[]): Promise<void> {
     truncate: a.truncate,
     dmac: a.dmac,
     smac: a.smac,
+    delay: a.delay,
+    loss: a.loss,
+    bandwidth: a.bandwidth,
+    seed: a.seed,
+    realtime: a.realtime,
+    cpu: a.cpu,
     onNotice: (m) => {
       if (!a.quiet) say(m);
     },
@@ -313,6 +344,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const r = await replay.run();
     const links = link ? [link.end()] : [];
+    for (const why of [r.sender.realtimeError, r.sender.cpuError]) if (why) say(why);
     if (!a.quiet) for (const line of formatReport(r)) process.stderr.write(`${line}\n`);
     if (a.json) process.stdout.write(`${JSON.stringify({ ...jsonReport(r), links })}\n`);
     for (const l of links) {

@@ -208,6 +208,31 @@ export interface ReplayConfig {
   drainTimeoutMs?: number;
   /** after the last packet: give up waiting once nothing has left for this long (default: wait) */
   drainIdleMs?: number;
+  /** --delay / --loss / --bandwidth: the emulated link between the source and the pacer */
+  linkEmu?: LinkEmuConfig;
+  /** --realtime: SCHED_FIFO for the sending thread; --cpu: pin it to one CPU */
+  realtime?: boolean;
+  cpu?: number;
+}
+
+/** The link emulation stage's config (native/loops/link_emu.h); times in whole ns. */
+export interface LinkEmuConfig {
+  delay?: { kind: 'constant' | 'uniform' | 'exponential'; minNs: number; maxNs?: number; meanNs?: number };
+  loss?: { kind: 'packet' | 'bit'; rate: number };
+  /** num / den bits per second, plus overheadBytes per packet (24: Ethernet framing) */
+  bandwidth?: { num: number; den: number; overheadBytes: number };
+  seed: number;
+}
+
+/** What the sending thread really got, read back from the kernel by the thread itself. */
+export interface SenderThreadState {
+  tid: number;
+  policy: string;
+  priority: number;
+  cpus: number[];
+  /** --realtime was asked for and could not be had: why, and what to do */
+  realtimeError: string | null;
+  cpuError: string | null;
 }
 
 export interface DepartureStats {
@@ -241,6 +266,8 @@ export interface NativeReplayStats {
   /** CPU time of the sending thread, and how often it was descheduled against its will (at the end) */
   threadCpuNs: number;
   preemptions: number;
+  /** lost on purpose by the emulated link (--loss) */
+  emuDropped: number;
   departure: DepartureStats | null;
 }
 
@@ -248,6 +275,7 @@ export interface ReplayEndEvent extends NativeReplayStats {
   reason: 'done' | 'limit' | 'duration' | 'stopped' | 'peer-closed' | 'error';
   code: string;
   message: string;
+  sender: SenderThreadState;
 }
 
 export interface NativeReplaySession {

@@ -15,12 +15,15 @@ import {
   type PortOptions,
   type ReplayConfig,
   type ReplayEndEvent,
+  type LinkEmuConfig,
+  type SenderThreadState,
 } from '../ports/binding.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { BatchPool, type PoolSlot } from './batch-pool.js';
+import { linkEmuConfig, type LinkEmuOptions } from './link-emu.js';
 import type { Rate } from './rate.js';
 
-export interface ReplayOptions {
+export interface ReplayOptions extends LinkEmuOptions {
   /** port name: pipe:NAME{N, af_packet:eth0, eth0, ... */
   port: string;
   files: string[];
@@ -44,6 +47,10 @@ export interface ReplayOptions {
   /** rewrite every frame's destination / source MAC ("02:00:00:00:00:01"), natively */
   dmac?: string;
   smac?: string;
+  /** SCHED_FIFO for the sending thread (where not permitted the run goes on, and result.sender says why) */
+  realtime?: boolean;
+  /** pin the sending thread to this CPU */
+  cpu?: number;
   /** something about the input worth saying once (records given an Ethernet header, ...) */
   onNotice?: (message: string) => void;
   portOptions?: PortOptions;
@@ -87,6 +94,10 @@ export interface ReplayResult extends CounterValues<typeof REPLAY_COUNTERS> {
   inMemory: boolean;
   /** of the failed: records of a link type no Ethernet frame can be made of */
   unconvertible: number;
+  /** the emulated link (--delay/--loss/--bandwidth) with the seed it ran with; undefined without one */
+  linkEmu?: LinkEmuConfig;
+  /** the sending thread's scheduling policy and CPUs, as the kernel reported them to it */
+  sender: SenderThreadState;
   warnings: PcapWarning[];
 }
 
@@ -227,6 +238,10 @@ export class Replay {
     if (o.drainTimeout) c.drainIdleMs = o.drainTimeout * 1000;
     if (o.dmac !== undefined) c.dmac = parseMac('--dmac', o.dmac);
     if (o.smac !== undefined) c.smac = parseMac('--smac', o.smac);
+    const emu = linkEmuConfig(o);
+    if (emu) c.linkEmu = emu;
+    if (o.realtime) c.realtime = true;
+    if (o.cpu !== undefined) c.cpu = o.cpu;
     if (o.topspeed) c.mode = 'topspeed';
     else if (o.rate) {
       c.mode = o.rate.unit;
@@ -393,6 +408,8 @@ export class Replay {
       preemptions: end.preemptions,
       inMemory: config.preload ?? false,
       unconvertible: end.unconvertible,
+      linkEmu: config.linkEmu,
+      sender: end.sender,
       warnings: this.warnings,
     };
     if (config.mode === 'pps' || config.mode === 'bps') r.target = config.rateNum! / config.rateDen!;

@@ -66,7 +66,7 @@ describe('counter tables', () => {
 
       const captureFields = ['reason', 'code', 'message', 'firstTsNs', 'lastTsNs'];
       expect(Object.keys(captureEnd!).sort()).toEqual([...natives(CAPTURE_COUNTERS), ...captureFields].sort());
-      const replayFields = ['reason', 'code', 'message', 'departure'];
+      const replayFields = ['reason', 'code', 'message', 'departure', 'sender'];
       expect(Object.keys(replayEnd!).sort()).toEqual([...natives(REPLAY_COUNTERS), ...replayFields].sort());
       for (const k of keys(CAPTURE_COUNTERS)) expect(got, k).toHaveProperty(k);
       for (const k of keys(REPLAY_COUNTERS)) expect(sent, k).toHaveProperty(k);
