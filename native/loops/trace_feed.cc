@@ -180,13 +180,17 @@ bool TraceFeed::read_file(const File& f) {
     uint32_t n = 0;
     if (w.started()) {
       c->link_type = w.link_type();
-      c->reserve(c->len / kPcapRecordHeaderLen + 1);
-      uint32_t* off = c->off.data();
-      uint32_t* cap = c->caplen.data();
-      uint32_t* orig = c->origlen.data();
-      uint32_t* nsec = c->nsec.data();
-      double* sec = c->sec.data();
+      // Arrays for 64-byte packets to start with; grown (and kept) when a chunk holds more.
+      c->reserve(std::max<size_t>(1024, c->len / 80));
+      uint32_t *off = nullptr, *cap = nullptr, *orig = nullptr, *nsec = nullptr;
+      double* sec = nullptr;
+      size_t room = 0;
       for (;; ++n) {
+        if (n == room) {
+          if (n == c->off.size()) c->reserve(2 * size_t(n));
+          off = c->off.data(), cap = c->caplen.data(), orig = c->origlen.data(), nsec = c->nsec.data(), sec = c->sec.data();
+          room = c->off.size();
+        }
         TraceRecord r;
         size_t used = 0;
         PcapWalker::Step s = w.next(d + pos, c->len - pos, base + pos, r, used);

@@ -50,8 +50,8 @@ class TraceFeed {
  public:
   // Batch ids of the feed's chunks carry this bit (JS's own batches count up from 1).
   static constexpr uint32_t kIdBit = 0x80000000u;
-  static constexpr size_t kChunkBytes = 2u << 20;
-  static constexpr unsigned kChunks = 8;  // 16 MiB in flight: ~20 ms of 64-byte packets at 10 Mpps
+  static constexpr size_t kChunkBytes = 1u << 20;
+  static constexpr unsigned kChunks = 8;  // 8 MiB in flight (as the JS reader allows): ~10 ms of 64-byte packets at 10 Mpps
 
   TraceFeed(ReplayInput& input, TraceFeedEvents& events, size_t chunk_bytes = kChunkBytes, unsigned chunks = kChunks);
   ~TraceFeed();
