@@ -6,6 +6,8 @@
 //   2. Loops without -K: a 10-packet trace, -t -l 0 -L 300000, near the -K rate; tcpreplay alongside.
 //   3. -l 2000 smtp.pcap --rate 100kpps holds the rate; tcpreplay --pps alongside.
 //   4. Streamed replay keeps memory flat: max RSS for an 80 MB and a 400 MB trace (<= 100 MB).
+//   5. Where a streamed replay's CPU goes: the native reader (classic pcap) against the JS reader
+//      (src/pcap, forced with NMCAP_JS_READER=1) and -K, at --rate 10Mpps over 20 M packets.
 // BENCH_PACKETS (trace size, default 1 M) and BENCH_SKIP (comma list of section numbers) trim it.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
@@ -18,11 +20,11 @@ const tmp = scratch('replay');
 let seq = 0;
 
 /** nmreplay into a pipe drained by nmcap -w /dev/null; both JSON reports and resource use. */
-async function toPipe(replayArgs) {
+async function toPipe(replayArgs, env) {
   const name = `rb${process.pid}x${seq++}`;
   const cap = startTimed('nmcap', ['-i', `pipe:${name}}0`, '-w', '/dev/null', '--json'], { dir: tmp.dir });
   await cap.waitFor(/listening on/);
-  const rep = await timed('nmreplay', ['-i', `pipe:${name}{0`, '--json', ...replayArgs], { dir: tmp.dir });
+  const rep = await timed('nmreplay', ['-i', `pipe:${name}{0`, '--json', ...replayArgs], { dir: tmp.dir, env });
   const c = await cap.done;
   if (rep.code !== 0 || c.code !== 0) throw new Error(`run failed: nmreplay ${rep.code} ${rep.stderr}; nmcap ${c.code} ${c.stderr}`);
   return { rep, r: JSON.parse(rep.stdout), c: JSON.parse(c.stdout), why: /reached .*/.exec(rep.stderr)?.[0] };
@@ -144,6 +146,37 @@ try {
     }
     table(rows);
     verdict('<= 100 MB RSS whatever the trace size', rss.every((m) => m * 1.048576 <= 100), rss.map((m) => `${m.toFixed(0)} MiB`).join(' / '));
+  }
+  if (!SKIP.has(5)) {
+    const loops = Math.ceil(20_000_000 / PACKETS);
+    console.log(`\n5. streamed --rate 10Mpps, ${PACKETS * loops} x 64 B: native reader vs JS reader vs -K (the machine is shared: compare the rows)`);
+    const rows = [['reader', 'achieved', 'of 10 Mpps', 'nmreplay CPU ns/pkt', 'sender ns/pkt', 'input waits', 'port full', 'max RSS']];
+    const runs = {};
+    for (const [label, args, env] of [
+      ['native (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), trace], undefined],
+      ['JS src/pcap (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), trace], { NMCAP_JS_READER: '1' }],
+      ['-K (in memory)', ['-q', '--rate', '10Mpps', '-K', '-l', String(loops), trace], undefined],
+    ]) {
+      const x = await toPipe(args, env);
+      runs[label] = x;
+      const r = x.r;
+      rows.push([
+        label,
+        fmt.mpps(r.pacedRate ?? r.pps),
+        `${(((r.pacedRate ?? r.pps) / 1e7) * 100).toFixed(2)}%`,
+        (((x.rep.user + x.rep.sys) / r.queued) * 1e9).toFixed(1),
+        cpuPerPacket(r).toFixed(1),
+        r.inputWaits,
+        `${((r.ringFullSeconds / r.seconds) * 100).toFixed(0)}%`,
+        `${(x.rep.rssKB / 1024).toFixed(0)} MiB`,
+      ]);
+    }
+    table(rows);
+    const cpu = (l) => (runs[l].rep.user + runs[l].rep.sys) / runs[l].r.queued;
+    console.log(`  nmreplay CPU per packet, native / JS reader: ${fmt.ratio(cpu('native (streamed)'), cpu('JS src/pcap (streamed)'))}; native / -K: ${fmt.ratio(cpu('native (streamed)'), cpu('-K (in memory)'))}`);
+    const rate = (l) => runs[l].r.pacedRate ?? runs[l].r.pps;
+    verdict('streamed (native reader) reaches >= 99.9% of 10 Mpps', rate('native (streamed)') >= 0.999e7, fmt.mpps(rate('native (streamed)')));
+    verdict('streamed keeps up with -K (>= 95% of its rate)', rate('native (streamed)') >= 0.95 * rate('-K (in memory)'), `${fmt.mpps(rate('native (streamed)'))} vs ${fmt.mpps(rate('-K (in memory)'))}`);
   }
 } finally {
   veth?.close();

@@ -6,7 +6,7 @@
 // the format: test/replay/native-walker.test.ts checks the two walkers against each other.
 import { closeSync, openSync, readSync } from 'node:fs';
 
-import { NmcapError, PcapFormatError, TraceError, type PcapErrorCode, type PcapWarning, type PcapWarningCode } from '../errors.js';
+import { NmcapError, PcapErrorCode, PcapFormatError, TraceError, type PcapWarning, type PcapWarningCode } from '../errors.js';
 import { assertReadable } from '../files.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_NS_SWAPPED, PCAP_MAGIC_US, PCAP_MAGIC_US_SWAPPED } from '../pcap/constants.js';
 import { native, type NativeReplaySession, type TraceFeedProblem } from '../ports/binding.js';
@@ -123,7 +123,10 @@ function* passes(count: number, first: number, loops: number): Generator<{ file:
   }
 }
 
+const FORMAT_CODES = new Set<string>(Object.values(PcapErrorCode));
+
+/** The reader's error as src/pcap raises it: a PcapFormatError, or a read that failed. */
 function problemError(p: TraceFeedProblem): NmcapError {
-  if (p.code.startsWith('ERR_PCAP_')) return new PcapFormatError(p.code as PcapErrorCode, p.offset, p.reason);
+  if (FORMAT_CODES.has(p.code)) return new PcapFormatError(p.code as PcapErrorCode, p.offset, p.reason);
   return new TraceError(p.reason);
 }
