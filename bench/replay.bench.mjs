@@ -8,6 +8,8 @@
 //   4. Streamed replay keeps memory flat: max RSS for an 80 MB and a 400 MB trace (<= 100 MB).
 //   5. --rate 1Mpps through a pipe with and without --realtime --cpu 1: departure error p50/p99/max
 //      side by side (target: p99 under 10 us with it); what link emulation costs per packet.
+//   6. Where a streamed replay's CPU goes: the native reader (classic pcap) against the JS reader
+//      (src/pcap, forced with NMCAP_JS_READER=1) and -K, at --rate 10Mpps over 20 M packets.
 // BENCH_PACKETS (trace size, default 1 M) and BENCH_SKIP (comma list of section numbers) trim it.
 import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 
@@ -19,11 +21,11 @@ const tmp = scratch('replay');
 let seq = 0;
 
 /** nmreplay into a pipe drained by nmcap -w /dev/null; both JSON reports and resource use. */
-async function toPipe(replayArgs) {
+async function toPipe(replayArgs, env) {
   const name = `rb${process.pid}x${seq++}`;
   const cap = startTimed('nmcap', ['-i', `pipe:${name}}0`, '-w', '/dev/null', '--json'], { dir: tmp.dir });
   await cap.waitFor(/listening on/);
-  const rep = await timed('nmreplay', ['-i', `pipe:${name}{0`, '--json', ...replayArgs], { dir: tmp.dir });
+  const rep = await timed('nmreplay', ['-i', `pipe:${name}{0`, '--json', ...replayArgs], { dir: tmp.dir, env });
   const c = await cap.done;
   if (rep.code !== 0 || c.code !== 0) throw new Error(`run failed: nmreplay ${rep.code} ${rep.stderr}; nmcap ${c.code} ${c.stderr}`);
   return { rep, r: JSON.parse(rep.stdout), c: JSON.parse(c.stdout), why: /reached .*/.exec(rep.stderr)?.[0] };
@@ -160,6 +162,38 @@ try {
     ]);
     const wire = (bw.r.bytes + 24 * bw.r.packets) * 8 / bw.r.seconds;
     verdict('--bandwidth 100Mbps,eth: on-the-wire rate within 1% of 100 Mbit/s', Math.abs(wire - 1e8) <= 1e6, `${(wire / 1e6).toFixed(2)} Mbit/s`);
+  }
+
+  if (!SKIP.has(6)) {
+    const loops = Math.ceil(20_000_000 / PACKETS);
+    console.log(`\n6. streamed --rate 10Mpps, ${PACKETS * loops} x 64 B: native reader vs JS reader vs -K (the machine is shared: compare the rows)`);
+    const rows = [['reader', 'achieved', 'of 10 Mpps', 'nmreplay CPU ns/pkt', 'sender ns/pkt', 'input waits', 'port full', 'max RSS']];
+    const runs = {};
+    for (const [label, args, env] of [
+      ['native (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), trace], undefined],
+      ['JS src/pcap (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), trace], { NMCAP_JS_READER: '1' }],
+      ['-K (in memory)', ['-q', '--rate', '10Mpps', '-K', '-l', String(loops), trace], undefined],
+    ]) {
+      const x = await toPipe(args, env);
+      runs[label] = x;
+      const r = x.r;
+      rows.push([
+        label,
+        fmt.mpps(r.pacedRate ?? r.pps),
+        `${(((r.pacedRate ?? r.pps) / 1e7) * 100).toFixed(2)}%`,
+        (((x.rep.user + x.rep.sys) / r.queued) * 1e9).toFixed(1),
+        cpuPerPacket(r).toFixed(1),
+        r.inputWaits,
+        `${((r.ringFullSeconds / r.seconds) * 100).toFixed(0)}%`,
+        `${(x.rep.rssKB / 1024).toFixed(0)} MiB`,
+      ]);
+    }
+    table(rows);
+    const cpu = (l) => (runs[l].rep.user + runs[l].rep.sys) / runs[l].r.queued;
+    console.log(`  nmreplay CPU per packet, native / JS reader: ${fmt.ratio(cpu('native (streamed)'), cpu('JS src/pcap (streamed)'))}; native / -K: ${fmt.ratio(cpu('native (streamed)'), cpu('-K (in memory)'))}`);
+    const rate = (l) => runs[l].r.pacedRate ?? runs[l].r.pps;
+    verdict('streamed (native reader) reaches >= 99.9% of 10 Mpps', rate('native (streamed)') >= 0.999e7, fmt.mpps(rate('native (streamed)')));
+    verdict('streamed keeps up with -K (>= 95% of its rate)', rate('native (streamed)') >= 0.95 * rate('-K (in memory)'), `${fmt.mpps(rate('native (streamed)'))} vs ${fmt.mpps(rate('-K (in memory)'))}`);
   }
 } finally {
   veth?.close();

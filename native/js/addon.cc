@@ -12,6 +12,7 @@
 #include "js/js_names.h"
 #include "js/js_port.h"
 #include "js/js_replay.h"
+#include "js/js_trace_feed.h"
 #include "js/session.h"
 
 namespace nmc {
@@ -42,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Port", port);
   exports.Set("CaptureSession", JsCaptureSession::Init(env));
   exports.Set("ReplaySession", JsReplaySession::Init(env));
+  exports.Set("TraceFeed", JsTraceFeed::Init(env));  // streamed classic pcap, read natively
   // The byte order of the EPBs the capture loop writes: the SHB of their section must say the same.
   exports.Set("epbByteOrder", kEpbByteOrder);
   exports.Set("filter", FilterExports(env));  // tcpdump expressions: compile (libpcap at run time), -d

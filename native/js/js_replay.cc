@@ -152,6 +152,7 @@ JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : JsSession<JsR
 
 JsReplaySession::~JsReplaySession() {
   stop_and_join();
+  if (feed_) feed_->shutdown();  // its reader feeds input_
   if (!started_) tsfn_.Release();
   unregister();
 }
@@ -216,6 +217,7 @@ Napi::Value JsReplaySession::Stop(const Napi::CallbackInfo& info) {
 }
 
 void JsReplaySession::consumed(uint32_t batch_id) {
+  if (feed_ && feed_->release(batch_id)) return;
   auto* ev = new Event(Event::kConsumed);
   ev->id = batch_id;
   if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loops/replay_loop.h"
+#include "loops/trace_feed.h"
 #include "js/session.h"
 
 namespace nmc {
@@ -23,6 +24,10 @@ class JsReplaySession : public JsSession<JsReplaySession>, public ReplayEvents {
   void consumed(uint32_t batch_id) override;
   void progress(const ReplayStats& stats) override;
   void request_stop() override;
+
+  // A native reader (js/js_trace_feed.cc) feeding this session; attached before start().
+  ReplayInput& input() { return input_; }
+  void attach_feed(std::shared_ptr<TraceFeed> feed) { feed_ = std::move(feed); }
 
  private:
   struct Event;
@@ -40,6 +45,7 @@ class JsReplaySession : public JsSession<JsReplaySession>, public ReplayEvents {
   uint32_t next_id_ = 1;
   // Keeps each batch's JS memory alive until the thread gives the batch back (JS thread only).
   std::unordered_map<uint32_t, std::vector<Napi::ObjectReference>> batch_refs_;
+  std::shared_ptr<TraceFeed> feed_;  // its batches go back to it, not to JS
 };
 
 }  // namespace nmc

@@ -10,6 +10,7 @@
 #include "loops/link_emu.h"
 #include "loops/pacer.h"
 #include "loops/pcapng_epb.h"
+#include "js/js_trace_feed.h"
 #include "test/js_netmap_test.h"
 
 namespace nmc {
@@ -177,6 +178,7 @@ Napi::Object InitTest(Napi::Env env, Napi::Object exports) {
   exports.Set("linkEmuSchedule", Napi::Function::New(env, LinkEmuSchedule, "linkEmuSchedule"));
   exports.Set("pacerSimulate", Napi::Function::New(env, PacerSimulate, "pacerSimulate"));
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
+  exports.Set("traceWalk", Napi::Function::New(env, TraceWalkForTest, "traceWalk"));  // the native pcap walker
   return exports;
 }
 

@@ -296,6 +296,29 @@ export interface NativeReplaySession {
   stop(): void;
 }
 
+/** The native reader of a streamed classic pcap replay (native/loops/trace_feed.h): JS opens each
+ * file and adds its fd in replay order; a thread reads and walks it into the session's loop. */
+export interface NativeTraceFeed {
+  /** takes fd (closed by the feed); loopStart = first file of a pass; token names the file in events */
+  add(fd: number, loopStart: boolean, token: number): void;
+  /** no more files: once those added are read, the session's input ends */
+  finish(): void;
+  /** stops the reader thread (files not read yet are closed) */
+  close(): void;
+}
+
+export interface TraceFeedProblem {
+  token: number;
+  code: string;
+  offset: number;
+  reason: string;
+}
+
+export type TraceFeedEventHandler = (
+  kind: 'file' | 'warning' | 'error' | 'done',
+  ev: { token: number; linkType?: number; packets?: number } & Partial<TraceFeedProblem>,
+) => void;
+
 export type ReplayEventHandler = (
   kind: 'consumed' | 'progress' | 'end',
   ev: number | NativeReplayStats | ReplayEndEvent,
@@ -390,6 +413,8 @@ export interface NativeAddon {
   /** O_DIRECT file writer on its own thread; throws code ERR_DIRECT_UNSUPPORTED where the file system refuses O_DIRECT. */
   DirectFile: new (path: string, chunkBytes: number) => NativeDirectFile;
   ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
+  /** attached to a session before its start() */
+  TraceFeed: new (session: NativeReplaySession, onEvent: TraceFeedEventHandler) => NativeTraceFeed;
   /** Byte order of the EPBs the native capture loop writes; the SHB of their section must agree. */
   epbByteOrder: 'le';
   /** libpcap's filter compiler (loaded at run time) and our classic-BPF interpreter. */

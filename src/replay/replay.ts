@@ -21,6 +21,7 @@ import {
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { BatchPool, type PoolSlot } from './batch-pool.js';
 import { linkEmuConfig, type LinkEmuOptions } from './link-emu.js';
+import { NativeStream, nativeReadable } from './native-stream.js';
 import type { Rate } from './rate.js';
 
 export interface ReplayOptions extends LinkEmuOptions {
@@ -187,6 +188,8 @@ export class Replay {
       });
     });
     const session = this.session!;
+    // Classic pcap streams through the native reader; anything else through src/pcap below.
+    const nativeStream = first && nativeReadable(o.files) ? new NativeStream(session, o.files, { onLinkType: (lt) => this.noticeLinkType(lt), onWarning: this.onNewWarning, ended }) : undefined;
     let started = false;
     try {
       if (preloaded) {
@@ -195,6 +198,13 @@ export class Replay {
         session.start();
         started = true;
         if (this.stopped) session.stop();
+      } else if (nativeStream) {
+        await first!.reader.close(); // its first batch showed the trace is good; the native reader starts over
+        session.start();
+        started = true;
+        if (this.stopped) session.stop();
+        inputError = await nativeStream.run(first!.index, o.loop ?? 1);
+        session.endInput(); // the reader has ended it already, or the session has ended
       } else {
         session.start();
         started = true;
@@ -207,6 +217,7 @@ export class Replay {
         session.endInput();
       }
       const end = await ended;
+      nativeStream?.close();
       return this.result(opened, config, end, inputError);
     } catch (e) {
       await first?.reader.close();
@@ -218,6 +229,7 @@ export class Replay {
       }
       throw e;
     } finally {
+      nativeStream?.close();
       opened.port.close();
     }
   }
@@ -266,6 +278,12 @@ export class Replay {
         break;
       }
     }
+    this.noticeLinkType(lt);
+    return lt;
+  }
+
+  /** Says once what becomes of records of link type lt on an Ethernet port. */
+  private noticeLinkType(lt: number): void {
     if (lt !== ETHERNET && !this.linkTypesSeen.has(lt)) {
       const name = linkTypeName(lt);
       this.notice(
@@ -275,7 +293,6 @@ export class Replay {
           : `records of link type ${name.short} (${name.long}) cannot be sent as Ethernet frames: they are skipped and counted as failed`,
       );
     }
-    return lt;
   }
 
   private notice(key: number, message: string): void {
@@ -287,6 +304,11 @@ export class Replay {
   private onWarning = (w: PcapWarning): void => {
     this.warnings.push(w);
     this.opts.onWarning?.(w);
+  };
+
+  /** The native reader reads the first file again (and each file once per pass): each warning once. */
+  private onNewWarning = (w: PcapWarning): void => {
+    if (!this.warnings.some((x) => x.code === w.code && x.offset === w.offset && x.message === w.message)) this.onWarning(w);
   };
 
   /** Reads every file into memory (for --preload). A format error keeps what came before it. */

@@ -1,0 +1,247 @@
+#include "loops/trace_feed.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace nmc {
+
+TraceFeed::TraceFeed(ReplayInput& input, TraceFeedEvents& events, size_t chunk_bytes, unsigned chunks)
+    : input_(&input), events_(events), chunk_bytes_(chunk_bytes) {
+  for (unsigned i = 0; i < chunks; ++i) {
+    chunks_.push_back(std::make_unique<FeedChunk>());
+    free_.push_back(chunks_.back().get());
+  }
+}
+
+TraceFeed::~TraceFeed() { shutdown(); }
+
+void TraceFeed::add(int fd, bool loop_start, uint32_t token) {
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    if (stopping_ || ended_input_) {
+      ::close(fd);
+      return;
+    }
+    files_.push_back(File{fd, loop_start, token});
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  }
+  cv_.notify_all();
+}
+
+void TraceFeed::finish() {
+  bool end_now = false;
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    finished_ = true;
+    // Nothing queued and no reader: the input ends here (the reader ends it otherwise).
+    if (!thread_.joinable() && !ended_input_) end_now = ended_input_ = true;
+  }
+  cv_.notify_all();
+  if (end_now) input_->end_input();
+}
+
+void TraceFeed::shutdown() {
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lk(m_);
+  for (const File& f : files_) ::close(f.fd);
+  files_.clear();
+}
+
+bool TraceFeed::release(uint32_t batch_id) {
+  if (!(batch_id & kIdBit)) return false;
+  uint32_t i = batch_id & ~kIdBit;
+  if (i < chunks_.size()) give_back(chunks_[i].get());
+  return true;
+}
+
+void TraceFeed::give_back(FeedChunk* c) {
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    free_.push_back(c);
+  }
+  cv_.notify_all();
+}
+
+FeedChunk* TraceFeed::acquire() {
+  std::unique_lock<std::mutex> lk(m_);
+  cv_.wait(lk, [&] { return stopping_ || !free_.empty(); });
+  if (stopping_) return nullptr;
+  FeedChunk* c = free_.back();
+  free_.pop_back();
+  return c;
+}
+
+void TraceFeed::emit(FeedChunk* c) {
+  if (sink_) {
+    (*sink_)(*c);
+    give_back(c);
+    return;
+  }
+  ReplayBatch b;
+  b.id = kIdBit | uint32_t(std::find_if(chunks_.begin(), chunks_.end(), [&](auto& p) { return p.get() == c; }) - chunks_.begin());
+  b.data = c->data.data();
+  b.data_len = c->len;
+  b.off = c->off.data();
+  b.caplen = c->caplen.data();
+  b.origlen = c->origlen.data();
+  b.sec = c->sec.data();
+  b.nsec = c->nsec.data();
+  b.count = c->count;
+  b.loop_start = c->loop_start;
+  b.link_type = c->link_type;
+  input_->push(b);
+}
+
+void TraceFeed::run() {
+  for (;;) {
+    File f;
+    {
+      std::unique_lock<std::mutex> lk(m_);
+      cv_.wait(lk, [&] { return stopping_ || !files_.empty() || finished_; });
+      if (stopping_) return;
+      if (files_.empty()) break;  // finished, all read
+      f = files_.front();
+      files_.pop_front();
+    }
+    bool go_on = read_file(f);
+    ::close(f.fd);
+    if (!go_on) {
+      std::lock_guard<std::mutex> lk(m_);
+      if (stopping_) return;
+      for (const File& g : files_) ::close(g.fd);
+      files_.clear();
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    if (ended_input_) return;
+    ended_input_ = true;
+  }
+  input_->end_input();
+}
+
+bool TraceFeed::read_file(const File& f) {
+  ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  PcapWalker w;
+  std::vector<uint8_t> carry;  // an incomplete header or record, carried to the front of the next chunk
+  uint64_t carry_at = 0;       // its file offset
+  uint64_t file_len = 0;       // bytes read so far
+  bool eof = false;
+  if (f.loop_start) pass_start_pending_ = true;  // an empty first file hands it on
+  uint64_t packets = 0;
+  TraceProblem p;
+  for (;;) {
+    FeedChunk* c = acquire();
+    if (!c) return false;
+    c->count = 0;
+    const size_t want = std::max(chunk_bytes_, std::max(carry.size(), w.need()));
+    if (c->data.size() < want) c->data.resize(want);
+    if (!carry.empty()) std::memcpy(c->data.data(), carry.data(), carry.size());
+    c->len = carry.size();
+    const uint64_t base = carry_at;
+    while (c->len < c->data.size() && !eof) {
+      ssize_t n = ::read(f.fd, c->data.data() + c->len, c->data.size() - c->len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        give_back(c);
+        events_.problem(f.token, true, TraceProblem{"ERR_TRACE_UNREADABLE", file_len, std::string("read failed: ") + std::strerror(e)});
+        return false;
+      }
+      if (n == 0) eof = true;
+      c->len += size_t(n);
+      file_len += uint64_t(n);
+    }
+    const uint8_t* d = c->data.data();
+    size_t pos = 0;
+    bool failed = false;
+    if (!w.started()) {
+      PcapWalker::Step s = w.header(d, c->len);
+      if (s == PcapWalker::Step::kError) {
+        give_back(c);
+        events_.problem(f.token, true, w.error());
+        return false;
+      }
+      if (s == PcapWalker::Step::kRecord) {
+        pos = kPcapFileHeaderLen;
+        events_.file_started(f.token, w.link_type());
+      }
+    }
+    uint32_t n = 0;
+    if (w.started()) {
+      c->link_type = w.link_type();
+      // Arrays for 64-byte packets to start with; grown (and kept) when a chunk holds more.
+      c->reserve(std::max<size_t>(1024, c->len / 80));
+      uint32_t *off = nullptr, *cap = nullptr, *orig = nullptr, *nsec = nullptr;
+      double* sec = nullptr;
+      size_t room = 0;
+      for (;; ++n) {
+        if (n == room) {
+          if (n == c->off.size()) c->reserve(2 * size_t(n));
+          off = c->off.data(), cap = c->caplen.data(), orig = c->origlen.data(), nsec = c->nsec.data(), sec = c->sec.data();
+          room = c->off.size();
+        }
+        TraceRecord r;
+        size_t used = 0;
+        PcapWalker::Step s = w.next(d + pos, c->len - pos, base + pos, r, used);
+        if (s == PcapWalker::Step::kNeed) break;
+        if (s == PcapWalker::Step::kError) {
+          failed = true;
+          break;
+        }
+        off[n] = uint32_t(pos + r.off);
+        cap[n] = r.caplen;
+        orig[n] = r.origlen;
+        sec[n] = r.sec;
+        nsec[n] = r.nsec;
+        pos += used;
+        if (w.take_warning(p)) events_.problem(f.token, false, p);
+      }
+    }
+    carry.assign(d + pos, d + c->len);
+    carry_at = base + pos;
+    c->count = n;
+    packets += c->count;
+    if (c->count > 0) {
+      c->loop_start = pass_start_pending_;
+      pass_start_pending_ = false;
+      emit(c);  // packets before an error are kept
+    } else {
+      give_back(c);
+    }
+    if (failed) {
+      events_.problem(f.token, true, w.error());
+      return false;
+    }
+    if (eof) {
+      PcapWalker::End e = w.end_of_input(carry_at, carry.size(), file_len, p);
+      if (e == PcapWalker::End::kError) {
+        events_.problem(f.token, true, p);
+        return false;
+      }
+      if (e == PcapWalker::End::kWarning) events_.problem(f.token, false, p);
+      events_.file_done(f.token, packets);
+      return true;
+    }
+  }
+}
+
+void TraceFeed::read_sync(int fd, size_t chunk_bytes, TraceFeedEvents& events,
+                          const std::function<void(const FeedChunk&)>& sink) {
+  ReplayInput unused;
+  TraceFeed feed(unused, events, chunk_bytes, 1);
+  feed.sink_ = &sink;
+  feed.read_file(File{fd, true, 0});
+}
+
+}  // namespace nmc
