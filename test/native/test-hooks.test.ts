@@ -7,14 +7,14 @@ import { nativeTest } from '../helpers/native-test.js';
 
 describe('test hooks', () => {
   it('are not exported by the shipped addon, nor by the public index', () => {
-    expect(Object.keys(native).sort()).toEqual(['CaptureSession', 'DirectFile', 'Port', 'ReplaySession', 'epbByteOrder', 'filter', 'names']);
-    for (const hook of ['netmapTest', 'encodeEpb', 'ppsDeadlines', 'pacerSimulate', 'linkEmuSchedule']) {
+    expect(Object.keys(native).sort()).toEqual(['CaptureSession', 'DirectFile', 'Port', 'ReplaySession', 'TraceFeed', 'epbByteOrder', 'filter', 'names']);
+    for (const hook of ['netmapTest', 'encodeEpb', 'ppsDeadlines', 'pacerSimulate', 'linkEmuSchedule', 'traceWalk']) {
       expect(hook in native).toBe(false);
       expect(hook in api).toBe(false);
     }
   });
 
   it('are in the test addon', () => {
-    expect(Object.keys(nativeTest).sort()).toEqual(['encodeEpb', 'linkEmuSchedule', 'netmapTest', 'pacerSimulate', 'ppsDeadlines']);
+    expect(Object.keys(nativeTest).sort()).toEqual(['encodeEpb', 'linkEmuSchedule', 'netmapTest', 'pacerSimulate', 'ppsDeadlines', 'traceWalk']);
   });
 });
