@@ -10,34 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SavedPacketFilter } from '../../src/capture/filter.js';
 import { openTrace, PcapngWriter, openSink, readPacketsSync } from '../../src/pcap/index.js';
 import { EXPRESSIONS, makeFrames } from '../capture/frames.js';
+import { classicPcap } from '../helpers/classic-pcap.js';
 import { have } from '../helpers/tools.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'nmcap');
 const dir = mkdtempSync(join(tmpdir(), 'nmcap-offline-filter-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A classic pcap (µs, little-endian) of `frames`, 1 ms apart; frames longer than `snap` are cut. */
-function classicPcap(frames: Buffer[], snap = 262144): Buffer {
-  const parts: Buffer[] = [];
-  const h = Buffer.alloc(24);
-  h.writeUInt32LE(0xa1b2c3d4, 0);
-  h.writeUInt16LE(2, 4);
-  h.writeUInt16LE(4, 6);
-  h.writeUInt32LE(snap, 16);
-  h.writeUInt32LE(1, 20);
-  parts.push(h);
-  frames.forEach((f, i) => {
-    const cap = Math.min(f.length, snap);
-    const r = Buffer.alloc(16);
-    r.writeUInt32LE(1_700_000_000 + Math.floor(i / 1000), 0);
-    r.writeUInt32LE((i % 1000) * 1000, 4);
-    r.writeUInt32LE(cap, 8);
-    r.writeUInt32LE(f.length, 12);
-    parts.push(r, f.subarray(0, cap));
-  });
-  return Buffer.concat(parts);
-}
 
 const fixtureFrames = ['demo.pcapng', 'classic-us-le.pcap', 'simple-packets.pcapng'].flatMap((n) =>
   readPacketsSync(readFileSync(join(ROOT, 'test', 'fixtures', n))).filter((p) => p.linkType === 1).map((p) => Buffer.from(p.data)),
