@@ -409,9 +409,10 @@ function writeStats(writer: PcapngWriter, file: FileStats, end: CaptureEndEvent 
   // its filter), all we kept where we filtered; unknown without a filter.
   const accepted =
     end === undefined ? null : filterIn === 'kernel' ? end.rxReceived : filterIn === 'capture-thread' ? BigInt(port.written) : null;
-  // A file's packet count is the port's when it is the only one; with several ports it is the
-  // port's total in the last file of an unrotated capture, else not known per port.
-  const delivered = nports === 1 ? BigInt(file.packets) : end !== undefined && file.firstTsNs !== null ? BigInt(port.written) : null;
+  // What reached this file from this port: the file's count when it is the only port, else the
+  // sum over the port's interfaces (unknown after a failed write cut the file short).
+  const perIface = file.perInterface;
+  const delivered = nports === 1 ? BigInt(file.packets) : perIface === null ? null : BigInt(ifaces.reduce((n, i) => n + (perIface[i] ?? 0), 0));
   const now = BigInt(Date.now()) * 1_000_000n;
   ifaces.forEach((iface, i) => {
     const first = i === 0;
