@@ -50,6 +50,9 @@ export interface FileLayout {
 export interface FileStats {
   name: string;
   packets: number;
+  /** packets in this file by interface (EPB interface id): what each port delivered to it; null
+   *  after a failed write (the packets lost at the end are not known by interface) */
+  perInterface: number[] | null;
   /** first and last packet timestamps, ns since the epoch (null: no packet) */
   firstTsNs: bigint | null;
   lastTsNs: bigint | null;
@@ -110,6 +113,7 @@ interface OpenFile {
   sink: ByteSink;
   writer: PcapngWriter;
   packets: number;
+  perInterface: number[] | null;
   firstTsNs: bigint | null;
   lastTsNs: bigint | null;
   startedMs: number;
@@ -226,7 +230,7 @@ export class CaptureFiles {
       sink = openSink(o.output, { name });
     }
     const writer = o.layout.begin(sink);
-    const f: OpenFile = { name, path, fd, sink, writer, packets: 0, firstTsNs: null, lastTsNs: null, startedMs: ms, deadlineMs: Infinity };
+    const f: OpenFile = { name, path, fd, sink, writer, packets: 0, perInterface: this.o.tsDivisors.map(() => 0), firstTsNs: null, lastTsNs: null, startedMs: ms, deadlineMs: Infinity };
     this.restartPeriod(f, ms);
     return f;
   }
@@ -302,6 +306,8 @@ export class CaptureFiles {
     for (let at = from; at < to; at += b.readUInt32LE(at + 4)) {
       if (b.readUInt32LE(at) !== EPB) continue;
       n++;
+      const id = b.readUInt32LE(at + 8);
+      if (f.perInterface !== null) f.perInterface[id] = (f.perInterface[id] ?? 0) + 1;
       if (f.firstTsNs === null) f.firstTsNs = this.tsNs(b, at);
       if (at + b.readUInt32LE(at + 4) >= to) f.lastTsNs = this.tsNs(b, at);
     }
@@ -375,6 +381,7 @@ export class CaptureFiles {
       counted = true;
       // Packets the sink could not write were counted when handed over: take them back.
       f.packets -= failure.packetsLost;
+      if (failure.packetsLost > 0) f.perInterface = null;
       this.failure ??= failure;
     };
     if (f.sink.failure !== undefined) {
