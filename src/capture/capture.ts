@@ -218,7 +218,7 @@ export class Capture {
           return writer;
         },
         end: (writer, file, last) =>
-          this.ports.forEach((p, k) => writeStats(writer, file, last ? ends?.[k] : undefined, p, this.ports.length)),
+          this.ports.forEach((p, k) => writeStats(writer, file, last ? ends?.[k] : undefined, p, k, this.ports.length)),
       };
       files = new CaptureFiles({
         output: o.output,
@@ -226,6 +226,7 @@ export class Capture {
         stop: o.fileStop,
         layout,
         tsDivisors: this.ports.flatMap((p) => p.ifaces.map(() => p.divisor)),
+        sources: this.ports.flatMap((p, k) => p.ifaces.map(() => k)),
         writeMode: o.writeMode,
         onStop: (why) => {
           stopWhy ??= why;
@@ -345,8 +346,10 @@ export class Capture {
               p.written += n;
               // In order, without copying; the buffer goes back to the native thread once written.
               // The sink keeps writes in call order, so the last one settling means all did.
+              // A whole buffer's count and last stamp are the capture thread's: no walk over its EPBs.
+              const whole = bytes === b.bytes && b.lastTsNs !== null ? { packets: n, lastTsNs: b.lastTsNs, source: k } : undefined;
               writes = files
-                .write(buffers[b.id]!.subarray(0, bytes))
+                .write(buffers[b.id]!.subarray(0, bytes), whole)
                 .then(
                   () => session.recycle(b.id),
                   (e: unknown) => {
@@ -402,17 +405,16 @@ function describeRing(
  * cannot be split per ring), with a comment saying so; earlier files say how many packets they
  * hold. Unknown counters are left out, never written as 0.
  */
-function writeStats(writer: PcapngWriter, file: FileStats, end: CaptureEndEvent | undefined, port: CapturePort, nports: number): void {
+function writeStats(writer: PcapngWriter, file: FileStats, end: CaptureEndEvent | undefined, port: CapturePort, k: number, nports: number): void {
   const { ifaces, filterIn } = port;
   const info = port.opened.info;
   // Packets the filter accepted: all we were handed where the kernel filtered (it counts after
   // its filter), all we kept where we filtered; unknown without a filter.
   const accepted =
     end === undefined ? null : filterIn === 'kernel' ? end.rxReceived : filterIn === 'capture-thread' ? BigInt(port.written) : null;
-  // What reached this file from this port: the file's count when it is the only port, else the
-  // sum over the port's interfaces (unknown after a failed write cut the file short).
-  const perIface = file.perInterface;
-  const delivered = nports === 1 ? BigInt(file.packets) : perIface === null ? null : BigInt(ifaces.reduce((n, i) => n + (perIface[i] ?? 0), 0));
+  // What reached this file from this port (port k): the file's count when it is the only port,
+  // else the file's count for that source (unknown after a failed write cut the file short).
+  const delivered = nports === 1 ? BigInt(file.packets) : file.perSource === null ? null : BigInt(file.perSource[k] ?? 0);
   const now = BigInt(Date.now()) * 1_000_000n;
   ifaces.forEach((iface, i) => {
     const first = i === 0;
