@@ -196,7 +196,7 @@ try {
       // The captor's own start-up, idle and shutdown cost: the same run without traffic, as long
       // as the longest replay took. Subtracted, so that what is left is the cost of the packets.
       const idle = [];
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < Math.min(2, RUNS); i++) {
         const [cmd, args] = argsOf(tmp.path(`idle-${i}`));
         idle.push((await captureRun(cmd, args, ready, () => new Promise((r) => setTimeout(r, busyWall * 1000)))).r.cpu);
       }
@@ -206,6 +206,7 @@ try {
         x.cpuPerPkt = (x.cpu / x.captured) * 1e9;
         x.netPerPkt = (Math.max(0, x.cpu - idleCpu) / x.captured) * 1e9;
       }
+      console.log(`  ${name}: done (${runs.map((r) => r.captured).join('/')} captured, idle ${(idleCpu * 1e3).toFixed(0)} ms CPU)`);
       crow.push([
         name,
         median(runs.map((r) => r.captured)),
