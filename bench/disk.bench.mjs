@@ -140,6 +140,11 @@ try {
   if (peers.length > 0) {
     console.log('\n2. tcpreplay --topspeed -> veth -> capture -w (disk): the peers at the most veth carries here');
     table([['tool', 'offered', 'sent', 'captured', 'lost', 'CPU ns/pkt'], ...peers.map((p) => [p.tool, fmt.mpps(p.rate), p.sent, p.captured, p.sent - p.captured, p.cpuNs.toFixed(0)])]);
+    const ours = peers.find((p) => p.tool === 'nmcap');
+    for (const p of peers) {
+      if (p === ours || ours === undefined) continue;
+      console.log(`  nmcap / ${p.tool}: captured ${fmt.ratio(ours.captured, p.captured)}, CPU per packet ${fmt.ratio(ours.cpuNs, p.cpuNs)}`);
+    }
   } else console.log('\n2. veth peers skipped: needs root and tcpreplay');
 
   verdict('>= 10 Mpps sustained to disk, zero loss', rows[1].pps >= 10e6 && rows[1].lost === 0, `${fmt.mpps(rows[1].pps)}, ${rows[1].lost} lost`);

@@ -8,6 +8,9 @@
 //   libpcapVerdict(program, packet, wireLen): number  (pcap_offline_filter, the reference)
 //   check(program): string | null  (our validator: why the program may not run)
 //   run(program, packet, wireLen): number  (our interpreter)
+//   selectBatch(programs, buffer, dataOffset, capLen, origLen, iface, kept): number
+//     (our interpreter over a whole batch of a saved capture: the indexes of the packets it
+//     accepts go into `kept`, their number is returned; programs[i] filters interface i)
 // }
 #include "js/js_filter.h"
 
@@ -167,6 +170,45 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(bpf_run(prog.data(), pkt.Data(), uint32_t(pkt.ByteLength()), info[2].ToNumber().Uint32Value())));
 }
 
+template <typename T>
+T typed_arg(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string("selectBatch: ") + what + " must be a typed array");
+  return v.As<T>();
+}
+
+// One call per batch of a saved capture (nmcap -r FILE EXPR): the per-packet work stays here, the
+// JS side only compacts its arrays by the kept indexes.
+Napi::Value SelectBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "selectBatch: programs must be an array (one per interface)");
+  Napi::Array js_programs = info[0].As<Napi::Array>();
+  std::vector<std::vector<BpfInsn>> programs(js_programs.Length());
+  for (uint32_t i = 0; i < js_programs.Length(); ++i) {
+    Napi::Value v = js_programs.Get(i);
+    if (!v.IsUndefined() && !v.IsNull()) programs[i] = checked_program(env, v);
+  }
+  Napi::Uint8Array buffer = typed_arg<Napi::Uint8Array>(env, info[1], "buffer");
+  auto offset = typed_arg<Napi::Uint32Array>(env, info[2], "dataOffset");
+  auto cap = typed_arg<Napi::Uint32Array>(env, info[3], "capLen");
+  auto orig = typed_arg<Napi::Uint32Array>(env, info[4], "origLen");
+  auto iface = typed_arg<Napi::Uint32Array>(env, info[5], "iface");
+  auto kept = typed_arg<Napi::Uint32Array>(env, info[6], "kept");
+  const size_t n = offset.ElementLength();
+  if (cap.ElementLength() != n || orig.ElementLength() != n || iface.ElementLength() != n || kept.ElementLength() < n)
+    throw Napi::RangeError::New(env, "selectBatch: the arrays must hold one entry per packet");
+  const uint8_t* data = buffer.Data();
+  const size_t size = buffer.ByteLength();
+  uint32_t nkept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t ifx = iface[i];
+    if (ifx >= programs.size() || programs[ifx].empty())
+      throw Napi::RangeError::New(env, "selectBatch: no program for interface " + std::to_string(ifx));
+    if (size_t(offset[i]) + cap[i] > size) throw Napi::RangeError::New(env, "selectBatch: a packet lies outside the buffer");
+    if (bpf_run(programs[ifx].data(), data + offset[i], cap[i], orig[i]) != 0) kept[nkept++] = uint32_t(i);
+  }
+  return Napi::Number::New(env, nkept);
+}
+
 }  // namespace
 
 Napi::Object FilterExports(Napi::Env env) {
@@ -176,6 +218,7 @@ Napi::Object FilterExports(Napi::Env env) {
   o.Set("libpcapVerdict", Napi::Function::New(env, LibpcapVerdict, "libpcapVerdict"));
   o.Set("check", Napi::Function::New(env, Check, "check"));
   o.Set("run", Napi::Function::New(env, Run, "run"));
+  o.Set("selectBatch", Napi::Function::New(env, SelectBatch, "selectBatch"));
   return o;
 }
 

@@ -21,7 +21,7 @@ import { LinkWatch, type LinkReport } from '../ports/link-watch.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
 import { compileFilter } from './filter.js';
 import { VERSION } from '../version.js';
-import { CaptureFiles, type BatchBlocks, type CaptureFilesResult, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
+import { CaptureFiles, type CaptureFilesResult, type FileLayout, type FileStats, type FileStopPlan, type RotationPlan, type WriteMode, type WriteModeChoice } from './rotation.js';
 
 export interface CaptureOptions {
   /** port name: pipe:NAME}N, af_packet:eth0, eth0, ... */
@@ -223,7 +223,7 @@ export class Capture {
           return writer;
         },
         end: (writer, file, last) =>
-          this.ports.forEach((p, k) => writeStats(writer, file, last ? ends?.[k] : undefined, p, this.ports.length)),
+          this.ports.forEach((p, k) => writeStats(writer, file, last ? ends?.[k] : undefined, p, k, this.ports.length)),
       };
       files = new CaptureFiles({
         output: o.output,
@@ -231,6 +231,7 @@ export class Capture {
         stop: o.fileStop,
         layout,
         tsDivisors: this.ports.flatMap((p) => p.ifaces.map(() => p.divisor)),
+        sources: this.ports.flatMap((p, k) => p.ifaces.map(() => k)),
         writeMode: o.writeMode,
         onStop: (why) => {
           stopWhy ??= why;
@@ -335,14 +336,11 @@ export class Capture {
               let n = b.packets - seen;
               seen = b.packets;
               let bytes = b.bytes;
-              // What the native side knows of the batch, so the files need not walk its blocks.
-              let blocks: BatchBlocks | undefined = { packets: n, lastAt: b.lastAt };
               const total = this.ports.reduce((t, q) => t + q.written, 0);
               if (limit && total + n >= limit) {
                 if (total + n > limit) {
                   n = limit - total;
                   bytes = epbPrefix(buffers[b.id]!, n);
-                  blocks = undefined;
                 }
                 this.countReached = true;
                 stopAll();
@@ -354,8 +352,10 @@ export class Capture {
               p.written += n;
               // In order, without copying; the buffer goes back to the native thread once written.
               // The sink keeps writes in call order, so the last one settling means all did.
+              // A whole buffer's count and last stamp are the capture thread's: no walk over its EPBs.
+              const whole = bytes === b.bytes ? { packets: n, lastAt: b.lastAt, source: k } : undefined;
               writes = files
-                .write(buffers[b.id]!.subarray(0, bytes), blocks)
+                .write(buffers[b.id]!.subarray(0, bytes), whole)
                 .then(
                   () => session.recycle(b.id),
                   (e: unknown) => {
@@ -411,16 +411,16 @@ function describeRing(
  * cannot be split per ring), with a comment saying so; earlier files say how many packets they
  * hold. Unknown counters are left out, never written as 0.
  */
-function writeStats(writer: PcapngWriter, file: FileStats, end: CaptureEndEvent | undefined, port: CapturePort, nports: number): void {
+function writeStats(writer: PcapngWriter, file: FileStats, end: CaptureEndEvent | undefined, port: CapturePort, k: number, nports: number): void {
   const { ifaces, filterIn } = port;
   const info = port.opened.info;
   // Packets the filter accepted: all we were handed where the kernel filtered (it counts after
   // its filter), all we kept where we filtered; unknown without a filter.
   const accepted =
     end === undefined ? null : filterIn === 'kernel' ? end.rxReceived : filterIn === 'capture-thread' ? BigInt(port.written) : null;
-  // A file's packet count is the port's when it is the only one; with several ports it is the
-  // port's total in the last file of an unrotated capture, else not known per port.
-  const delivered = nports === 1 ? BigInt(file.packets) : end !== undefined && file.firstTsNs !== null ? BigInt(port.written) : null;
+  // What reached this file from this port (port k): the file's count when it is the only port,
+  // else the file's count for that source (unknown after a failed write cut the file short).
+  const delivered = nports === 1 ? BigInt(file.packets) : file.perSource === null ? null : BigInt(file.perSource[k] ?? 0);
   const now = BigInt(Date.now()) * 1_000_000n;
   ifaces.forEach((iface, i) => {
     const first = i === 0;

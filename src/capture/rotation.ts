@@ -50,6 +50,9 @@ export interface FileLayout {
 export interface FileStats {
   name: string;
   packets: number;
+  /** packets in this file by source (see CaptureFilesOptions.sources): what each port delivered
+   *  to it; null after a failed write (the packets lost at the end are not known by source) */
+  perSource: number[] | null;
   /** first and last packet timestamps, ns since the epoch (null: no packet) */
   firstTsNs: bigint | null;
   lastTsNs: bigint | null;
@@ -63,6 +66,8 @@ export interface CaptureFilesOptions {
   layout: FileLayout;
   /** ns per timestamp unit of each interface (EPB timestamps are in its if_tsresol) */
   tsDivisors: number[];
+  /** the source (a port) of each interface, for FileStats.perSource; default: each its own */
+  sources?: number[];
   /** a stop condition is met: end the capture (what follows in the buffer is not written) */
   onStop: (why: 'filesize' | 'files') => void;
   /** auto (default): O_DIRECT where the file system supports it; direct: insist; buffered: never */
@@ -74,6 +79,16 @@ export interface CaptureFilesOptions {
 }
 
 export type WriteModeChoice = 'auto' | 'direct' | 'buffered';
+
+/** What the capture thread knows about a buffer it filled (CaptureFiles.write). */
+export interface WholeBuffer {
+  /** EPBs in it */
+  packets: number;
+  /** where the last one starts (its stamp, as written, is the file's last) */
+  lastAt: number;
+  /** the source (CaptureFilesOptions.sources) of all of them */
+  source: number;
+}
 
 /** How files are written, and why: reported on stderr and in --json. */
 export interface WriteMode {
@@ -110,6 +125,7 @@ interface OpenFile {
   sink: ByteSink;
   writer: PcapngWriter;
   packets: number;
+  perSource: number[] | null;
   firstTsNs: bigint | null;
   lastTsNs: bigint | null;
   startedMs: number;
@@ -226,7 +242,7 @@ export class CaptureFiles {
       sink = openSink(o.output, { name });
     }
     const writer = o.layout.begin(sink);
-    const f: OpenFile = { name, path, fd, sink, writer, packets: 0, firstTsNs: null, lastTsNs: null, startedMs: ms, deadlineMs: Infinity };
+    const f: OpenFile = { name, path, fd, sink, writer, packets: 0, perSource: [], firstTsNs: null, lastTsNs: null, startedMs: ms, deadlineMs: Infinity };
     this.restartPeriod(f, ms);
     return f;
   }
@@ -269,8 +285,11 @@ export class CaptureFiles {
   /**
    * Writes a native buffer of whole EPBs (host byte order), cutting it where a file ends. Resolves
    * when all of it is written (the memory may then be reused); rejects with the output's error.
+   * `whole`, when the caller knows it (the capture thread counted the buffer), spares a walk over
+   * every EPB where the buffer goes into one file whole: its packets, the last one's timestamp,
+   * and the source they all came from.
    */
-  write(b: Buffer, blocks?: BatchBlocks): Promise<void> {
+  write(b: Buffer, whole?: WholeBuffer): Promise<void> {
     const parts: Promise<void>[] = [];
     let from = 0;
     while (from < b.length) {
@@ -280,13 +299,18 @@ export class CaptureFiles {
         break;
       }
       if (f.sink.failure !== undefined) {
-        this.account(f, b, from, b.length, blocks);
+        this.account(f, b, from, b.length);
         parts.push(f.sink.writeOwned(b.subarray(from))); // the sink counts these as lost
         break;
       }
       const [cut, why] = this.cutPoint(f, b, from);
+      if (whole !== undefined && from === 0 && cut === b.length) {
+        this.accountWhole(f, b, whole);
+        parts.push(f.sink.writeOwned(b));
+        break;
+      }
       if (cut > from) {
-        this.account(f, b, from, cut, blocks);
+        this.account(f, b, from, cut);
         parts.push(f.sink.writeOwned(b.subarray(from, cut)));
       }
       if (why === undefined) break;
@@ -296,21 +320,28 @@ export class CaptureFiles {
     return Promise.all(parts).then(() => undefined);
   }
 
-  /**
-   * Counts the EPBs of b[from, to) into file f and notes their timestamps; for the whole batch
-   * (the usual case) from what the capture loop said of it, without reading every block.
-   */
-  private account(f: OpenFile, b: Buffer, from: number, to: number, blocks?: BatchBlocks): number {
-    if (blocks !== undefined && from === 0 && to === b.length && blocks.packets > 0) {
-      f.firstTsNs ??= this.tsNs(b, 0);
-      f.lastTsNs = this.tsNs(b, blocks.lastAt);
-      f.packets += blocks.packets;
-      return blocks.packets;
+  /** A whole buffer into file f, from what the capture thread counted (see write()). */
+  private accountWhole(f: OpenFile, b: Buffer, whole: WholeBuffer): void {
+    if (whole.packets === 0) return;
+    if (f.firstTsNs === null) {
+      let at = 0;
+      while (at < b.length && b.readUInt32LE(at) !== EPB) at += b.readUInt32LE(at + 4);
+      if (at < b.length) f.firstTsNs = this.tsNs(b, at);
     }
+    f.lastTsNs = this.tsNs(b, whole.lastAt);
+    f.packets += whole.packets;
+    if (f.perSource !== null) f.perSource[whole.source] = (f.perSource[whole.source] ?? 0) + whole.packets;
+  }
+
+  /** Counts the EPBs of b[from, to) into file f and notes their timestamps. */
+  private account(f: OpenFile, b: Buffer, from: number, to: number): number {
     let n = 0;
     for (let at = from; at < to; at += b.readUInt32LE(at + 4)) {
       if (b.readUInt32LE(at) !== EPB) continue;
       n++;
+      const id = b.readUInt32LE(at + 8);
+      const src = this.o.sources?.[id] ?? id;
+      if (f.perSource !== null) f.perSource[src] = (f.perSource[src] ?? 0) + 1;
       if (f.firstTsNs === null) f.firstTsNs = this.tsNs(b, at);
       if (at + b.readUInt32LE(at + 4) >= to) f.lastTsNs = this.tsNs(b, at);
     }
@@ -384,6 +415,7 @@ export class CaptureFiles {
       counted = true;
       // Packets the sink could not write were counted when handed over: take them back.
       f.packets -= failure.packetsLost;
+      if (failure.packetsLost > 0) f.perSource = null;
       this.failure ??= failure;
     };
     if (f.sink.failure !== undefined) {
@@ -461,12 +493,6 @@ export class CaptureFiles {
   get error(): OutputError | undefined {
     return this.failed?.error;
   }
-}
-
-/** What the capture loop says of a batch of EPBs: how many, and where the last one starts. */
-export interface BatchBlocks {
-  packets: number;
-  lastAt: number;
 }
 
 function name0(output: number | Writable | string): string {

@@ -44,7 +44,7 @@ export function optionValue(d: OptionDef, spelled: string, raw: string): string 
 export const NMCAP_OPTIONS: readonly OptionDef[] = [
   { name: 'interface', short: 'i', type: 'string', arg: 'PORT', repeat: true, describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF (needs --divert), netmap:IF, valeX:Y; several -i go into one file' },
   { name: 'list-interfaces', short: 'D', type: 'boolean', describe: 'list the interfaces and the capture backends usable on each, then exit' },
-  { name: 'filter', short: 'f', type: 'string', arg: 'EXPR', describe: 'live: capture filter, a tcpdump expression (as dumpcap -f; or give it after the options, as tcpdump)' },
+  { name: 'filter', short: 'f', type: 'string', arg: 'EXPR', describe: 'filter, a tcpdump expression (as dumpcap -f; or give it after the options, as tcpdump): live, or on the packets -r reads' },
   { name: 'dump-filter', short: 'd', type: 'boolean', describe: 'print the compiled capture filter as tcpdump -d does, then exit' },
   { name: 'autostop', short: 'a', type: 'string', arg: 'COND', repeat: true, describe: 'live: stop at duration:S, packets:N, filesize:KB (1 kB = 1000 bytes) or files:N (after N files of a -b rotation), as dumpcap -a' },
   { name: 'user', short: 'Z', type: 'string', arg: 'USER', describe: 'live: drop privileges to USER once the ports are open' },
@@ -166,7 +166,6 @@ export function validateArgs(a: NmcapArgs): void {
       ['--duration', a.duration],
       ['-p', a.noPromiscuousMode],
       ['--queue', a.queue],
-      ['a filter', a.filter],
       ['-d', a.dumpFilter],
       ['-a', a.autostop],
       ['-Z', a.user],

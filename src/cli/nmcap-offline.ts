@@ -1,8 +1,10 @@
-// `nmcap -r FILE`: print a saved capture like tcpdump, or rewrite it with -w (pcapng by default,
-// classic pcap with -F pcap). Packets read before a fault are written or printed, output files are
+// `nmcap -r FILE [EXPR]`: print a saved capture like tcpdump, or rewrite it with -w (pcapng by
+// default, classic pcap with -F pcap); with a filter expression, only the packets it accepts (as
+// `tcpdump -r FILE EXPR`, judged in batches by the same interpreter live capture uses on pipes). Packets read before a fault are written or printed, output files are
 // closed valid, and the exit code says what happened (0, 1 on an error, 130 after Ctrl-C).
 
-import { PcapWarningCode, type PcapWarning } from '../errors.js';
+import { SavedPacketFilter } from '../capture/filter.js';
+import { FilterError, PcapWarningCode, type PcapWarning } from '../errors.js';
 import type { PacketBatch } from '../pcap/batch.js';
 import { NO_TIMESTAMP } from '../pcap/batch.js';
 import { CONVERT_BUFFER, convertBatches, formatForPath, MAX_SNAPLEN } from '../pcap/convert.js';
@@ -102,11 +104,21 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
     void reader.close();
   });
   const limit = a.count ?? Infinity;
+  const filter = a.filter === undefined ? undefined : new SavedPacketFilter(a.filter, limit);
   try {
+    // The filter is compiled at the first batch (for the file's link types): a bad expression
+    // ends the run before any output exists.
+    let batches: AsyncIterable<PacketBatch>;
+    try {
+      batches = filter === undefined ? reader.batches() : await started(filter.batches(reader.batches()));
+    } catch (err) {
+      await reader.close().catch(() => undefined);
+      return reportError(err);
+    }
     if (a.write === undefined) {
       try {
         const file = a.read!;
-        await printPackets(a, reader.batches(), limit, st, (section) => {
+        await printPackets(a, batches, limit, st, (section) => {
           const line = readingLine(file, section);
           if (line !== undefined) process.stderr.write(`${line}\n`);
         });
@@ -120,15 +132,44 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
       const cutShort = warnings.some((w) => w.code === PcapWarningCode.TRUNCATED);
       return sig.exitCode() ?? (cutShort ? EXIT_RUNTIME : EXIT_OK);
     }
-    return await rewrite(a, reader, limit, st, warnings, sig.interrupted, sig.exitCode);
+    return await rewrite(a, reader, batches, filter, limit, st, warnings, sig.interrupted, sig.exitCode);
   } finally {
     sig.dispose();
   }
 }
 
+/** `source` with its first batch already read, so that a filter that does not compile ends the
+ *  run before any output exists. Any other fault (a bad file) comes in its place in the stream,
+ *  after what was read before it. */
+async function started(source: AsyncIterable<PacketBatch>): Promise<AsyncIterable<PacketBatch>> {
+  const it = source[Symbol.asyncIterator]();
+  let first: IteratorResult<PacketBatch> | undefined;
+  let fault: unknown;
+  try {
+    first = await it.next();
+  } catch (err) {
+    if (err instanceof FilterError) throw err;
+    fault = err;
+  }
+  return {
+    async *[Symbol.asyncIterator]() {
+      if (first === undefined) throw fault;
+      if (first.done === true) return;
+      yield first.value;
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true) return;
+        yield r.value;
+      }
+    },
+  };
+}
+
 async function rewrite(
   a: NmcapArgs,
   reader: ReturnType<typeof openTrace>,
+  batches: AsyncIterable<PacketBatch>,
+  filter: SavedPacketFilter | undefined,
   limit: number,
   st: RunState,
   warnings: PcapWarning[],
@@ -145,9 +186,9 @@ async function rewrite(
   }
   const precision = a.format === 'pcap-ns' || a.nano === true || a.timeStampPrecision === 'nano' ? 'nano' : a.timeStampPrecision === 'micro' ? 'micro' : 'auto';
   const r = await convertBatches(
-    reader.batches(),
+    batches,
     sink,
-    { format, precision, count: limit, shouldStop: () => st.stop },
+    { format, precision, count: limit, shouldStop: () => st.stop, ...(filter !== undefined ? { filter: filter.expression } : {}) },
     () => reader.sections,
   );
   await reader.close().catch(() => undefined);
@@ -159,10 +200,14 @@ async function rewrite(
   // After a failed write the sink cut the file to its last whole block: count what is in it.
   const total = r.packets;
   const written = total - (sink.failure?.packetsLost ?? 0);
+  // With a filter, "read" counts the packets judged: up to the last one written when -c ended it.
+  const read = filter === undefined ? total : filter.read;
   if (a.json === true) {
     const stats = {
-      read: total,
+      read,
       written,
+      filter: filter?.expression ?? null,
+      accepted: filter === undefined ? null : filter.accepted,
       format,
       output: a.write,
       bytes: sink.failure?.bytes ?? sink.bytesWritten,
@@ -173,7 +218,8 @@ async function rewrite(
     };
     (toStdout ? process.stderr : process.stdout).write(`${JSON.stringify(stats)}\n`);
   } else if (a.quiet !== true && (failure === undefined || sink.failure !== undefined)) {
-    process.stderr.write(`${total} packet${total === 1 ? '' : 's'} read\n${written} packet${written === 1 ? '' : 's'} written\n`);
+    const plural = (n: number): string => `${n} packet${n === 1 ? '' : 's'}`;
+    process.stderr.write(`${plural(read)} read\n${plural(written)} written\n`);
   }
   if (failure !== undefined) return reportError(failure);
   return signalExit() ?? EXIT_OK;

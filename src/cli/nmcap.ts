@@ -24,7 +24,7 @@ function normalizeArgs(args: Record<string, unknown>): NmcapArgs {
 }
 
 const USAGE = `Usage: $0 -i PORT... [-w OUT] [-s N] [-c N] [-a COND] [-Z USER] [-p] [--divert] [EXPR]
-       $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano]
+       $0 -r FILE [-w OUT [-F pcapng|pcap|pcap-ns]] [-c N] [--json] [-q] [-e] [-t...] [--nano] [EXPR]
        $0 -D
        $0 --diff EXPECTED ACTUAL [--ignore FIELD,...] [--unordered|--per-flow] [--timing T] [--json]
 
@@ -35,7 +35,7 @@ passive: af_xdp:IF takes every frame away from the host stack while it runs, so 
 EXPRESSION (or -f) is a tcpdump filter, compiled by libpcap and run in the kernel where the backend
 allows (AF_PACKET).
 -r reads a pcap or pcapng capture: prints it (--json: one JSON object per line) or rewrites it with
--w (pcapng by default, classic pcap with -F pcap).`;
+-w (pcapng by default, classic pcap with -F pcap); EXPRESSION keeps only the packets it accepts.`;
 
 export async function main(argv: string[]): Promise<void> {
   try {

@@ -133,6 +133,35 @@ export class PacketBatch {
     });
   }
 
+  /**
+   * The packets at `indexes` (ascending, each below count) as a batch over the same chunk: the
+   * packet bytes are not copied, only their entries in the arrays. The records stay with it.
+   */
+  pick(indexes: Uint32Array): PacketBatch {
+    const n = indexes.length;
+    if (n === this.count) return this;
+    const take = <T extends Uint32Array | Float64Array | Uint8Array>(from: T, to: T): T => {
+      for (let j = 0; j < n; j++) to[j] = from[indexes[j]!]!;
+      return to;
+    };
+    const extras = this.extraList === null ? null : Array.from(indexes, (i) => this.extraList![i]);
+    return new PacketBatch({
+      section: this.section,
+      count: n,
+      buffer: this.buffer,
+      dataOffset: take(this.dataOffset, new Uint32Array(n)),
+      capLen: take(this.capLen, new Uint32Array(n)),
+      origLen: take(this.origLen, new Uint32Array(n)),
+      iface: take(this.iface, new Uint32Array(n)),
+      tsSec: take(this.tsSec, new Float64Array(n)),
+      tsNsec: take(this.tsNsec, new Uint32Array(n)),
+      kinds: take(this.kinds, new Uint8Array(n)),
+      records: this.records,
+      extras: extras !== null && extras.some((x) => x !== undefined) ? extras : null,
+      streamOffset: this.streamOffset,
+    });
+  }
+
   /** Packet i as an object (allocates; use the arrays in hot loops). */
   packet(i: number): Packet {
     const p: Packet = {

@@ -32,6 +32,11 @@ export interface ConvertOptions {
   userAppl?: string;
   /** Classic pcap output: the header's snap length (a live capture's -s). Default: see PcapOutput. */
   snapLen?: number;
+  /**
+   * pcapng output: the filter expression the packets were selected with (`nmcap -r IN -w OUT EXPR`),
+   * recorded in every IDB's if_filter; combined with `and` with a filter the input interface records.
+   */
+  filter?: string;
 }
 
 /** Names whose extension says classic pcap (tcpdump's and dumpcap -P's habits). */
@@ -103,6 +108,16 @@ export function interfaceOptions(info: InterfaceInfo): InterfaceOptions {
   return o;
 }
 
+/**
+ * An interface's options once its packets were selected with `expression` as well: both filters
+ * hold for what is written (the old one kept only where it is text, as libpcap writes it).
+ */
+export function withFilter(o: InterfaceOptions, expression: string | undefined): InterfaceOptions {
+  if (expression === undefined) return o;
+  const old = o.filter;
+  return { ...o, filter: typeof old === 'string' && old.trim() !== '' ? `(${old}) and (${expression})` : expression };
+}
+
 interface Output {
   records(recs: readonly TraceRecord[], section: SectionInfo): void;
   packets(b: PacketBatch): void;
@@ -120,6 +135,7 @@ class PcapngOutput implements Output {
   constructor(
     private readonly sink: ByteSink,
     private readonly userAppl: string,
+    private readonly filter: string | undefined,
   ) {}
 
   get untimedPackets(): number {
@@ -147,7 +163,7 @@ class PcapngOutput implements Output {
     if (oi === undefined) {
       const info = section.interfaces[i];
       if (info === undefined) throw new PcapWriteError(WriteErrorCode.BAD_ARGUMENT, `input interface ${i} is not described`);
-      oi = this.ensure(section).addInterface(interfaceOptions(info));
+      oi = this.ensure(section).addInterface(withFilter(interfaceOptions(info), this.filter));
       m[i] = oi;
     }
     return oi;
@@ -160,6 +176,12 @@ class PcapngOutput implements Output {
         if (r.kind === 'pcap-header') this.map(r.section, 0);
       } else if (r.kind === 'idb') {
         this.map(r.section, r.interface.index);
+      } else if (r.kind === 'isb' && this.filter !== undefined) {
+        // The input's delivered and accepted counts describe packets the filter has since left out.
+        const { usrDeliv, filterAccept, ...kept } = r;
+        const dropped = usrDeliv !== undefined || filterAccept !== undefined;
+        const comments = dropped ? [...r.comments, `isb_usrdeliv and isb_filteraccept of the input left out: packets selected again with "${this.filter}"`] : r.comments;
+        this.ensure(section).copyRecord({ ...kept, comments }, (i) => this.map(section, i));
       } else {
         this.ensure(section).copyRecord(r, (i) => this.map(section, i));
       }
@@ -241,7 +263,7 @@ export async function convertBatches(
   const sectionList = sections ?? ((): readonly SectionInfo[] => seen);
   const out: Output =
     (opts.format ?? 'pcapng') === 'pcapng'
-      ? new PcapngOutput(sink, opts.userAppl ?? 'nmcap')
+      ? new PcapngOutput(sink, opts.userAppl ?? 'nmcap', opts.filter)
       : new PcapOutput(sink, opts.precision ?? 'auto', sectionList, opts.snapLen);
   const limit = opts.count ?? Infinity;
   let total = 0;

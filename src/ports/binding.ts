@@ -339,6 +339,19 @@ export interface NativeFilter {
   check(program: Uint8Array): string | null;
   /** our interpreter's verdict (the one the capture thread uses) */
   run(program: Uint8Array, packet: Uint8Array, wireLen: number): number;
+  /**
+   * Our interpreter over a batch of saved packets (`programs[i]` filters interface i): writes the
+   * indexes of the accepted packets into `kept` (at least one entry per packet) and returns how many.
+   */
+  selectBatch(
+    programs: readonly (Uint8Array | undefined)[],
+    buffer: Uint8Array,
+    dataOffset: Uint32Array,
+    capLen: Uint32Array,
+    origLen: Uint32Array,
+    iface: Uint32Array,
+    kept: Uint32Array,
+  ): number;
 }
 
 /** A netmap port name as the native parser (native/ports/netmap/netmap_name.cc) reads it. */

@@ -140,11 +140,15 @@ describe('-b rotation', () => {
     const first = await c.waitFor(/out_00001_\d{14}\.pcapng$/);
     const seen = readdirSync(dir);
     expect(seen).toContain(first.split('/').at(-1));
-    // The file after it is being written: only its temporary name exists.
+    // The file after it is being written: only its temporary name exists. (On a loaded machine
+    // the listing may come a rotation later, with one file still closing: each has only its
+    // temporary name.)
     const partial = seen.filter((n) => n.endsWith('.part'));
-    expect(partial).toHaveLength(1);
-    expect(partial[0]).toMatch(/^\.out_\d{5}_\d{14}\.pcapng\.part$/);
-    expect(seen).not.toContain(partial[0]!.slice(1, -'.part'.length));
+    expect(partial.length).toBeGreaterThanOrEqual(1);
+    for (const p of partial) {
+      expect(p).toMatch(/^\.out_\d{5}_\d{14}\.pcapng\.part$/);
+      expect(seen).not.toContain(p.slice(1, -'.part'.length));
+    }
     c.child.kill('SIGINT');
     const cap = await c.done;
     await rep.done;

@@ -231,7 +231,7 @@ describe('nmcap usage', () => {
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-c', 'many']), 2, /-c needs a positive whole number|Invalid|number/i);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-w', join(dir, 'x'), '-F', 'pcapx']), 2, /-F takes pcapng, pcap, pcap-ns, not 'pcapx'/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '--bogus']), 2, /unknown option '--bogus' \(see nmcap --help\)/);
-    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), 'tcp', 'port', '80']), 2, /a filter is for live capture \(-i PORT\)/);
+    expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-Z', 'nobody', 'tcp']), 2, /-Z is for live capture \(-i PORT\)/);
     expectOneErrorLine(nmcap(['-r', fx('classic-us-le.pcap'), '-F', 'pcap']), 2, /-F chooses the format of -w output/);
     expectOneErrorLine(nmcap(['-r']), 2, /Not enough arguments|requires|-r/);
   });

@@ -44,12 +44,24 @@ int AfPacketPort::wait(unsigned events, int timeout_ms, int wake_fd) {
 // The capture filter goes on every RX socket, replacing the reject-all filter held since open
 // (see open_rx). When one queue is captured alone its queue filter must stay, and a socket may
 // refuse a large program (optmem_max): then the filter runs in the capture loop instead.
-// The kernel runs it before we re-insert 802.1Q tags, so (as with libpcap's programs from
-// pcap_open_dead) a tagged frame is judged as if untagged here, and `vlan` matches nothing.
+// The kernel runs it before we re-insert 802.1Q tags: there a tagged frame looks untagged, and a
+// program from pcap_open_dead tests the tag in the frame bytes (ldh [12]; jeq #0x8100), so `vlan`
+// would match nothing. A program that compares with a VLAN TPID therefore runs on the capture
+// thread, on the frame with its tag back in place, where it sees what tcpdump writes; the others
+// stay in the kernel (an `ip` program then also keeps tagged IP frames, as tcpdump live does).
 static_assert(sizeof(sock_filter) == sizeof(BpfInsn), "a BPF instruction is a sock_filter");
+
+static bool tests_vlan_tpid(const std::vector<BpfInsn>& prog) {
+  for (const BpfInsn& i : prog) {
+    if (i.code != (BPF_JMP | BPF_JEQ | BPF_K)) continue;
+    if (i.k == ETH_P_8021Q || i.k == ETH_P_8021AD || i.k == 0x9100 /* QinQ, pre-802.1ad */) return true;
+  }
+  return false;
+}
+
 bool AfPacketPort::attach_filter(const std::vector<BpfInsn>& prog) {
   if (rxq_.empty()) return false;
-  bool in_kernel = !prog.empty() && !queue_filter_;
+  bool in_kernel = !prog.empty() && !queue_filter_ && !(vlan_reinsert_ && tests_vlan_tpid(prog));
   if (in_kernel) {
     AfPacketFilter f(prog.size());
     std::memcpy(f.data(), prog.data(), prog.size() * sizeof(BpfInsn));
