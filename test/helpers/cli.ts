@@ -112,9 +112,14 @@ export async function askCount(r: Running, re: RegExp): Promise<number> {
   r.child.kill('SIGUSR1');
   while (matching().length === before) {
     if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`process ended before answering SIGUSR1:\n${r.stderr()}`);
-    await new Promise((resolve) => {
-      r.child.stderr!.once('data', resolve);
-      r.child.once('exit', resolve);
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        r.child.stderr!.off('data', wake);
+        r.child.off('exit', wake);
+        resolve();
+      };
+      r.child.stderr!.on('data', wake);
+      r.child.on('exit', wake);
     });
   }
   return Number(re.exec(matching()[before]!)![1]);
