@@ -294,7 +294,10 @@ describe('nmcap Ctrl-C', () => {
     child.stdin.write(fixture);
     // The output file is created after the SIGINT handler is installed: wait for it (no fixed
     // delay), then interrupt while the open pipe keeps nmcap waiting for more data.
-    while (!existsSync(out)) await new Promise((r) => setTimeout(r, 20));
+    while (!existsSync(out)) {
+      if (child.exitCode !== null) throw new Error(`nmcap exited (${child.exitCode}) before creating its output`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code).toBe(130);

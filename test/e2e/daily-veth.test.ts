@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter, openSink, readPacketsSync } from '../../src/pcap/index.js';
 import { run, start, tempDir } from '../helpers/cli.js';
 import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
+import { scaled } from '../helpers/slowness.mjs';
 
 const why = netnsUnavailable();
 const N = 200;
@@ -36,7 +37,9 @@ describe.skipIf(why !== null)(`daily use on veth${why ? ` (skipped: ${why})` : '
   it('-i va -i vb -Z nobody: one file, one IDB per port, every frame received on its port, inbound', async () => {
     const ns = ['ip', 'netns', 'exec', bed.ns];
     const out = tmp.path('two.pcapng');
-    const c = start('nmcap', ['-i', 'af_packet:va', '-i', 'af_packet:vb', '-w', out, '-Z', 'nobody', '-c', String(2 * N), '-a', 'duration:60', '--json'], {
+    // The count ends the capture; the duration only stops a broken run (scaled to this host).
+    const safety = `duration:${Math.ceil(scaled(60_000) / 1000)}`;
+    const c = start('nmcap', ['-i', 'af_packet:va', '-i', 'af_packet:vb', '-w', out, '-Z', 'nobody', '-c', String(2 * N), '-a', safety, '--json'], {
       prefix: ns,
     });
     await c.waitFor(/^listening on af_packet:vb/);

@@ -7,6 +7,7 @@ import { PcapWriter, openSink, readPacketsSync, type Packet } from '../../src/pc
 import { netmapAvailable } from '../../src/ports/names.js';
 import { SO_FAR, run, start, tempDir, untilCount } from '../helpers/cli.js';
 import { netnsUnavailable, vethBedPerTest, type VethBed } from '../helpers/netns.js';
+import { eventually } from '../helpers/slowness.mjs';
 
 const why = netnsUnavailable();
 const tmp = tempDir();
@@ -136,8 +137,7 @@ describe.skipIf(why !== null)(`replay -> veth -> capture${why ? ` (skipped: ${wh
     k.child.kill('SIGKILL');
     await k.done;
     // The kernel releases what a killed process held: BPF link, packet socket membership (soon after).
-    for (let i = 0; i < 500 && xdpAttached(t.bed, 'vb'); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(xdpAttached(t.bed, 'vb')).toBe(false);
+    await eventually(() => !xdpAttached(t.bed, 'vb'), 'the killed capture\'s XDP program to be released');
     expect(promiscuity(t.bed, 'vb')).toBe(0);
 
     const p = start('nmcap', ['-i', 'af_packet:vb', '-p', '-w', tmp.path('z.pcapng')], { prefix: t.ns });

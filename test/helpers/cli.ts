@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { scaled } from './slowness.mjs';
+
 export const BIN = {
   nmcap: new URL('../../bin/nmcap', import.meta.url).pathname,
   nmreplay: new URL('../../bin/nmreplay', import.meta.url).pathname,
@@ -18,7 +20,8 @@ export interface Finished {
 
 export interface Running {
   child: ChildProcess;
-  /** resolves when stderr has printed a line matching re */
+  /** resolves when stderr has printed a line matching re; rejects if the process ends first, or
+   * after timeoutMs (a safety net written for the development machine, scaled to this host) */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
   done: Promise<Finished>;
   stdout(): string;
@@ -57,7 +60,7 @@ export function start(cmd: keyof typeof BIN | string, args: string[], opts: Spaw
       const m = err.split('\n').find((l) => re.test(l));
       if (m !== undefined) return Promise.resolve(m);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} on stderr; got:\n${err}`)), timeoutMs);
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} on stderr; got:\n${err}`)), scaled(timeoutMs));
         const w = {
           re,
           resolve: (l: string) => {
@@ -109,9 +112,14 @@ export async function askCount(r: Running, re: RegExp): Promise<number> {
   r.child.kill('SIGUSR1');
   while (matching().length === before) {
     if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`process ended before answering SIGUSR1:\n${r.stderr()}`);
-    await new Promise((resolve) => {
-      r.child.stderr!.once('data', resolve);
-      r.child.once('exit', resolve);
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        r.child.stderr!.off('data', wake);
+        r.child.off('exit', wake);
+        resolve();
+      };
+      r.child.stderr!.on('data', wake);
+      r.child.on('exit', wake);
     });
   }
   return Number(re.exec(matching()[before]!)![1]);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { encodePcapHeader, encodePcapRecord, readBatchesSync } from '../../src/pcap/index.js';
 import type { VethBed } from '../helpers/netns.js';
+import { scaled } from '../helpers/slowness.mjs';
 
 export const PEER = join(dirname(fileURLToPath(import.meta.url)), 'scripts', 'af_packet-peer.mjs');
 
@@ -121,9 +122,10 @@ export class Peer {
     for (const f of w) f();
   }
 
-  /** The next JSON line (waiting for it), or an error naming stderr if the child exits first. */
+  /** The next JSON line (waiting for it), or an error naming stderr if the child exits first or
+   * after timeoutMs (a safety net, scaled to this host). */
   async next<T = Record<string, unknown>>(timeoutMs = 15000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + scaled(timeoutMs);
     for (;;) {
       if (this.lines.length) return this.lines.shift() as T;
       if (this.child.exitCode !== null || this.child.signalCode !== null || Date.now() > deadline) {

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
+import { eventually, scaled } from '../helpers/slowness.mjs';
 import {
   decode,
   frameSizes,
@@ -190,7 +191,7 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     const exited = new Promise<number | null>((resolve) => td.on('exit', (code) => resolve(code)));
     let err = '';
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10000);
+      const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), scaled(10_000));
       void exited.then(() => reject(new Error(`tcpdump exited: ${err}`)));
       td.stderr!.on('data', (d: Buffer) => {
         err += d.toString();
@@ -202,7 +203,8 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     });
     const sent = await runPeer<{ pendingAfterWait: number }>(bed, ['tx', file, 'va']);
     expect(sent.pendingAfterWait).toBe(0);
-    const t = setTimeout(() => td.kill('SIGINT'), 5000);
+    // tcpdump -c ends by itself; the timer only stops a broken run.
+    const t = setTimeout(() => td.kill('SIGINT'), scaled(5000));
     const exit = await exited;
     clearTimeout(t);
     expect(exit, err).toBe(0);
@@ -264,14 +266,6 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
   });
 
   const promisc = () => Number(/promiscuity (\d+)/.exec(bed.exec('ip', ['-d', 'link', 'show', 'vb']))![1]) > 0;
-  async function until(cond: () => boolean, ms = 3000): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (cond()) return true;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return cond();
-  }
 
   it('promiscuous mode: on while open, off after close() and after SIGKILL, never with promisc:false', async () => {
     expect(promisc()).toBe(false);
@@ -281,7 +275,7 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     expect(promisc()).toBe(true);
     a.send('close');
     expect(await a.next()).toEqual({ closed: true }); // the process is still alive here
-    expect(await until(() => !promisc())).toBe(true);
+    await eventually(() => !promisc(), 'vb to leave promiscuous mode');
     a.send('exit');
     await a.exited;
 
@@ -296,7 +290,7 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     expect(promisc()).toBe(true);
     c.child.kill('SIGKILL');
     expect((await c.exited).signal).toBe('SIGKILL');
-    expect(await until(() => !promisc())).toBe(true);
+    await eventually(() => !promisc(), 'vb to leave promiscuous mode');
   });
 
   interface ErrorResult {
@@ -419,8 +413,7 @@ describe.skipIf(why !== null)(`af_packet when the interface goes away${why ? ` (
     const bed = createVethBed();
     try {
       const p = Peer.start(bed, ['gone', 'rx']);
-      await p.next();
-      await new Promise((r) => setTimeout(r, 100));
+      await p.next(); // ready; the socket's error is pending whether or not it already waits
       bed.exec('ip', ['link', 'set', 'vb', 'down']);
       const r = await p.next<{ rx: Record<string, unknown> }>();
       expect((await p.exited).code).toBe(0);
@@ -435,8 +428,7 @@ describe.skipIf(why !== null)(`af_packet when the interface goes away${why ? ` (
     const bed = createVethBed();
     try {
       const p = Peer.start(bed, ['gone']);
-      await p.next(); // ready: the RX side is now blocked in wait()
-      await new Promise((r) => setTimeout(r, 100));
+      await p.next(); // ready; the socket's error is pending whether or not it already waits
       bed.exec('ip', ['link', 'del', 'vb']); // takes va with it
       const r = await p.next<{ rx: Record<string, unknown>; tx: Record<string, unknown> }>();
       const { code } = await p.exited;

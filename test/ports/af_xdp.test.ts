@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVethBed, netnsUnavailable, type VethBed } from '../helpers/netns.js';
+import { eventually, scaled } from '../helpers/slowness.mjs';
 import { frame, readPcap, seqOf, writePcap } from './scripts/af_xdp-frames.mjs';
 
 const scripts = fileURLToPath(new URL('./scripts/', import.meta.url));
@@ -54,9 +55,10 @@ class Child {
       .map((l) => JSON.parse(l));
   }
 
-  /** Waits until some stdout line satisfies `pred` (the child's exit ends the wait too). */
+  /** Waits until some stdout line satisfies `pred` (the child's exit ends the wait too; `ms` is a
+   * safety net, scaled to this host). */
   async until(pred: (line: string) => boolean, ms = 10_000): Promise<string> {
-    const deadline = Date.now() + ms;
+    const deadline = Date.now() + scaled(ms);
     let exited = false;
     void this.exited.then(() => (exited = true));
     for (;;) {
@@ -81,16 +83,6 @@ async function runScript(bed: VethBed, script: string, args: string[], env: Reco
   const r = await c.done();
   if (r.code !== 0) throw new Error(`${script} failed (${r.code ?? r.signal}): ${c.err}${c.out}`);
   return c.json();
-}
-
-/** Polls until `fn` holds (tolerant deadline; the condition, not the time, is what is tested). */
-async function eventually(fn: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (fn()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return fn();
 }
 
 function xdpProgId(bed: VethBed, dev = 'vb'): number | null {
@@ -160,7 +152,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     expect(BigInt(res.counters.rxReceived.value)).toBe(BigInt(count + res.stray));
     expect(res.knows).toEqual([true, true]);
     // Closed: the program is gone.
-    expect(await eventually(() => !hasXdp(bed))).toBe(true);
+    await eventually(() => !hasXdp(bed), 'the XDP program to be detached');
   });
 
   it('frames the RX ring had no room for are counted as drops (rx_ring_full), and received + drops adds up', async () => {
@@ -201,7 +193,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
       0,
       count,
     );
-    expect(await eventually(() => !hasXdp(bed, 'va') && !hasXdp(bed, 'vb'))).toBe(true);
+    await eventually(() => !hasXdp(bed, 'va') && !hasXdp(bed, 'vb'), 'both XDP programs to be detached');
   });
 
   it.skipIf(!have('tcpdump'))('af_xdp TX on va is seen byte-exact by tcpdump on vb', async () => {
@@ -212,11 +204,11 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     td.stderr!.on('data', (d) => (err += d));
     const tdExit = new Promise((r) => td.on('close', r));
     try {
-      expect(await eventually(() => /listening on/.test(err), 10_000)).toBe(true);
+      await eventually(() => /listening on/.test(err), 'tcpdump to listen');
       const [tx] = await runScript(bed, 'af_xdp-send.mjs', ['--count', String(count), '--first', '1000']);
       expect(tx.sent).toBe(count);
       expect(tx.pendingAfter).toBe(0);
-      expect(await eventually(() => readPcap(file).length >= count, 5000)).toBe(true);
+      await eventually(() => readPcap(file).length >= count, `tcpdump's file to hold ${count} packets`);
     } finally {
       td.kill('SIGINT');
       await tdExit;
@@ -258,7 +250,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     h.proc.kill('SIGINT');
     expect((await h.done()).code).toBe(130);
     expect(h.json().some((j) => j.closed)).toBe(true);
-    expect(await eventually(() => !hasXdp(bed))).toBe(true);
+    await eventually(() => !hasXdp(bed), 'the XDP program to be detached');
   });
 
   it('nothing stays attached after SIGKILL of the holder (BPF link)', async () => {
@@ -268,7 +260,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     h.proc.kill('SIGKILL');
     expect((await h.done()).signal).toBe('SIGKILL');
     // The kernel releases the link when the process's fds go; that is asynchronous but quick.
-    expect(await eventually(() => !hasXdp(bed), 10_000)).toBe(true);
+    await eventually(() => !hasXdp(bed), 'the XDP program to be detached');
   });
 
   it('refuses politely when another XDP program is attached, naming it', async () => {
@@ -284,7 +276,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
     expect(xdpProgId(bed)).toBe(id);
     h.proc.kill('SIGINT');
     await h.done();
-    expect(await eventually(() => !hasXdp(bed))).toBe(true);
+    await eventually(() => !hasXdp(bed), 'the XDP program to be detached');
   });
 
   it('detaches the program when open fails after attaching it (queue taken by another AF_XDP socket)', async () => {
@@ -440,7 +432,7 @@ describe.skipIf(why !== null)(`af_xdp backend${why ? ` (skipped: ${why})` : ''}`
         300,
         50,
       );
-      expect(await eventually(() => !hasXdp(bed))).toBe(true);
+      await eventually(() => !hasXdp(bed), 'the XDP program to be detached');
     } finally {
       bed.exec('ip', ['link', 'set', 'va', 'mtu', '1500']);
     }

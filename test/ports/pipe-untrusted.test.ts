@@ -12,6 +12,7 @@ import { Capture } from '../../src/capture/capture.js';
 import { readPacketsSync } from '../../src/pcap/index.js';
 import { native, WAIT_RX, type NativePort } from '../../src/ports/binding.js';
 import { replay } from '../../src/replay/replay.js';
+import { scaled } from '../helpers/slowness.mjs';
 
 const script = new URL('./scripts/pipe-corrupt.mjs', import.meta.url).pathname;
 const demo = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;
@@ -66,7 +67,7 @@ describe('a corrupting pipe peer, through the Port API', () => {
     const name = uniq();
     const s = open(`pipe:${name}}0`);
     await corrupt(`pipe:${name}{0`, mode);
-    expect(s.wait(WAIT_RX, 5000)).toBe('ready');
+    expect(s.wait(WAIT_RX, scaled(5000))).toBe('ready');
     // What came before the bad slot is delivered; the bad slot is never read.
     expect(s.receive().map((p) => p.data.toString())).toEqual(['good']);
     expect(() => s.receive()).toThrow(protocolError(message));
@@ -79,7 +80,7 @@ describe('a corrupting pipe peer, through the Port API', () => {
     const name = uniq();
     const s = open(`pipe:${name}}0`);
     await corrupt(`pipe:${name}{0`, 'rx-prod');
-    expect(() => s.wait(WAIT_RX, 5000)).toThrow(protocolError(/moved its producer index to 99999: tail 99999 beyond its 4096 slots/));
+    expect(() => s.wait(WAIT_RX, scaled(5000))).toThrow(protocolError(/moved its producer index to 99999: tail 99999 beyond its 4096 slots/));
     expect(s.ring('rx', 0)).toMatchObject({ head: 0, tail: 0 }); // the bad tail was never taken
   });
 

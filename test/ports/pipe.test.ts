@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { native, WAIT_RX, WAIT_TX_PROGRESS, type NativePort } from '../../src/ports/binding.js';
+import { scaled } from '../helpers/slowness.mjs';
 
 const script = new URL('./scripts/pipe-peer.mjs', import.meta.url).pathname;
 let seq = 0;
@@ -136,9 +137,9 @@ describe('pipe port, one process holding both ends', () => {
     m.inject(Buffer.from('last words'));
     m.txsync();
     m.close();
-    expect(s.wait(WAIT_RX, 1000)).toBe('ready');
+    expect(s.wait(WAIT_RX, scaled(1000))).toBe('ready');
     expect(s.receive()[0].data.toString()).toBe('last words');
-    expect(s.wait(WAIT_RX, 1000)).toBe('closed');
+    expect(s.wait(WAIT_RX, scaled(1000))).toBe('closed');
     expect(s.end()).toMatchObject({ end: 'peer-closed', code: 'ERR_PEER_CLOSED' });
   });
 
@@ -183,7 +184,7 @@ describe('pipe port across processes', () => {
     const s = open(`pipe:${n}}0`);
     h.child.kill('SIGKILL');
     await h.out;
-    expect(() => s.wait(WAIT_RX, 3000)).toThrow(expect.objectContaining({ code: 'ERR_PEER_DIED', message: expect.stringMatching(/went away/) }));
+    expect(() => s.wait(WAIT_RX, scaled(3000))).toThrow(expect.objectContaining({ code: 'ERR_PEER_DIED', message: expect.stringMatching(/went away/) }));
     // and from the sending side: pending packets can never be consumed
     const n2 = uniq();
     const h2 = peer([`pipe:${n2}}0`, 'hold']);
@@ -193,7 +194,7 @@ describe('pipe port across processes', () => {
     m.txsync();
     h2.child.kill('SIGKILL');
     await h2.out;
-    expect(() => m.wait(WAIT_TX_PROGRESS, 3000)).toThrow(expect.objectContaining({ code: 'ERR_PEER_DIED' }));
+    expect(() => m.wait(WAIT_TX_PROGRESS, scaled(3000))).toThrow(expect.objectContaining({ code: 'ERR_PEER_DIED' }));
   });
 
   it('leaves no shared memory and no rendezvous socket behind', async () => {

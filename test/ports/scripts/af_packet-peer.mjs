@@ -2,22 +2,27 @@
 // sockets see the namespace they were created in). Reports one JSON line on stdout per result;
 // the test decides what is right.
 //
-//   txrx  FRAMES RXOPTS [late]  TX on va and RX on vb in one process, frames from FRAMES; with
-//                               "late", nothing is read until everything was sent
+//   txrx  FRAMES RXOPTS [late]  TX on va and RX on vb in one process, frames from FRAMES, then an
+//                               end marker; receives until every frame or the marker arrived.
+//                               With "late", nothing is read until everything was sent (and no
+//                               marker: the ring overflows), and receiving ends once every frame
+//                               was either read or counted as dropped
 //   idle                  CPU time of waits on an idle RX port
 //   tx    FRAMES IF       send FRAMES on IF and wait until nothing is pending
-//   rx    COUNT IF RXOPTS print {"ready"}, then receive until COUNT packets or 1.5 s of silence
+//   rx    COUNT IF RXOPTS print {"ready"}, then receive until COUNT packets
 //   hold  NAME OPTS       open, print {"ready"}; stdin "close" closes, "exit" exits
 //   gone                  open vb (rx) and va (tx), print {"ready"}, wait until the port ends
 //   errors CASES          try to open each {name, opts}; report code and message (+ TS mirror)
 //
-// FRAMES is a file of records: u32 little-endian length, then the bytes.
+// FRAMES is a file of records: u32 little-endian length, then the bytes. Every time limit here is
+// a safety net (scaled to the host, test/helpers/slowness.mjs): the events above end the waits.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 
 const require = createRequire(import.meta.url);
 const { Port } = require('../../../build/Release/nmcap.node');
+const { scaled } = await import('../../helpers/slowness.mjs');
 
 const WAIT_RX = 1;
 const WAIT_TX = 2;
@@ -49,29 +54,40 @@ function sendAll(tx, frames, between = () => {}) {
     if (tx.inject(frames[i])) {
       i++;
       if (i % 256 !== 0) continue;
-    } else if (tx.wait(WAIT_TX, 2000) !== 'ready') {
-      throw new Error('TX ring stayed full for 2 s');
+    } else if (tx.wait(WAIT_TX, scaled(2000)) !== 'ready') {
+      throw new Error('TX ring stayed full');
     }
     tx.txsync();
     between();
   }
   tx.txsync();
   const pendingAfterSync = tx.txPending();
-  let waits = 0;
-  while (tx.txPending() > 0 && waits++ < 100) tx.wait(WAIT_TX_PROGRESS, 100);
+  const giveUp = Date.now() + scaled(10_000);
+  while (tx.txPending() > 0 && Date.now() < giveUp) tx.wait(WAIT_TX_PROGRESS, 100);
   between();
   return { pendingAfterSync, pendingAfterWait: tx.txPending() };
 }
 
-function collect(rx, count, idleMs, got = []) {
+// Receives into `got` until done(got) holds; gives up after a silence no working test sees.
+function collect(rx, done, got = []) {
+  const silence = scaled(1500);
   let idleSince = Date.now();
-  while (got.length < count && Date.now() - idleSince < idleMs) {
+  while (!done(got) && Date.now() - idleSince < silence) {
     if (rx.wait(WAIT_RX, 100) === 'ready') {
       got.push(...rx.receive());
       idleSince = Date.now();
     }
   }
   return got;
+}
+
+// Sent after the frames under test: once it is in, everything sent before it was (veth keeps order).
+const MARKER_TYPE = 0x88b6;
+const isMarker = (p) => p.data.length >= 14 && p.data.readUInt16BE(12) === MARKER_TYPE;
+function marker() {
+  const f = Buffer.alloc(60);
+  Buffer.from([0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0, 0xee, MARKER_TYPE >> 8, MARKER_TYPE & 0xff]).copy(f);
+  return f;
 }
 
 const [mode, ...args] = process.argv.slice(2);
@@ -93,7 +109,12 @@ if (mode === 'txrx') {
   };
   const late = args[2] === 'late';
   const pend = sendAll(tx, frames, late ? () => {} : drain);
-  collect(rx, frames.length, 500, got);
+  if (late) {
+    collect(rx, (g) => g.length + Number(rx.counters().rxDrops) >= frames.length, got);
+  } else {
+    sendAll(tx, [marker()]);
+    collect(rx, (g) => g.length >= frames.length || g.some(isMarker), got);
+  }
   const t1 = nowNs();
   out({
     t0,
@@ -106,18 +127,27 @@ if (mode === 'txrx') {
     rxCounters: rx.counters(),
     rxCounterTypes: Object.fromEntries(Object.entries(rx.counters()).map(([k, v]) => [k, v === null ? 'null' : typeof v])),
     txCounters: tx.counters(),
-    packets: got.map(packetJson),
+    packets: got.filter((p) => !isMarker(p)).map(packetJson),
   });
   rx.close();
   tx.close();
 } else if (mode === 'idle') {
   const rx = new Port('af_packet:vb', { direction: 'rx' });
-  const before = process.cpuUsage();
+  // The CPU time of this thread, the one that waits: node's own threads (compilers, GC) may still
+  // be busy after start-up, for long on a slow host, and are no part of the wait.
+  const threadCpuUs = () => {
+    try {
+      return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
+    } catch {
+      const c = process.cpuUsage(); // no schedstat: the whole process, an upper bound
+      return c.user + c.system;
+    }
+  };
+  const before = threadCpuUs();
   const t0 = Date.now();
   const results = [];
   for (let i = 0; i < 3; i++) results.push(rx.wait(WAIT_RX, 100));
-  const cpu = process.cpuUsage(before);
-  out({ results, wallMs: Date.now() - t0, cpuUs: cpu.user + cpu.system });
+  out({ results, wallMs: Date.now() - t0, cpuUs: threadCpuUs() - before });
   rx.close();
 } else if (mode === 'tx') {
   const frames = readFrames(args[0]);
@@ -132,7 +162,7 @@ if (mode === 'txrx') {
   const rings = [];
   for (let k = 0; k < info.rxRings; k++) rings.push(rx.ring('rx', k));
   out({ ready: true, info, rings });
-  const got = collect(rx, count, 1500);
+  const got = collect(rx, (g) => g.length >= count);
   out({ counters: rx.counters(), packets: got.map(packetJson) });
   rx.close();
 } else if (mode === 'hold') {
@@ -154,9 +184,9 @@ if (mode === 'txrx') {
   const tx = new Port('af_packet:va', { direction: 'tx' });
   out({ ready: true });
   const result = {};
-  const t0 = Date.now();
+  const giveUp = Date.now() + scaled(10_000);
   try {
-    while (Date.now() - t0 < 10000) {
+    while (Date.now() < giveUp) {
       if (rx.wait(WAIT_RX, 1000) === 'ready') rx.receive();
     }
     result.rx = { error: null };

@@ -2,11 +2,12 @@
 // rings is copied into its TX ring and sent back, until --count frames were echoed or --ms
 // passed. Prints "ready", then one JSON line.
 import { addon, arg, seqOf } from './af_xdp-frames.mjs';
+import { scaled } from '../../helpers/slowness.mjs';
 
 const { Port } = addon();
 const port = new Port(arg('port', 'af_xdp:vb'), { direction: 'both', rxSlots: 64, txSlots: 64 });
 const count = Number(arg('count', '100'));
-const ms = Number(arg('ms', '8000'));
+const ms = scaled(Number(arg('ms', '8000'))); // a safety net: the count ends a working run
 console.log('ready');
 let echoed = 0;
 const backlog = [];

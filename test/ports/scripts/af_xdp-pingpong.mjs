@@ -2,11 +2,12 @@
 // back on the same port (an echo on the other end), --window frames in flight at most, until all came back or --ms passed.
 // Prints one JSON line with the frames that came back (base64).
 import { addon, arg, frame, seqOf } from './af_xdp-frames.mjs';
+import { scaled } from '../../helpers/slowness.mjs';
 
 const { Port } = addon();
 const port = new Port(arg('port', 'af_xdp:va'), { direction: 'both', rxSlots: 64, txSlots: 64 });
 const count = Number(arg('count', '100'));
-const ms = Number(arg('ms', '8000'));
+const ms = scaled(Number(arg('ms', '8000'))); // a safety net: the count ends a working run
 const window = Number(arg('window', '32'));
 let sent = 0;
 const back = [];

@@ -2,11 +2,12 @@
 // passed (--queue, --slots pick the queue and RX ring size; see --wait-signal, --count-drops); prints "ready" once open, then one JSON line with every frame (base64), its ring and
 // time, the test window and the counters (bigints as strings, null when unknown).
 import { addon, arg, seqOf } from './af_xdp-frames.mjs';
+import { scaled } from '../../helpers/slowness.mjs';
 
 const { Port } = addon();
 const name = arg('port', 'af_xdp:vb');
 const count = Number(arg('count', '100'));
-const ms = Number(arg('ms', '8000'));
+const ms = scaled(Number(arg('ms', '8000'))); // a safety net: the count ends a working run
 const queue = arg('queue');
 const slots = arg('slots');
 const port = new Port(name, {

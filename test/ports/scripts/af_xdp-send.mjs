@@ -1,6 +1,7 @@
 // Sends frames [--first, --first + --count) on --port (default af_xdp:va, TX only), --queue to
 // pick a queue, --slots for the TX ring size, then waits until nothing is pending. Prints one JSON line.
 import { addon, arg, frame } from './af_xdp-frames.mjs';
+import { scaled } from '../../helpers/slowness.mjs';
 
 const { Port } = addon();
 const name = arg('port', 'af_xdp:va');
@@ -13,7 +14,7 @@ const port = new Port(name, {
   ...(queue !== undefined ? { queue: Number(queue) } : {}),
   ...(slots !== undefined ? { txSlots: Number(slots) } : {}),
 });
-const t0 = Date.now();
+const giveUp = Date.now() + scaled(10_000); // safety nets only: the count and the drain end a working run
 let sent = 0;
 let maxPending = 0;
 while (sent < count) {
@@ -21,10 +22,10 @@ while (sent < count) {
   port.txsync();
   maxPending = Math.max(maxPending, port.txPending());
   if (sent < count) port.wait(2 /* WAIT_TX */, 1000);
-  if (Date.now() - t0 > 10000) break;
+  if (Date.now() > giveUp) break;
 }
-let drained = 0;
-while (port.txPending() > 0 && drained++ < 200) port.wait(4 /* WAIT_TX_PROGRESS */, 50);
+const drainUntil = Date.now() + scaled(10_000);
+while (port.txPending() > 0 && Date.now() < drainUntil) port.wait(4 /* WAIT_TX_PROGRESS */, 50);
 const info = port.info();
 console.log(JSON.stringify({ sent, pendingAfter: port.txPending(), maxPending, mode: info.mode, maxFrame: info.maxFrame, description: info.description }));
 port.close();

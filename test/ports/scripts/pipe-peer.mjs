@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const { Port } = require('../../../build/Release/nmcap.node');
+const { scaled } = await import('../../helpers/slowness.mjs');
 
 const [name, action, nArg] = process.argv.slice(2);
 const n = Number(nArg ?? 0);
@@ -24,7 +25,7 @@ if (action === 'send') {
 } else if (action === 'recv') {
   const got = [];
   while (got.length < n) {
-    const r = port.wait(1, 5000);
+    const r = port.wait(1, scaled(5000)); // a sender that never comes ends the wait, scaled to the host
     if (r !== 'ready') break;
     for (const p of port.receive(n - got.length)) got.push(p.data.toString());
   }

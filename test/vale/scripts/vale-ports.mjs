@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 
 const { openPort } = await import('../../../dist/ports/open.js');
 const { WAIT_RX } = await import('../../../dist/ports/binding.js');
+const { scaled } = await import('../../helpers/slowness.mjs');
 
 const MAC = { a: '02:00:00:00:00:0a', b: '02:00:00:00:00:0b', c: '02:00:00:00:00:0c', x: '02:00:00:00:00:ee', bcast: 'ff:ff:ff:ff:ff:ff' };
 const mac = (m) => Buffer.from(m.split(':').map((h) => parseInt(h, 16)));
@@ -51,7 +52,7 @@ if (mode === 'learn') {
   sent.push({ from: 'a', tag: 'runt', ok: send(ports.a, runt) });
   // Markers last: once a port has the others' markers, everything sent before them has arrived.
   for (const n of ['a', 'b', 'c']) step(n, 'bcast', `marker-${n}`);
-  const deadline = Date.now() + 10_000; // a hang guard only; the markers end the wait
+  const deadline = Date.now() + scaled(10_000); // a hang guard only; the markers end the wait
   const done = (n) => ['a', 'b', 'c'].filter((m) => m !== n).every((m) => got[n].includes(`marker-${m}`));
   while (!['a', 'b', 'c'].every(done) && Date.now() < deadline) {
     for (const n of ['a', 'b', 'c']) {
