@@ -3,7 +3,7 @@
 // Kept free of heavy imports: the offline -r -w path loads only this, the scanner and src/pcap.
 
 import { NmcapError, UsageError } from '../errors.js';
-import { divertsTraffic } from '../ports/prefixes.js';
+import { divertingInterface } from '../ports/prefixes.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -42,7 +42,7 @@ export function optionValue(d: OptionDef, spelled: string, raw: string): string 
 
 /** nmcap's options, for offline reading (-r) and live capture (-i). */
 export const NMCAP_OPTIONS: readonly OptionDef[] = [
-  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', repeat: true, describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF (needs --divert), netmap:IF, valeX:Y; several -i go into one file' },
+  { name: 'interface', short: 'i', type: 'string', arg: 'PORT', repeat: true, describe: 'capture live on PORT: pipe:NAME}N, an interface (eth0), af_packet:IF, af_xdp:IF and netmap:IF (both need --divert), valeX:Y; several -i go into one file' },
   { name: 'list-interfaces', short: 'D', type: 'boolean', describe: 'list the interfaces and the capture backends usable on each, then exit' },
   { name: 'filter', short: 'f', type: 'string', arg: 'EXPR', describe: 'filter, a tcpdump expression (as dumpcap -f; or give it after the options, as tcpdump): live, or on the packets -r reads' },
   { name: 'dump-filter', short: 'd', type: 'boolean', describe: 'print the compiled capture filter as tcpdump -d does, then exit' },
@@ -90,7 +90,7 @@ export const NMCAP_OPTIONS: readonly OptionDef[] = [
   {
     name: 'divert',
     type: 'boolean',
-    describe: 'live: allow af_xdp:IF, which takes every frame away from the host stack while it runs (not a passive tap)',
+    describe: 'live: allow af_xdp:IF or netmap:IF, which take every frame away from the host stack while they run (not a passive tap)',
   },
   { name: 'json', type: 'boolean', describe: 'one JSON object per packet; with -w, the final statistics as one JSON object' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'shorter packet lines; with -w, no statistics on stderr' },
@@ -178,10 +178,14 @@ export function validateArgs(a: NmcapArgs): void {
     }
   } else if (a.divert !== true) {
     for (const i of a.interfaces ?? [a.interface]) {
-      if (divertsTraffic(i)) {
+      const iface = divertingInterface(i);
+      if (iface !== undefined) {
+        const how = i.trim().startsWith('netmap:')
+          ? "netmap's NIC mode detaches the interface from the host stack"
+          : 'AF_XDP receive is a diversion, not a tap';
         throw new UsageError(
-          `${i.trim()} takes every frame away from the host stack while nmcap runs (AF_XDP receive is a diversion, not a tap): ` +
-            `give --divert to do that anyway, or capture passively with af_packet:${i.trim().slice('af_xdp:'.length)}`,
+          `${i.trim()} takes every frame away from the host stack while nmcap runs (${how}): ` +
+            `give --divert to do that anyway, or capture passively with af_packet:${iface}`,
         );
       }
     }

@@ -72,7 +72,9 @@ export function resolvePortName(spec: string, direction: PortDirection, hasNetma
     throw new PortError(PortErrorCode.NOT_FOUND, `no interface '${s}' (see ip link), and no backend prefix such as pipe: given`);
   }
   const candidates: PortCandidate[] = [];
-  if (hasNetmap) candidates.push({ backend: 'netmap', name: `netmap:${s}` });
+  // Capture is passive: netmap's NIC mode would take the interface from the host stack, as
+  // AF_XDP would, so a bare name tries netmap only to send.
+  if (hasNetmap && direction === 'tx') candidates.push({ backend: 'netmap', name: `netmap:${s}` });
   for (const b of LINUX_PREFERENCE[direction]) candidates.push({ backend: b, name: `${b}:${s}` });
   return { spec, auto: true, candidates };
 }

@@ -11,22 +11,22 @@ const info = (backend: string): NativePortInfo => ({ backend, mode: `${backend} 
 const port = {} as NativePort;
 
 describe('bare names with /dev/netmap present', () => {
-  it('netmap goes first, then the Linux backends in their per-direction order (capture: AF_PACKET only, it is passive)', () => {
+  it('to send, netmap goes first, then the Linux backends; to capture, AF_PACKET only (capture is passive: netmap NIC mode, like AF_XDP, detaches the interface)', () => {
     expect(resolvePortName('lo', 'tx', true).candidates.map((c) => c.name)).toEqual(['netmap:lo', 'af_xdp:lo', 'af_packet:lo']);
-    expect(resolvePortName('lo', 'rx', true).candidates.map((c) => c.name)).toEqual(['netmap:lo', 'af_packet:lo']);
+    expect(resolvePortName('lo', 'rx', true).candidates.map((c) => c.name)).toEqual(['af_packet:lo']);
     expect(resolvePortName('lo', 'rx', false).candidates.map((c) => c.backend)).toEqual(['af_packet']);
   });
 
   it('an I/O-class netmap failure falls back, and the choice says what was skipped', () => {
     const tried: string[] = [];
-    const r = openFirst(resolvePortName('lo', 'rx', true).candidates, true, (c) => {
+    const r = openFirst(resolvePortName('lo', 'tx', true).candidates, true, (c) => {
       tried.push(c.name);
       if (c.backend === 'netmap') throw new PortError(PortErrorCode.IO, 'netmap: netmap:lo: registration failed: Input/output error', 5);
       return { port, info: info(c.backend) };
     });
-    expect(tried).toEqual(['netmap:lo', 'af_packet:lo']);
-    expect(r.name).toBe('af_packet:lo');
-    expect(r.choice).toBe('using af_packet:lo (af_packet mode); skipped netmap:lo: netmap: netmap:lo: registration failed: Input/output error');
+    expect(tried).toEqual(['netmap:lo', 'af_xdp:lo']);
+    expect(r.name).toBe('af_xdp:lo');
+    expect(r.choice).toBe('using af_xdp:lo (af_xdp mode); skipped netmap:lo: netmap: netmap:lo: registration failed: Input/output error');
   });
 
   it('netmap not finding the port (the module does not take this interface) falls back too', () => {
@@ -40,7 +40,7 @@ describe('bare names with /dev/netmap present', () => {
   it('a link that is down stops at once: every backend would refuse it', () => {
     const tried: string[] = [];
     expect(() =>
-      openFirst(resolvePortName('lo', 'rx', true).candidates, true, (c) => {
+      openFirst(resolvePortName('lo', 'tx', true).candidates, true, (c) => {
         tried.push(c.name);
         throw new PortError(PortErrorCode.DOWN, 'interface lo is down');
       }),

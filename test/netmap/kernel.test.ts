@@ -100,7 +100,7 @@ describe.skipIf(bedWhy !== null)(`netmap kernel: NIC ports on veth${bedWhy ? ` (
 
   it('a link that is down, ours or the peer\'s, is refused at open like af_packet\'s', async () => {
     t.bed.exec('ip', ['link', 'set', 'vb', 'down']);
-    const own = await run('nmcap', ['-i', 'netmap:vb', '-w', tmp.path('d1.pcapng')], { prefix: t.ns });
+    const own = await run('nmcap', ['-i', 'netmap:vb', '--divert', '-w', tmp.path('d1.pcapng')], { prefix: t.ns });
     expect(own.code).toBe(1);
     expect(own.stderr.trim()).toBe('nmcap: netmap: netmap:vb: interface vb is down: ip link set vb up');
     t.bed.exec('ip', ['link', 'set', 'vb', 'up']);
@@ -112,7 +112,7 @@ describe.skipIf(bedWhy !== null)(`netmap kernel: NIC ports on veth${bedWhy ? ` (
 
   it('the interface vanishing mid-run: the capture says the port went away and keeps what it got', async () => {
     const out = tmp.path(`${t.bed.ns}-vanish.pcapng`);
-    const c = start('nmcap', ['-i', 'netmap:vb', '-w', out, '--json'], { prefix: t.ns });
+    const c = start('nmcap', ['-i', 'netmap:vb', '--divert', '-w', out, '--json'], { prefix: t.ns });
     await c.waitFor(/^listening on/);
     const r = start('nmreplay', ['-i', 'af_packet:va', '--rate', '2kpps', '-l', '0', TRACE], { prefix: t.ns });
     while (t.bed.stats('va').tx_packets < 100) await new Promise((res) => setTimeout(res, 20));

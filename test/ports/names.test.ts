@@ -1,6 +1,7 @@
 // Port names as resolved before anything is opened: which backends a bare interface name tries.
 import { describe, expect, it } from 'vitest';
 import { LINUX_PREFERENCE, divertsTraffic, resolvePortName } from '../../src/ports/names.js';
+import { divertingInterface } from '../../src/ports/prefixes.js';
 import { openPort } from '../../src/ports/open.js';
 
 describe('bare names', () => {
@@ -13,10 +14,17 @@ describe('bare names', () => {
     expect(resolvePortName('lo', 'tx', false).candidates.map((c) => c.backend)).toEqual(['af_xdp', 'af_packet']);
   });
 
-  it('af_xdp:IF diverts; the others do not', () => {
-    expect(divertsTraffic('af_xdp:eth0')).toBe(true);
-    expect(divertsTraffic(' af_xdp:eth0')).toBe(true);
-    for (const n of ['eth0', 'af_packet:eth0', 'pipe:x}0', 'netmap:eth0']) expect(divertsTraffic(n)).toBe(false);
+  it('af_xdp:IF and netmap NIC ports divert; pipes, VALE, AF_PACKET and bare names do not', () => {
+    for (const n of ['af_xdp:eth0', ' af_xdp:eth0', 'netmap:eth0', 'netmap:eth0-1/R', 'netmap:eth0^', 'netmap:eth0*']) {
+      expect(divertsTraffic(n), n).toBe(true);
+    }
+    expect(divertingInterface('netmap:eth0-1/R')).toBe('eth0');
+    expect(divertingInterface('af_xdp:veth1')).toBe('veth1');
+    for (const n of ['eth0', 'af_packet:eth0', 'pipe:x}0', 'netmap:p{0', 'netmap:p}3', 'vale0:a']) expect(divertsTraffic(n), n).toBe(false);
+  });
+
+  it('openPort refuses to receive on netmap:IF without divert: true, before opening anything', () => {
+    expect(() => openPort('netmap:lo', 'rx')).toThrow(expect.objectContaining({ code: 'ERR_PORT_DIVERT' }));
   });
 
   it('openPort refuses to receive on af_xdp:IF without divert: true, before opening anything', () => {
