@@ -12,7 +12,7 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, 
 import { basename, dirname, extname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 
-import type { OutputError } from '../errors.js';
+import { OptionError, type OutputError } from '../errors.js';
 import { openAppendSink, openSink, type ByteSink, type PcapngWriter, type SinkFailure } from '../pcap/index.js';
 import { native } from '../ports/binding.js';
 
@@ -166,7 +166,7 @@ export class CaptureFiles {
   constructor(private readonly o: CaptureFilesOptions) {
     const r = o.rotation;
     this.rotating = r !== undefined && (r.filesize ?? r.duration ?? r.interval ?? r.packets) !== undefined;
-    if (this.rotating && typeof o.output !== 'string') throw new Error('rotation (-b) needs a file name for -w');
+    if (this.rotating && typeof o.output !== 'string') throw new OptionError('ERR_OPTION_TYPE', 'rotation (-b) needs a file name for -w');
     this.now = o.now ?? Date.now;
     this.current = this.open();
   }
