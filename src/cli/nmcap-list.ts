@@ -59,6 +59,7 @@ export function listInterfaces(): number {
       .join('; ');
     return `${n + 1}. ${i.name} [${i.state}] backends: ${i.usable.join(', ') || 'none'}${why ? ` (not ${why})` : ''}`;
   });
+  lines.push('capture with a bare name is passive (af_packet); af_xdp:IF and netmap:IF take the interface from the host stack and need --divert');
   lines.push('pipe:NAME}N / pipe:NAME{N: shared-memory pipes, no privileges needed');
   process.stdout.write(`${lines.join('\n')}\n`);
   return EXIT_OK;

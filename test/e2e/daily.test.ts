@@ -206,6 +206,7 @@ describe('-D', () => {
     const lines = r.stdout.trim().split('\n');
     names.forEach((n, i) => expect(lines[i]).toMatch(new RegExp(`^${i + 1}\\. ${n} \\[\\w+\\] backends: `)));
     if (process.getuid?.() === 0) expect(lines.find((l) => l.includes('. lo '))).toMatch(/backends: af_packet \(not netmap: no \/dev\/netmap; af_xdp: not an Ethernet device\)/);
+    expect(lines.at(-2)).toMatch(/^capture with a bare name is passive \(af_packet\); .* need --divert$/);
     expect(lines.at(-1)).toMatch(/^pipe:NAME/);
   });
 });
