@@ -9,7 +9,7 @@ import type { NativeReplayStats } from '../ports/binding.js';
 import { LinkWatch, linkDownLine } from '../ports/link-watch.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
 import { describeLinkEmu, linkEmuConfig } from '../replay/link-emu.js';
-import { allowedCpus } from '../replay/sender-cpus.js';
+import { allowedCpus, rtThrottlingLine } from '../replay/sender-cpus.js';
 import { Replay, parseMac, type ReplayResult } from '../replay/replay.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, onInterrupt, reportError, type OptionDef } from './common.js';
 
@@ -345,6 +345,10 @@ export async function main(argv: string[]): Promise<void> {
     const r = await replay.run();
     const links = link ? [link.end()] : [];
     for (const why of [r.sender.realtimeError, r.sender.cpuError]) if (why) say(why);
+    if (a.realtime && r.sender.policy === 'SCHED_FIFO') {
+      const throttled = rtThrottlingLine();
+      if (throttled && !a.quiet) say(throttled);
+    }
     if (!a.quiet) for (const line of formatReport(r)) process.stderr.write(`${line}\n`);
     if (a.json) process.stdout.write(`${JSON.stringify({ ...jsonReport(r), links })}\n`);
     for (const l of links) {

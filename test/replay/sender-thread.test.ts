@@ -48,6 +48,12 @@ describe('--realtime and --cpu', () => {
     expect(r.json.sender).toMatchObject({ policy: 'SCHED_FIFO', priority: 40, cpus: [lastCpu], realtimeError: null, cpuError: null });
     expect(r.json.packets).toBe(100);
     expect(r.stderr).not.toMatch(/not permitted/);
+    // The kernel's real-time throttling, as /proc says it is now, is named when it is on.
+    const runtime = Number(readFileSync('/proc/sys/kernel/sched_rt_runtime_us', 'utf8'));
+    const period = Number(readFileSync('/proc/sys/kernel/sched_rt_period_us', 'utf8'));
+    const line = /^nmreplay: --realtime: the kernel throttles real-time threads to (\d+) us of every (\d+) us .*sched_rt_runtime_us=-1/m.exec(r.stderr);
+    if (runtime >= 0 && runtime < period) expect(line?.slice(1, 3).map(Number)).toEqual([runtime, period]);
+    else expect(line).toBeNull();
   });
 
   it.skipIf(!isRoot || cpus.length < 2)('seen from outside while it runs: /proc/PID/task/TID/stat says policy 1 (FIFO) and the CPU', async () => {
