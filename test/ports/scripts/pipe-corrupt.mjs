@@ -11,7 +11,8 @@
 // Prints "open\n" once the end is open, "done\n" once the damage is done; then waits for its
 // stdin to close.
 import { createRequire } from 'node:module';
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, readSync, writeSync } from 'node:fs';
+import { openPipeShm } from '../../helpers/pipe-shm.mjs';
 
 const require = createRequire(import.meta.url);
 const { Port } = require('../../../build/Release/nmcap.node');
@@ -20,18 +21,8 @@ const [name, mode] = process.argv.slice(2);
 const port = new Port(name);
 process.stdout.write('open\n');
 
-// The pipe's shared memory (native/ports/pipe): a header, then per direction a control block
-// (prod at +0, cons at +64), the slot arrays at slots_ofs[d] (16-byte slots: buf_idx u32,
-// len u16, flags u16, ptr u64) and the buffers.
-const line = readFileSync('/proc/self/maps', 'utf8')
-  .split('\n')
-  .find((l) => l.includes(`/memfd:nmcap-pipe-${name.slice(5).split(/[{}]/)[0]}`));
-if (!line) throw new Error('shared memory mapping not found');
-const fd = openSync(`/proc/self/map_files/${line.split(' ')[0]}`, 'r+');
-const hdr = Buffer.alloc(64);
-readSync(fd, hdr, 0, 64, 0);
-const numSlots = hdr.readUInt32LE(8);
-const slots0 = Number(hdr.readBigUInt64LE(24));
+// The pipe's shared memory, as test/helpers/pipe-shm.mjs describes it.
+const { fd, numSlots, slots0 } = openPipeShm(name);
 const CTL0 = 64; // ctl[0] follows the 48-byte header, aligned to 64
 const u32 = (v) => {
   const b = Buffer.alloc(4);

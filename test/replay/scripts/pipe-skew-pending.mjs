@@ -5,7 +5,8 @@
 // and wrong byte counts. Prints "open" once open and "skewed" after each rewrite; exits when its
 // stdin closes.
 import { createRequire } from 'node:module';
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
+import { openPipeShm } from '../../helpers/pipe-shm.mjs';
 import { createInterface } from 'node:readline';
 
 const require = createRequire(import.meta.url);
@@ -15,17 +16,9 @@ const name = process.argv[2];
 const port = new Port(name);
 process.stdout.write('open\n');
 
-// Layout (native/ports/pipe): a header with num_slots at +8 and direction 0's slot array offset at
-// +24; 16-byte slots (buf_idx u32, len u16, flags u16, ptr u64).
+// Every TX slot rewritten to len 65535 with NS_MOREFRAG (layout: test/helpers/pipe-shm.mjs).
 function skew() {
-  const pipe = name.slice(5).split(/[{}]/)[0];
-  const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.includes(`/memfd:nmcap-pipe-${pipe}`));
-  if (!line) throw new Error('shared memory mapping not found');
-  const fd = openSync(`/proc/self/map_files/${line.split(' ')[0]}`, 'r+');
-  const hdr = Buffer.alloc(32);
-  readSync(fd, hdr, 0, 32, 0);
-  const numSlots = hdr.readUInt32LE(8);
-  const slots = Number(hdr.readBigUInt64LE(24));
+  const { fd, numSlots, slots0: slots } = openPipeShm(name);
   const lenFlags = Buffer.alloc(4);
   lenFlags.writeUInt16LE(65535, 0);
   lenFlags.writeUInt16LE(0x20, 2); // NS_MOREFRAG
