@@ -32,7 +32,7 @@ class CaptureRun {
     const uint64_t start = monotonic_ns();
     const uint64_t deadline = cfg_.duration_ns ? start + cfg_.duration_ns : UINT64_MAX;
     for (;;) {
-      if (stop_.requested()) return finish(CaptureEnd::kStopped);
+      if (stop_.requested()) return stopped();
       uint64_t now = monotonic_ns();
       if (now >= deadline) return finish(CaptureEnd::kDuration);
       maybe_flush(now);
@@ -56,6 +56,23 @@ class CaptureRun {
   }
 
  private:
+  // A stop (Ctrl-C, SIGTERM, stop()) keeps what had already arrived: one rxsync and one pass
+  // over every ring, as far as free buffers allow, so that packets a switch delivered before the
+  // stop (VALE forwards inside the sender's txsync) are not left in the rings. Whatever is
+  // still there after this pass is counted as unread.
+  CaptureResult stopped() {
+    if (port_.rxsync() >= 0) {
+      for (Ring& r : port_.rx_rings()) {
+        if (!drain(r)) {
+          if (port_.end() == PortEnd::kError) return fail(-EPROTO);
+          if (cfg_.count && progress_.packets >= cfg_.count) return finish(CaptureEnd::kCount);
+          break;
+        }
+      }
+    }
+    return finish(CaptureEnd::kStopped);
+  }
+
   // The baseline receiver (CaptureConfig::count_only): the same wait and end as run(), and per
   // ring one pass over [head, tail) reading only each slot's flags.
   CaptureResult count_only() {
