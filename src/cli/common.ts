@@ -166,7 +166,6 @@ export function validateArgs(a: NmcapArgs): void {
       ['--duration', a.duration],
       ['-p', a.noPromiscuousMode],
       ['--queue', a.queue],
-      ['-d', a.dumpFilter],
       ['-a', a.autostop],
       ['-Z', a.user],
       ['--vale-backend', a.valeBackend],

@@ -3,16 +3,16 @@
 // `tcpdump -r FILE EXPR`, judged in batches by the same interpreter live capture uses on pipes). Packets read before a fault are written or printed, output files are
 // closed valid, and the exit code says what happened (0, 1 on an error, 130 after Ctrl-C).
 
-import { SavedPacketFilter } from '../capture/filter.js';
+import { SavedPacketFilter, compileFilter, filterImage } from '../capture/filter.js';
 import { FilterError, PcapWarningCode, type PcapWarning } from '../errors.js';
 import type { PacketBatch } from '../pcap/batch.js';
 import { NO_TIMESTAMP } from '../pcap/batch.js';
 import { CONVERT_BUFFER, convertBatches, formatForPath, MAX_SNAPLEN } from '../pcap/convert.js';
 import { linkTypeName } from '../pcap/linktypes.js';
-import { openTrace } from '../pcap/reader.js';
+import { openTrace, type TraceReader } from '../pcap/reader.js';
 import { openSink, type ByteSink } from '../pcap/sink.js';
 import type { SectionInfo } from '../pcap/types.js';
-import { describeError, EXIT_OK, EXIT_RUNTIME, LineOut, onInterrupt, reportError, warnLine, type NmcapArgs } from './common.js';
+import { describeError, EXIT_OK, EXIT_RUNTIME, LineOut, onInterrupt, reportError, UsageError, warnLine, type NmcapArgs } from './common.js';
 import { PacketPrinter } from './print-packet.js';
 
 export interface RunState {
@@ -103,6 +103,10 @@ export async function runOffline(a: NmcapArgs): Promise<number> {
     // Ends a read waiting on a quiet pipe; what was read so far is still written.
     void reader.close();
   });
+  if (a.dumpFilter) {
+    sig.dispose();
+    return dumpFileFilter(a, reader);
+  }
   const limit = a.count ?? Infinity;
   const filter = a.filter === undefined ? undefined : new SavedPacketFilter(a.filter, limit);
   try {
@@ -223,4 +227,25 @@ async function rewrite(
   }
   if (failure !== undefined) return reportError(failure);
   return signalExit() ?? EXIT_OK;
+}
+
+/** -r FILE -d: the filter compiled for the file's first interface's link type and snap length, as tcpdump -r FILE -d prints it. */
+async function dumpFileFilter(a: NmcapArgs, reader: TraceReader): Promise<number> {
+  try {
+    let section: SectionInfo | undefined;
+    for await (const b of reader.batches()) {
+      if (b.section.interfaces.length > 0) section = b.section;
+      break;
+    }
+    const first = section?.interfaces[0];
+    if (first === undefined) throw new UsageError(`-d: ${a.read} has no interface to compile the filter for (no packets)`);
+    const snaplen = first.snapLen === 0 ? MAX_SNAPLEN : first.snapLen;
+    const f = compileFilter(a.filter ?? '', first.linkType, snaplen);
+    process.stdout.write(`${filterImage(f.program).join('\n')}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    return reportError(err);
+  } finally {
+    await reader.close().catch(() => undefined);
+  }
 }

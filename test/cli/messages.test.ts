@@ -29,7 +29,7 @@ describe('usage errors, in the tool’s words (exit 2)', () => {
     ['nmcap', ['-r', demo, '-c', '0'], /-c needs a positive whole number of packets, got 0/],
     ['nmcap', ['-r'], /-r needs a value \(-r FILE\)/],
     ['nmcap', ['-r', demo, '-w', join(dir, 'x'), '-F', 'pcapx'], /-F takes pcapng, pcap, pcap-ns, not 'pcapx'/],
-    ['nmcap', ['-r', demo, '-d', 'tcp'], /-d is for live capture \(-i PORT\)/],
+    ['nmcap', ['-r', demo, '-p', 'tcp'], /-p is for live capture \(-i PORT\)/],
     ['nmreplay', [demo], /give the port to send on with -i PORT/],
     ['nmreplay', ['-i'], /-i needs a value/],
     ['nmreplay', ['-i', 'pipe:a{0', '--limit', 'abc', demo], /--limit needs a number \(N\), got 'abc'/],

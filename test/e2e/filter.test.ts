@@ -124,6 +124,18 @@ describe('filters over a pipe (capture-thread interpreter)', () => {
       expect(r.stdout).toBe(want);
     }
   });
+
+  it('-r FILE -d prints the program for the file\'s link type and snap length, as tcpdump -r FILE -d does', async () => {
+    for (const fixture of ['demo.pcapng', 'classic-ns-be.pcap', 'print-zoo.pcap']) {
+      const file = new URL(`../fixtures/${fixture}`, import.meta.url).pathname;
+      for (const expr of ['udp port 53', 'ip6 and tcp port 22 or icmp', '']) {
+        const want = execFileSync('tcpdump', ['-r', file, '-d', ...(expr ? [expr] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        const r = await run('nmcap', ['-r', file, '-d', ...(expr ? [expr] : [])]);
+        expect(r.code, `${fixture} ${expr}: ${r.stderr}`).toBe(0);
+        expect(r.stdout, `${fixture} ${expr}`).toBe(want);
+      }
+    }
+  });
 });
 
 const why = netnsUnavailable();
