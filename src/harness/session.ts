@@ -141,7 +141,7 @@ export class HarnessSession {
       let n = 0;
       for (let got = -1; got !== 0; ) {
         p.rxsync();
-        got = p.take().length;
+        got = p.take().count;
         n += got;
       }
       this.flushed[label] = n;
@@ -159,13 +159,17 @@ export class HarnessSession {
       if (label === skip) continue;
       p.rxsync();
       const got = p.take();
-      if (got.length === 0) continue;
-      n += got.length;
+      if (got.count === 0) continue;
+      n += got.count;
       const list = this.captured.get(label)!;
-      for (const r of got) {
-        if (list.length < this.limit) list.push({ data: r.data, ts: p.tsSource === 'none' ? null : r.tsNs });
-        else this.overflow.set(label, this.overflow.get(label)! + 1);
+      // Each packet is a view into the batch's one Buffer: no copy, no native object per packet.
+      const keep = Math.min(got.count, Math.max(0, this.limit - list.length));
+      const stamped = p.tsSource !== 'none';
+      for (let i = 0; i < keep; i++) {
+        const at = got.offset[i]!;
+        list.push({ data: got.data.subarray(at, at + got.length[i]!), ts: stamped ? got.tsNs[i]! : null });
       }
+      if (keep < got.count) this.overflow.set(label, this.overflow.get(label)! + got.count - keep);
     }
     return n;
   }
