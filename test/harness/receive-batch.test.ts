@@ -154,4 +154,18 @@ describe('the harness receives in batches', () => {
     expect(got.map((p) => Buffer.from(p.data))).toEqual(trace);
     for (const p of got) expect(typeof p.ts).toBe('bigint');
   });
+
+  it('keeps arrival order and the capture limit when captures() is asked between sends', async () => {
+    const n = uniq();
+    const h = HarnessSession.open({ a: `pipe:${n}{0`, b: `pipe:${n}}0` }, { portOptions: { bufSize: 256 }, captureLimit: trace.length + 3 });
+    opened.push(h);
+    await h.send('a', trace, { via: 'js' });
+    await h.settle();
+    expect(h.captures().b).toHaveLength(trace.length);
+    await h.send('a', trace, { via: 'js' });
+    await h.settle();
+    const got = h.captures().b!;
+    expect(got.map((p) => Buffer.from(p.data))).toEqual([...trace, ...trace.slice(0, 3)]);
+    expect(h.losses()).toEqual([expect.objectContaining({ port: 'b', overflow: trace.length - 3 })]);
+  });
 });
