@@ -101,19 +101,18 @@ describe('Port.receiveBatch over a pipe', () => {
     const { tx, rx } = pipePair();
     const a = Buffer.alloc(256, 1);
     const b = Buffer.alloc(10, 2);
-    tx.writeBuf('tx', 0, 0, a);
-    tx.setSlot('tx', 0, 0, { flags: 0x20 });
-    tx.setHead('tx', 0, 1);
-    tx.txsync();
-    rx.rxsync();
+    const publish = (slot: number, data: Buffer, flags: number): void => {
+      tx.writeBuf('tx', 0, slot, data);
+      tx.setSlot('tx', 0, slot, { flags });
+      tx.setHead('tx', 0, slot + 1);
+      tx.txsync();
+      rx.rxsync();
+    };
+    publish(0, a, 0x20); // NS_MOREFRAG: more of this packet follows
     const none = rx.receiveBatch();
     expect(none.count).toBe(0);
     expect(none.data.length).toBe(0);
-    tx.writeBuf('tx', 0, 1, b);
-    tx.setSlot('tx', 0, 1, { flags: 0 });
-    tx.setHead('tx', 0, 2);
-    tx.txsync();
-    rx.rxsync();
+    publish(1, b, 0);
     const got = rx.receiveBatch();
     expect(got.count).toBe(1);
     expect(got.length[0]).toBe(266);
