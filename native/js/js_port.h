@@ -43,6 +43,7 @@ class JsPort : public Napi::ObjectWrap<JsPort> {
   Napi::Value TxPending(const Napi::CallbackInfo& info);
   Napi::Value Inject(const Napi::CallbackInfo& info);
   Napi::Value Receive(const Napi::CallbackInfo& info);
+  Napi::Value ReceiveBatch(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Port> port_;

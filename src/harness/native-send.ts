@@ -76,17 +76,18 @@ async function traceBatches(file: string): Promise<Batch[]> {
   return out;
 }
 
-function views(batches: readonly Batch[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const b of batches) for (let i = 0; i < b.count; i++) out.push(b.data.subarray(b.off[i]!, b.off[i]! + b.capLen[i]!));
-  return out;
+function addViews(out: Uint8Array[], b: Batch): void {
+  for (let i = 0; i < b.count; i++) out.push(b.data.subarray(b.off[i]!, b.off[i]! + b.capLen[i]!));
 }
 
 /** Sends packets (bytes, or a trace file's records) through the native replay session on `port`. */
 export async function sendNative(port: NativePort, what: readonly Uint8Array[] | { file: string }, opts: NativeSendOptions = {}): Promise<NativeSendResult> {
   const batches = 'file' in what ? await traceBatches(what.file) : packBatches(what);
-  const packets = views(batches);
-  if (packets.length === 0) return { packets };
+  const total = batches.reduce((n, b) => n + b.count, 0);
+  // The views of what is sent are made while the native thread sends, a batch per turn.
+  const packets: Uint8Array[] = [];
+  let viewed = 0;
+  if (total === 0) return { packets };
   const config: ReplayConfig = {
     mode: opts.pps === undefined ? 'topspeed' : 'pps',
     limit: 0,
@@ -113,6 +114,7 @@ export async function sendNative(port: NativePort, what: readonly Uint8Array[] |
   try {
     while (end === undefined) {
       opts.whileSending?.();
+      if (viewed < batches.length) addViews(packets, batches[viewed++]!);
       await yieldToLoop();
     }
   } catch (e) {
@@ -120,10 +122,11 @@ export async function sendNative(port: NativePort, what: readonly Uint8Array[] |
     while (end === undefined) await yieldToLoop();
     throw e;
   }
+  while (viewed < batches.length) addViews(packets, batches[viewed++]!);
   const e = end as ReplayEndEvent;
   if (e.reason === 'error' || e.reason === 'peer-closed') {
-    throw new HarnessError(HarnessErrorCode.PORT, `sending failed after ${e.sent} of ${packets.length} packet(s): ${e.message}`);
+    throw new HarnessError(HarnessErrorCode.PORT, `sending failed after ${e.sent} of ${total} packet(s): ${e.message}`);
   }
-  if (e.failed > 0) throw new HarnessError(HarnessErrorCode.BAD_PACKET, `${e.failed} of ${packets.length} packet(s) could not be sent (larger than the port's MTU or slots)`);
+  if (e.failed > 0) throw new HarnessError(HarnessErrorCode.BAD_PACKET, `${e.failed} of ${total} packet(s) could not be sent (larger than the port's MTU or slots)`);
   return { packets: packets.slice(0, e.queued), end: e }; // queued: in the ring, taken or still pending
 }

@@ -4,7 +4,7 @@
 // Each port also says which settle rule applies to it, since that depends on where forwarding
 // happens (see settle.ts), and which kernel interfaces that rule has to watch.
 import { PortError } from '../errors.js';
-import { WAIT_RX, WAIT_TX, type NativePort, type PortCounters, type ReceivedPacket, type TsSource } from '../ports/binding.js';
+import { WAIT_RX, WAIT_TX, type NativePort, type PortCounters, type ReceivedBatch, type TsSource } from '../ports/binding.js';
 import { openPort, type OpenPortOptions } from '../ports/open.js';
 import { isValeName } from '../ports/vale-bridge.js';
 
@@ -37,8 +37,8 @@ export interface HarnessPort {
   /** packets queued or published but not yet taken by the other side */
   txPending(): number;
   rxsync(): void;
-  /** what the RX rings hold (after the last rxsync), in ring order */
-  take(): ReceivedPacket[];
+  /** what the RX rings hold (after the last rxsync), in ring order, as one batch */
+  take(): ReceivedBatch;
   /** block up to timeoutMs for RX (or TX space with tx=true) */
   wait(timeoutMs: number, tx?: boolean): void;
   counters(): PortCounters;
@@ -107,8 +107,8 @@ class NativeHarnessPort implements HarnessPort {
   rxsync(): void {
     this.port.rxsync();
   }
-  take(): ReceivedPacket[] {
-    return this.port.receive();
+  take(): ReceivedBatch {
+    return this.port.receiveBatch();
   }
   wait(timeoutMs: number, tx = false): void {
     this.port.wait(tx ? WAIT_TX : WAIT_RX, timeoutMs);

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError, HarnessErrorCode } from '../errors.js';
 import { openTrace } from '../pcap/index.js';
+import type { ReceivedBatch } from '../ports/binding.js';
 import type { OpenPortOptions } from '../ports/open.js';
 import { writeArtifact } from './artifact.js';
 import { diffCounters, snapshotCounters, type CounterDiff, type CounterSet } from './counters.js';
@@ -100,6 +101,10 @@ function realtimeNs(): bigint {
 export class HarnessSession {
   private readonly ports = new Map<string, HarnessPort>();
   private readonly captured = new Map<string, CapturedPacket[]>();
+  /** batches received but not yet made into captured packets (captures() does that, once) */
+  private readonly pending = new Map<string, { batch: ReceivedBatch; keep: number; stamped: boolean }[]>();
+  /** packets kept per port: the captured ones and those still in pending batches */
+  private readonly kept = new Map<string, number>();
   private readonly overflow = new Map<string, number>();
   private readonly dropsAtArm = new Map<string, bigint | null>();
   private sentLog: Record<string, SentPacket[]> = {};
@@ -141,11 +146,13 @@ export class HarnessSession {
       let n = 0;
       for (let got = -1; got !== 0; ) {
         p.rxsync();
-        got = p.take().length;
+        got = p.take().count;
         n += got;
       }
       this.flushed[label] = n;
       this.captured.set(label, []);
+      this.pending.set(label, []);
+      this.kept.set(label, 0);
       this.overflow.set(label, 0);
       this.dropsAtArm.set(label, p.counters().rxDrops);
     }
@@ -159,13 +166,16 @@ export class HarnessSession {
       if (label === skip) continue;
       p.rxsync();
       const got = p.take();
-      if (got.length === 0) continue;
-      n += got.length;
-      const list = this.captured.get(label)!;
-      for (const r of got) {
-        if (list.length < this.limit) list.push({ data: r.data, ts: p.tsSource === 'none' ? null : r.tsNs });
-        else this.overflow.set(label, this.overflow.get(label)! + 1);
+      if (got.count === 0) continue;
+      n += got.count;
+      // The batch is kept as it came; its packets become objects only when captures() asks.
+      const kept = this.kept.get(label)!;
+      const keep = Math.min(got.count, Math.max(0, this.limit - kept));
+      if (keep > 0) {
+        this.pending.get(label)!.push({ batch: got, keep, stamped: p.tsSource !== 'none' });
+        this.kept.set(label, kept + keep);
       }
+      if (keep < got.count) this.overflow.set(label, this.overflow.get(label)! + got.count - keep);
     }
     return n;
   }
@@ -239,6 +249,16 @@ export class HarnessSession {
   }
 
   captures(): Record<string, CapturedPacket[]> {
+    for (const [label, batches] of this.pending) {
+      const list = this.captured.get(label)!;
+      // Each packet is a view into its batch's one Buffer: no copy.
+      for (const { batch: b, keep, stamped } of batches.splice(0)) {
+        for (let i = 0; i < keep; i++) {
+          const at = b.offset[i]!;
+          list.push({ data: b.data.subarray(at, at + b.length[i]!), ts: stamped ? b.tsNs[i]! : null });
+        }
+      }
+    }
     return Object.fromEntries(this.captured);
   }
 

@@ -90,6 +90,21 @@ export interface ReceivedPacket {
   wireLen: number;
 }
 
+/**
+ * What receiveBatch() took: packet i is data.subarray(offset[i], offset[i] + length[i]), with
+ * the same wireLen, tsNs and ring that receive() gives it.
+ */
+export interface ReceivedBatch {
+  count: number;
+  /** the packets' bytes back to back */
+  data: Buffer;
+  offset: Uint32Array;
+  length: Uint32Array;
+  wireLen: Uint32Array;
+  tsNs: BigUint64Array;
+  ring: Uint32Array;
+}
+
 /** wait() event bits, as in native/ring/port.h. */
 export const WAIT_RX = 1;
 export const WAIT_TX = 2;
@@ -115,6 +130,8 @@ export interface NativePort {
   txPending(): number;
   inject(data: Uint8Array): boolean;
   receive(max?: number): ReceivedPacket[];
+  /** receive() without a Buffer and an object per packet */
+  receiveBatch(max?: number): ReceivedBatch;
   close(): void;
 }
 
