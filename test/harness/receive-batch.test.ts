@@ -2,27 +2,17 @@
 // packets, bytes, lengths, wire lengths, rings and timestamps, with NS_MOREFRAG chains (frames
 // larger than a slot), a held-back incomplete chain, a max, and the untrusted-peer fault rule.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native, WAIT_RX, type NativePort, type ReceivedBatch, type ReceivedPacket } from '../../src/ports/binding.js';
 import { HarnessSession } from '../../src/harness/index.js';
 import { scaled } from '../helpers/slowness.mjs';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 
 const corruptScript = new URL('../ports/scripts/pipe-corrupt.mjs', import.meta.url).pathname;
 let seq = 0;
 const uniq = () => `rb${process.pid}x${seq++}`;
-const opened: { close(): void }[] = [];
-const children: ChildProcess[] = [];
+const { opened, children } = cleanupAfterEach();
 
-afterEach(() => {
-  for (const p of opened.splice(0)) {
-    try {
-      p.close();
-    } catch {
-      /* closed already */
-    }
-  }
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
 
 function open(name: string, opts = {}): NativePort {
   const p = new native.Port(name, opts);

@@ -7,31 +7,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Capture } from '../../src/capture/capture.js';
 import { readPacketsSync } from '../../src/pcap/index.js';
 import { native, WAIT_RX, type NativePort } from '../../src/ports/binding.js';
 import { replay } from '../../src/replay/replay.js';
 import { scaled } from '../helpers/slowness.mjs';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 
 const script = new URL('./scripts/pipe-corrupt.mjs', import.meta.url).pathname;
 const demo = new URL('../fixtures/demo.pcapng', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'nmcap-untrusted-'));
 let seq = 0;
 const uniq = () => `u${process.pid}x${seq++}`;
-const opened: NativePort[] = [];
-const children: ChildProcess[] = [];
+const { opened, children } = cleanupAfterEach<NativePort>();
 
-afterEach(() => {
-  for (const p of opened.splice(0)) {
-    try {
-      p.close();
-    } catch {
-      /* closed already */
-    }
-  }
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function open(name: string, opts = {}): NativePort {

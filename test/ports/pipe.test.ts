@@ -3,15 +3,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native, WAIT_RX, WAIT_TX_PROGRESS, type NativePort } from '../../src/ports/binding.js';
 import { scaled } from '../helpers/slowness.mjs';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 
 const script = new URL('./scripts/pipe-peer.mjs', import.meta.url).pathname;
 let seq = 0;
 const uniq = () => `t${process.pid}x${seq++}`;
-const opened: NativePort[] = [];
-const children: ChildProcess[] = [];
+const { opened, children } = cleanupAfterEach<NativePort>();
 
 function open(name: string, opts = {}): NativePort {
   const p = new native.Port(name, opts);
@@ -33,16 +33,6 @@ function peer(args: string[]): { child: ChildProcess; ready: Promise<void>; out:
   return { child, ready, out };
 }
 
-afterEach(() => {
-  for (const p of opened.splice(0)) {
-    try {
-      p.close();
-    } catch {
-      /* closed already */
-    }
-  }
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
 
 describe('pipe port, one process holding both ends', () => {
   it('keeps one slot empty, moves tail on sync, and delivers in order', () => {
