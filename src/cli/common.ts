@@ -3,7 +3,7 @@
 // Kept free of heavy imports: the offline -r -w path loads only this, the scanner and src/pcap.
 
 import { NmcapError, UsageError } from '../errors.js';
-import { divertingInterface } from '../ports/prefixes.js';
+import { divertingInterface } from '../ports/names.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;

@@ -7,9 +7,32 @@ import { PortError, PortErrorCode } from '../errors.js';
 import { native } from './binding.js';
 import { PREFIXES, type Backend } from './prefixes.js';
 
-export { divertsTraffic, type Backend } from './prefixes.js';
+export { type Backend } from './prefixes.js';
 
 export const NETMAP_DEVICE = '/dev/netmap';
+
+/**
+ * The interface that receiving on this port name takes away from the host stack, if any, as the
+ * native name parser reads it: AF_XDP's program redirects every frame into the socket; netmap's
+ * NIC mode (native or generic adapter, host rings too) detaches the interface while the port is
+ * open. Pipes and VALE ports have no host stack to take anything from. A name the parser refuses
+ * diverts nothing here (opening it says what is wrong).
+ */
+export function divertingInterface(name: string): string | undefined {
+  let p: ReturnType<typeof native.names.parse>;
+  try {
+    p = native.names.parse(name.trim());
+  } catch {
+    return undefined;
+  }
+  const nic = p.backend === 'af_xdp' || (p.backend === 'netmap' && p.netmap?.kind === 'nic');
+  return nic ? (p.ifname ?? undefined) : undefined;
+}
+
+/** Does receiving on this port name take the frames away from the host stack? */
+export function divertsTraffic(name: string): boolean {
+  return divertingInterface(name) !== undefined;
+}
 
 /** Does /dev/netmap exist (is the netmap kernel module loaded)? */
 export function netmapAvailable(): boolean {

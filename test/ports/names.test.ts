@@ -1,7 +1,6 @@
 // Port names as resolved before anything is opened: which backends a bare interface name tries.
 import { describe, expect, it } from 'vitest';
-import { LINUX_PREFERENCE, divertsTraffic, resolvePortName } from '../../src/ports/names.js';
-import { divertingInterface } from '../../src/ports/prefixes.js';
+import { LINUX_PREFERENCE, divertingInterface, divertsTraffic, resolvePortName } from '../../src/ports/names.js';
 import { openPort } from '../../src/ports/open.js';
 
 describe('bare names', () => {
