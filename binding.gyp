@@ -54,7 +54,7 @@
     {
       "target_name": "nmcap_test",
       "dependencies": [ "nmcap_core" ],
-      "sources": [ "native/test/test_addon.cc", "native/test/js_netmap_test.cc" ]
+      "sources": [ "native/test/test_addon.cc", "native/test/js_netmap_test.cc", "native/test/js_spin_probe.cc" ]
     }
   ]
 }

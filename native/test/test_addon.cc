@@ -12,6 +12,7 @@
 #include "loops/pcapng_epb.h"
 #include "js/js_trace_feed.h"
 #include "test/js_netmap_test.h"
+#include "test/js_spin_probe.h"
 
 namespace nmc {
 namespace {
@@ -177,6 +178,7 @@ Napi::Object InitTest(Napi::Env env, Napi::Object exports) {
   exports.Set("ppsDeadlines", Napi::Function::New(env, PpsDeadlines, "ppsDeadlines"));
   exports.Set("linkEmuSchedule", Napi::Function::New(env, LinkEmuSchedule, "linkEmuSchedule"));
   exports.Set("pacerSimulate", Napi::Function::New(env, PacerSimulate, "pacerSimulate"));
+  exports.Set("spinProbe", Napi::Function::New(env, SpinProbe, "spinProbe"));  // the machine's precision floor
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
   exports.Set("traceWalk", Napi::Function::New(env, TraceWalkForTest, "traceWalk"));  // the native pcap walker
   return exports;

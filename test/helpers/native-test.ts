@@ -55,6 +55,23 @@ export interface NativeTestAddon {
   /** The replay's pacing stage driven by a simulated sender (native/test/test_addon.cc). */
   pacerSimulate(config: PacerSimConfig, len: Uint32Array, sec: Float64Array, nsec: Uint32Array, passStart: Uint8Array): PacerSimResult;
   netmapTest: NetmapTestHooks;
+  /** The machine's precision floor: an ideal paced sender that only reads the clock (native/test/js_spin_probe.cc). */
+  spinProbe(o: { ratePps: number; durationMs: number; realtime?: boolean; cpu?: number }): SpinProbeResult;
+}
+
+export interface SpinProbeResult {
+  departures: number;
+  p50Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  maxNs: number;
+  stalls: number;
+  stalledNs: number;
+  maxGapNs: number;
+  policy: string;
+  cpus: number[];
+  realtimeError: string;
+  cpuError: string;
 }
 
 const require = createRequire(import.meta.url);
