@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { linuxNames } from '../../src/ports/vale-bridge.js';
-import { SO_FAR, start, tempDir, untilCount } from '../helpers/cli.js';
+import { SO_FAR, start, tempDir, untilCount, type Running } from '../helpers/cli.js';
 import { netnsUnavailable } from '../helpers/netns.js';
 import { BRIDGE_ENV, createNamespace, type Namespace } from '../helpers/vale.js';
 
@@ -33,18 +33,25 @@ describe.skipIf(why !== null)(`bridge-backed VALE: a veth that went down during 
     n.destroy();
   });
   const opts = () => ({ prefix: n.prefix, env: BRIDGE_ENV });
+  const bounce = (ifname: string): void => {
+    n.ip(['link', 'set', ifname, 'down']);
+    n.ip(['link', 'set', ifname, 'up']);
+  };
+  /** SIGINT, then the exit code it must give, and the run's --json links. */
+  async function interrupt(run: Running, code: number): Promise<{ stderr: string; links: Link[] }> {
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(code);
+    return { stderr: r.stderr, links: (JSON.parse(r.stdout) as { links: Link[] }).links };
+  }
 
   it('nmcap on vale0:b: the bridge end of its veth down and up while it listens', async () => {
     const { inner, outer } = linuxNames('vale0', 'b');
     const c = start('nmcap', ['-i', 'vale0:b', '-w', tmp.path(`${n.ns}-b.pcapng`), '--json'], opts());
     await c.waitFor(/^listening on/);
-    n.ip(['link', 'set', inner, 'down']);
-    n.ip(['link', 'set', inner, 'up']);
-    c.child.kill('SIGINT');
-    const r = await c.done;
-    expect(r.code, r.stderr).toBe(0);
-    const links = (JSON.parse(r.stdout) as { links: Link[] }).links;
-    expect(links).toEqual([expect.objectContaining({ ifname: 'vale0:b', via: outer, carrierChanges: 2, wentDown: true, downAtEnd: false, gone: false })]);
+    bounce(inner);
+    const r = await interrupt(c, 0);
+    expect(r.links).toEqual([expect.objectContaining({ ifname: 'vale0:b', via: outer, carrierChanges: 2, wentDown: true, downAtEnd: false, gone: false })]);
     expect(r.stderr).toMatch(new RegExp(`^the link of vale0:b \\(veth ${outer}\\) went down during the run \\(carrier changed 2 times\\)$`, 'm'));
     expect(n.valeLinks()).toEqual([]); // and the port is gone with the capture
   });
@@ -54,11 +61,8 @@ describe.skipIf(why !== null)(`bridge-backed VALE: a veth that went down during 
     const c = start('nmcap', ['-i', 'vale0:b', '-w', tmp.path(`${n.ns}-own.pcapng`), '--json'], opts());
     await c.waitFor(/^listening on/);
     n.ip(['link', 'set', outer, 'down']);
-    c.child.kill('SIGINT');
-    const r = await c.done;
-    expect(r.code, r.stderr).toBe(0);
-    const links = (JSON.parse(r.stdout) as { links: Link[] }).links;
-    expect(links).toEqual([expect.objectContaining({ ifname: 'vale0:b', via: outer, wentDown: true, downAtEnd: true, gone: false })]);
+    const r = await interrupt(c, 0); // a capture stopped by Ctrl-C, whatever its link did
+    expect(r.links).toEqual([expect.objectContaining({ ifname: 'vale0:b', via: outer, wentDown: true, downAtEnd: true, gone: false })]);
     expect(r.stderr).toMatch(new RegExp(`^the link of vale0:b \\(veth ${outer}\\) went down during the run and is down at the end \\(carrier changed \\d+ times?\\)$`, 'm'));
     expect(n.valeLinks()).toEqual([]);
   });
@@ -68,13 +72,9 @@ describe.skipIf(why !== null)(`bridge-backed VALE: a veth that went down during 
     const r = start('nmreplay', ['-i', 'vale0:a', '--rate', '2000', '-l', '0', '--json', demo], opts());
     await r.waitFor(/sending on/); // its signal handlers are in place
     await untilCount(r, SO_FAR.nmreplay, 10);
-    n.ip(['link', 'set', inner, 'down']);
-    n.ip(['link', 'set', inner, 'up']);
-    r.child.kill('SIGINT');
-    const done = await r.done;
-    expect(done.code, done.stderr).toBe(130);
-    const links = (JSON.parse(done.stdout) as { links: Link[] }).links;
-    expect(links).toEqual([expect.objectContaining({ ifname: 'vale0:a', via: outer, carrierChanges: 2, wentDown: true, gone: false })]);
+    bounce(inner);
+    const done = await interrupt(r, 130); // an interrupted replay
+    expect(done.links).toEqual([expect.objectContaining({ ifname: 'vale0:a', via: outer, carrierChanges: 2, wentDown: true, gone: false })]);
     expect(done.stderr).toMatch(new RegExp(`^nmreplay: the link of vale0:a \\(veth ${outer}\\) went down during the run \\(carrier changed 2 times\\)$`, 'm'));
 
     // The port's veth pair is deleted at close, before the report: that is no link going away.
