@@ -351,7 +351,9 @@ class ReplayRun {
     events_.progress(st_);
   }
 
-  // Flush, then wait until nothing is pending (bounded after a stop), and count what left.
+  // Flush, then wait until nothing is pending, and count what left. After a stop the wait is
+  // bounded by drain_timeout_ns from the stop (--drain-timeout S, 2 s without it): Ctrl-C means
+  // "end now", but what was queued still gets that long to leave.
   ReplayResult finish(ReplayEnd end) {
     ReplayResult res;
     bool port_failed = end == ReplayEnd::kError || end == ReplayEnd::kPeerClosed;
@@ -375,14 +377,15 @@ class ReplayRun {
         report_while_waiting(now);
         uint64_t pending = port_.tx_pending_total();
         if (pending != last_pending) last_pending = pending, idle_since = now;
-        if (cfg_.drain_idle_ns && now - idle_since >= cfg_.drain_idle_ns) break;
         if (stop_.requested()) {
-          if (!stopped) {  // stopped while draining: from now on the wait is bounded
+          if (!stopped) {  // stopped while draining: from now on the wait is bounded, from the stop
             stopped = true;
-            give_up = monotonic_ns() + limit_ns;
+            give_up = now + limit_ns;
+            idle_since = now;  // the idle rule must not cut the stop's bound short
           }
-          if (monotonic_ns() >= give_up) break;
+          if (now >= give_up) break;
         }
+        if (cfg_.drain_idle_ns && now - idle_since >= cfg_.drain_idle_ns) break;
       }
     }
     if (!input_.ended() && !cfg_.preload && have_) events_.consumed(cur_.id);

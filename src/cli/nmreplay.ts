@@ -86,7 +86,7 @@ export const NMREPLAY_OPTIONS: readonly OptionDef[] = [
   { name: 'queue', type: 'number', arg: 'N', describe: 'send on this hardware queue only (AF_XDP/netmap)' },
   { name: 'tx-slots', type: 'number', arg: 'N', describe: 'TX ring size in slots (backend default otherwise)' },
   { name: 'tx-budget', type: 'number', arg: 'N', describe: 'AF_XDP: packets per kick (default: the largest the kernel allows)' },
-  { name: 'drain-timeout', type: 'number', arg: 'S', describe: 'after the last packet, give up once nothing has left for S seconds (default: wait for the reader)' },
+  { name: 'drain-timeout', type: 'number', arg: 'S', describe: 'after the last packet, give up once nothing has left for S seconds (default: wait for the reader); after Ctrl-C, wait at most S seconds for pending packets (default 2)' },
   { name: 'vale-backend', type: 'string', arg: 'B', choices: ['bridge', 'netmap'], describe: `VALE names: netmap's switch or a Linux bridge (default: netmap if /dev/netmap exists; env ${VALE_BACKEND_ENV})` },
 ];
 

@@ -491,7 +491,22 @@ function label(en: Entry, i: number): string {
   return en.e.name ?? `expected packet ${i}`;
 }
 
-/** The captured packet most like the expected one on its ports (fewest differing bytes), preferring unmatched ones. */
+/** The closest candidate for a missing packet is looked for among the first this many captured packets of each port. */
+export const CLOSEST_WINDOW = 5000;
+
+/** How unlike the expected packet `want` a captured packet `d` is: differing bytes plus the difference in length. */
+export function unlikeness(d: Uint8Array, want: Uint8Array): number {
+  let score = Math.abs(d.length - want.length);
+  const n = Math.min(d.length, want.length);
+  for (let j = 0; j < n; j++) if (d[j] !== want[j]) score++;
+  return score;
+}
+
+/**
+ * The captured packet most like the expected one on its ports (fewest differing bytes, the first
+ * of equals), among the first CLOSEST_WINDOW of each port: one no expectation took if there is
+ * any, else any. (The streamed diff, stream-diff.ts, applies the same rule.)
+ */
 function closest(en: Entry, captures: Captures, status: Record<string, PacketStatus[]>): (PacketRef & CapturedPacket) | undefined {
   let best: (PacketRef & CapturedPacket) | undefined;
   let bestScore = Infinity;
@@ -499,13 +514,10 @@ function closest(en: Entry, captures: Captures, status: Record<string, PacketSta
   for (const preferFree of [true, false]) {
     for (const p of en.ports) {
       const list = captures[p] ?? [];
-      for (let k = 0; k < list.length && k < 5000; k++) {
+      for (let k = 0; k < list.length && k < CLOSEST_WINDOW; k++) {
         const s = status[p]![k];
         if (preferFree !== (s === 'extra' || s === 'changed' || s === 'noise' || s === 'allowed')) continue;
-        const d = list[k]!.data;
-        let score = Math.abs(d.length - want.length);
-        const n = Math.min(d.length, want.length);
-        for (let j = 0; j < n; j++) if (d[j] !== want[j]) score++;
+        const score = unlikeness(list[k]!.data, want);
         if (score < bestScore) {
           bestScore = score;
           best = { port: p, index: k, ...list[k]! };

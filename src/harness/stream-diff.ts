@@ -6,13 +6,18 @@
 // --per-flow), plus the packets still unpaired. Those leftovers then go through the full matcher
 // (match.ts), which classifies them as changed, missing or extra with its own rules; order is
 // judged on the pairing sequence as the matcher judges it, and the few packets a report shows
-// are read again from the files. Memory grows with the differences, not with the files.
-import { readFileSync } from 'node:fs';
+// are read again from the files (so is the closest candidate of each missing packet shown, with
+// the matcher's rule). Memory grows with the differences, not with the files. Standard input
+// cannot be read twice: it is copied to a temporary file as it comes, and compared from there.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { flowHash } from './decode.js';
-import { matchPackets, type CapturedPacket, type Counts, type Failure, type MatchResult, type OrderMode } from './match.js';
+import { CLOSEST_WINDOW, matchPackets, unlikeness, type CapturedPacket, type Counts, type Failure, type MatchResult, type OrderMode, type PacketRef } from './match.js';
 import { hashBytes, normalizer, sameBytes, type Normalizer } from './normalize.js';
 import { nonDecreasingRun } from './order.js';
-import { openTrace, readBatchesSync, type PacketBatch } from '../pcap/index.js';
+import { openTrace, type PacketBatch } from '../pcap/index.js';
 
 export interface StreamDiffOptions {
   order?: OrderMode;
@@ -71,16 +76,25 @@ interface PortState {
 
 type Source = { next(): Promise<IteratorResult<PacketBatch>>; close(): Promise<void> };
 
-/** The batches of a file, streamed ("-": standard input, read whole since it cannot be read twice). */
-function source(path: string, stdin: { bytes?: Buffer }): Source {
-  if (path === '-') {
-    stdin.bytes ??= readFileSync(0);
-    const it = readBatchesSync(stdin.bytes)[Symbol.iterator]();
-    return { next: async () => it.next(), close: async () => {} };
-  }
+/** The batches of a file, streamed. */
+function source(path: string): Source {
   const reader = openTrace(path, { reuse: true, chunkSize: 1 << 20 });
   const it = reader.batches();
   return { next: () => it.next(), close: () => reader.close() };
+}
+
+/** Standard input copied to a private temporary file (0600) as it is read, in bounded memory. */
+async function spoolStdin(): Promise<{ path: string; remove(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'nmcap-diff-'));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  const path = join(dir, 'stdin');
+  try {
+    await pipeline(process.stdin, createWriteStream(path, { mode: 0o600 }));
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { path, remove };
 }
 
 /** One packet at a time from a source, with its port and timestamp. */
@@ -143,14 +157,24 @@ function wait(m: Map<number, Waiting[]>, hash: number, w: Waiting): void {
 
 const copy = (d: Uint8Array): Uint8Array => Uint8Array.prototype.slice.call(d);
 
-/** Compares EXPECTED with ACTUAL as `nmcap --diff` does, streaming both. */
+/** Compares EXPECTED with ACTUAL as `nmcap --diff` does, streaming both ("-": standard input, one of them). */
 export async function diffTraces(expectedPath: string, actualPath: string, opts: StreamDiffOptions = {}): Promise<StreamDiffResult> {
+  if (expectedPath !== '-' && actualPath !== '-') return diffFiles(expectedPath, actualPath, opts);
+  if (expectedPath === '-' && actualPath === '-') throw new Error('only one of the two captures can be standard input');
+  const spool = await spoolStdin();
+  try {
+    return await diffFiles(expectedPath === '-' ? spool.path : expectedPath, actualPath === '-' ? spool.path : actualPath, opts);
+  } finally {
+    spool.remove();
+  }
+}
+
+async function diffFiles(expectedPath: string, actualPath: string, opts: StreamDiffOptions): Promise<StreamDiffResult> {
   const order = opts.order ?? 'strict';
   const maxFailures = opts.maxFailures ?? 10;
   const timing = opts.timingToleranceNs;
   const norm: Normalizer = normalizer({ ignore: opts.ignore });
   const cmpOf = (d: Uint8Array): Uint8Array => (norm.copies ? norm.bytes(d) : d.subarray(0, norm.end(d)));
-  const stdin: { bytes?: Buffer } = {};
   const states = new Map<string, PortState>();
   const actPorts = new Set<string>(); // in the order the captured file first shows them, as the matcher lists ports
   const stateOf = (p: string): PortState => {
@@ -167,8 +191,8 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
     if ((delta < 0n ? -delta : delta) > timing) s.late.push(k);
   };
 
-  const E = new Cursor(source(expectedPath, stdin));
-  const A = new Cursor(source(actualPath, stdin));
+  const E = new Cursor(source(expectedPath));
+  const A = new Cursor(source(actualPath));
   try {
     let eLive = await E.advance();
     let aLive = await A.advance();
@@ -333,7 +357,9 @@ export async function diffTraces(expectedPath: string, actualPath: string, opts:
     (needAct.get(x.port) ?? needAct.set(x.port, new Set()).get(x.port)!).add(x.stub.k);
     needExp.add(x.stub.g);
   }
-  const got = needExp.size > 0 ? await reread(expectedPath, actualPath, needExp, needAct, stdin) : { exp: new Map(), act: new Map() };
+  const got = needExp.size > 0 ? await reread(expectedPath, actualPath, needExp, needAct) : { exp: new Map(), act: new Map() };
+  const missing = shown.flatMap((x) => (x.failure?.kind === 'missing' ? [x.failure] : []));
+  if (missing.length > 0) await closestCandidates(actualPath, missing, states);
   const failures: Failure[] = shown.map((x) => {
     if (x.failure) return x.failure;
     const st = x.stub!;
@@ -369,11 +395,10 @@ async function reread(
   actualPath: string,
   exp: Set<number>,
   act: Map<string, Set<number>>,
-  stdin: { bytes?: Buffer },
 ): Promise<{ exp: Map<number, Uint8Array>; act: Map<string, CapturedPacket> }> {
   const outExp = new Map<number, Uint8Array>();
   const outAct = new Map<string, CapturedPacket>();
-  const e = new Cursor(source(expectedPath, stdin));
+  const e = new Cursor(source(expectedPath));
   try {
     while (outExp.size < exp.size && (await e.advance())) {
       if (exp.has(e.count)) outExp.set(e.count, copy(e.data()));
@@ -382,7 +407,7 @@ async function reread(
   } finally {
     await e.close();
   }
-  const a = new Cursor(source(actualPath, stdin));
+  const a = new Cursor(source(actualPath));
   const perPort = new Map<string, number>();
   const want = [...act.values()].reduce((n, s) => n + s.size, 0);
   try {
@@ -397,4 +422,44 @@ async function reread(
     await a.close();
   }
   return { exp: outExp, act: outAct };
+}
+
+/**
+ * The closest captured candidate of each missing packet shown, by the in-memory matcher's rule
+ * (match.ts closest()): among the first CLOSEST_WINDOW packets of its port, the fewest differing
+ * bytes, one no expected packet paired with if there is any (`to` < 0), else any. One more pass
+ * over the start of the captured file; only the best so far are copied.
+ */
+async function closestCandidates(actualPath: string, missing: Failure[], states: Map<string, PortState>): Promise<void> {
+  type Best = { score: number; ref?: PacketRef & CapturedPacket };
+  const wanted = missing.map((f) => ({ f, free: { score: Infinity } as Best, taken: { score: Infinity } as Best }));
+  const ports = new Set(missing.map((f) => f.port));
+  const a = new Cursor(source(actualPath));
+  const perPort = new Map<string, number>();
+  let open = ports.size; // ports whose window is not read through yet
+  try {
+    while (open > 0 && (await a.advance())) {
+      const p = a.port();
+      const k = perPort.get(p) ?? 0;
+      perPort.set(p, k + 1);
+      if (ports.has(p) && k < CLOSEST_WINDOW) {
+        const free = (states.get(p)?.to.a[k] ?? -1) < 0;
+        const d = a.data();
+        for (const w of wanted) {
+          if (w.f.port !== p || !w.f.expected) continue;
+          const best = free ? w.free : w.taken;
+          const score = unlikeness(d, w.f.expected);
+          if (score < best.score) {
+            best.score = score;
+            best.ref = { port: p, index: k, data: copy(d), ts: a.ts() };
+          }
+        }
+        if (k + 1 === CLOSEST_WINDOW) open--;
+      }
+      a.step();
+    }
+  } finally {
+    await a.close();
+  }
+  for (const w of wanted) w.f.actual = w.free.ref ?? w.taken.ref;
 }

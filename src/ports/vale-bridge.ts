@@ -353,8 +353,20 @@ function waitForwarding(n: ValeBridgeName): void {
   }
 }
 
+// Called just before a port's veth pair is deleted (its close, or the exit hook): a link watch
+// (link-watch.ts) reads the link's record then, since after the close there is none to read.
+const beforeRemoval = new Map<string, (() => void)[]>();
+
+/** Runs `fn` once, just before the veth pair whose end we open (`outer`) is removed. */
+export function onValePortRemoval(outer: string, fn: () => void): void {
+  beforeRemoval.set(outer, [...(beforeRemoval.get(outer) ?? []), fn]);
+}
+
 /** Removes the port's veth pair, and the bridge when that was its last port. Idempotent. */
 function removePort(n: ValeBridgeName): void {
+  const hooks = beforeRemoval.get(n.outer) ?? [];
+  beforeRemoval.delete(n.outer);
+  for (const fn of hooks) fn();
   deleteLink(n.inner);
   const br = link(n.bridge);
   if (br && parseAlias(br.ifalias)?.vale === n.switchName && bridgePorts(n.bridge, links()).length === 0) deleteLink(n.bridge);

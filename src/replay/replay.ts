@@ -55,7 +55,7 @@ export interface ReplayOptions extends LinkEmuOptions {
   /** something about the input worth saying once (records given an Ethernet header, ...) */
   onNotice?: (message: string) => void;
   portOptions?: PortOptions;
-  /** after the last packet: give up once nothing has left for this many seconds (default: wait) */
+  /** after the last packet: give up once nothing has left for this many seconds (default: wait); after a stop: wait at most this long (default 2 s) */
   drainTimeout?: number;
   /** nothing has left for a second while packets are pending (a reader that stopped or never came) */
   onStall?: (pending: number) => void;
@@ -247,7 +247,7 @@ export class Replay {
       burst: o.burst ?? 0,
       truncateOversize: o.truncate ?? false,
     };
-    if (o.drainTimeout) c.drainIdleMs = o.drainTimeout * 1000;
+    if (o.drainTimeout) c.drainIdleMs = c.drainTimeoutMs = o.drainTimeout * 1000;
     if (o.dmac !== undefined) c.dmac = parseMac('--dmac', o.dmac);
     if (o.smac !== undefined) c.smac = parseMac('--smac', o.smac);
     const emu = linkEmuConfig(o);
