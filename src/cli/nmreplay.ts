@@ -160,6 +160,9 @@ function validate(a: ReplayArgs): void {
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
   linkEmuConfig(a); // the forms of --delay, --loss, --bandwidth and --seed (the run draws its own seed)
   wholeNumber('--threads', a.threads, 1);
+  if ((a.threads ?? 1) > 1 && a.queue !== undefined) {
+    throw new UsageError(`--threads ${a.threads} sends on queues 0 to ${a.threads! - 1}: drop --queue, or use --threads 1 --queue Q`);
+  }
   cpuList(a);
   if (a.stats !== undefined && !(a.stats > 0)) throw new UsageError(`--stats needs a positive number of seconds`);
   if (a.loop === 0 && a.limit === undefined && a.duration === undefined && !process.stdin.isTTY) {

@@ -4,7 +4,7 @@
 import { REPLAY_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { statSync } from 'node:fs';
 
-import { NmcapError, PortError, PortErrorCode, ReplayErrorCode, TraceError } from '../errors.js';
+import { NmcapError, OptionError, PortError, PortErrorCode, ReplayErrorCode, TraceError } from '../errors.js';
 import { assertReadable } from '../files.js';
 import { REPLAY_OPTIONS, checkOptions } from '../options.js';
 import { linkTypeName, openTrace, type PacketBatch, type PcapWarning, type TraceReader } from '../pcap/index.js';
@@ -260,7 +260,7 @@ export class Replay {
     const n = o.threads ?? 1;
     if (n <= 1) return { opened: openPort(o.port, 'tx', o.portOptions), ringPorts: [] };
     if (o.portOptions?.queue !== undefined) {
-      throw new NmcapError('ERR_USAGE', `--threads ${n} sends on queues 0 to ${n - 1}: drop --queue, or use --threads 1 --queue Q`);
+      throw new OptionError('ERR_OPTION_TYPE', `Replay options: threads ${n} sends on queues 0 to ${n - 1}; portOptions.queue chooses one queue for one thread: give one of them`);
     }
     const opened = openPort(o.port, 'tx', { ...o.portOptions, queue: 0 });
     const ringPorts: OpenedPort[] = [];
