@@ -202,18 +202,6 @@ void add_ring_stats(ReplayStats& t, const ReplayStats& s) {
   t.departure.merge(s.departure);
 }
 
-// What the dispatcher itself counts (records it could not send, the emulated link's losses,
-// passes, waits for JS): the rest comes from the rings.
-ReplayStats dispatcher_part(const ReplayStats& d) {
-  ReplayStats t;
-  t.failed = d.failed;
-  t.unconvertible = d.unconvertible;
-  t.emu_dropped = d.emu_dropped;
-  t.loops_done = d.loops_done;
-  t.input_waits = d.input_waits;
-  return t;
-}
-
 uint64_t own_cpu_ns() {
   rusage ru{};
   if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
@@ -352,7 +340,9 @@ ReplayResult RingDispatch::run(const ReplayConfig& cfg, ReplayInput& input, Repl
     });
   }
 
-  ReplayStats own;  // the dispatcher's counts
+  // The dispatcher's own counts (records it could not send, the emulated link's losses, passes,
+  // waits for JS); the rings add the rest.
+  ReplayStats own;
   HeldBatches held;
   RecordCursor src(cfg, input, held, stop, own);
   src.take_preload();
@@ -436,7 +426,7 @@ ReplayResult RingDispatch::run(const ReplayConfig& cfg, ReplayInput& input, Repl
   src.give_back_held();
 
   ReplayResult res;
-  res.stats = dispatcher_part(own);
+  res.stats = own;
   rings->assign(n, RingReport{});
   for (uint32_t k = 0; k < n; ++k) {
     const ReplayResult& r = results[k];

@@ -64,9 +64,9 @@ describe.skipIf(noNetns !== null)(`--threads on a veth pair with 2 queues${noNet
   const v = vethBedPerTest({ queues: 2 });
 
   /** nmreplay on va with `args`, captured by nmcap on vb until every packet is in. */
-  async function replayCaptured(port: string, args: string[]) {
+  async function replayCaptured(port: string, args: string[], passes = 1) {
     const out = tmp.path(`cap-${port.replace(/\W/g, '')}-${Date.now()}.pcap`);
-    const cap = start('nmcap', ['-i', 'af_packet:vb', '-c', String(TOTAL), '-w', out], { prefix: v.ns });
+    const cap = start('nmcap', ['-i', 'af_packet:vb', '-c', String(TOTAL * passes), '-w', out], { prefix: v.ns });
     await cap.waitFor(/^listening on/);
     const r = await run('nmreplay', ['-i', port, trace, '--threads', '2', '--json', '-q', ...args], { prefix: v.ns });
     expect(r.code, r.stderr).toBe(0);
@@ -75,20 +75,20 @@ describe.skipIf(noNetns !== null)(`--threads on a veth pair with 2 queues${noNet
     return { json: JSON.parse(r.stdout), got: await captured(out) };
   }
 
-  function expectEveryPacketOnceInFlowOrder(got: { flow: number; seq: number }[]): void {
-    expect(got).toHaveLength(TOTAL);
+  function expectEveryPacketOnceInFlowOrder(got: { flow: number; seq: number }[], passes = 1): void {
+    expect(got).toHaveLength(TOTAL * passes);
     const next = new Array<number>(FLOWS).fill(0);
     for (const p of got) {
-      expect(p.seq, `flow ${p.flow}`).toBe(next[p.flow]); // once each, in trace order within its flow
+      expect(p.seq, `flow ${p.flow}`).toBe(next[p.flow]! % PER_FLOW); // once each per pass, in trace order within its flow
       next[p.flow]!++;
     }
-    expect(next).toEqual(new Array<number>(FLOWS).fill(PER_FLOW));
+    expect(next).toEqual(new Array<number>(FLOWS).fill(PER_FLOW * passes));
   }
 
-  function expectRingsAddUp(json: { packets: number; rings: { ring: number; sent: number; queued: number; pending: number }[] }): void {
-    expect(json.packets).toBe(TOTAL);
+  function expectRingsAddUp(json: { packets: number; rings: { ring: number; sent: number; queued: number; pending: number }[] }, passes = 1): void {
+    expect(json.packets).toBe(TOTAL * passes);
     expect(json.rings.map((r) => r.ring)).toEqual([0, 1]);
-    expect(json.rings.reduce((n, r) => n + r.sent, 0)).toBe(TOTAL);
+    expect(json.rings.reduce((n, r) => n + r.sent, 0)).toBe(TOTAL * passes);
     expect(json.rings.every((r) => r.pending === 0 && r.queued === r.sent)).toBe(true);
     // 8 flows: both rings carry some, and each ring carries whole flows only (checked by order above)
     expect(json.rings.every((r) => r.sent > 0 && r.sent % PER_FLOW === 0)).toBe(true);
@@ -115,10 +115,32 @@ describe.skipIf(noNetns !== null)(`--threads on a veth pair with 2 queues${noNet
   });
 
   it('af_packet, preloaded and looped: every packet once per pass, each flow in order', async () => {
-    const { json, got } = await replayCaptured('af_packet:va', ['-t', '-K', '--cpu', '0,0']);
-    expectEveryPacketOnceInFlowOrder(got);
-    expectRingsAddUp(json);
+    const { json, got } = await replayCaptured('af_packet:va', ['-t', '-K', '-l', '3', '--cpu', '0,0'], 3);
+    expectEveryPacketOnceInFlowOrder(got, 3);
+    expectRingsAddUp(json, 3);
+    expect(json.loops).toBe(3);
     expect(json.rings.map((r: { sender: { cpus: number[] } }) => r.sender.cpus)).toEqual([[0], [0]]);
+  });
+
+  it('-L over both rings: exactly the limit leaves, and the report says why it ended', async () => {
+    const r = await run('nmreplay', ['-i', 'af_xdp:va', trace, '-t', '--threads', '2', '-L', '777', '--json', '-q'], { prefix: v.ns });
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json).toMatchObject({ packets: 777, queued: 777, pending: 0, reason: 'limit' });
+    expect(json.rings.reduce((n: number, g: { sent: number }) => n + g.sent, 0)).toBe(777);
+  });
+
+  it('Ctrl-C stops every ring: exit 130, the totals are the rings\' sums, nothing left pending', async () => {
+    const rep = start('nmreplay', ['-i', 'af_xdp:va', trace, '--rate', '5000', '-l', '0', '--threads', '2', '--json', '--stats', '0.05'], { prefix: v.ns });
+    await rep.waitFor(/progress: [1-9]\d* packets sent/);
+    rep.child.kill('SIGINT');
+    const done = await rep.done;
+    expect(done.code, done.stderr).toBe(130);
+    const json = JSON.parse(done.stdout);
+    expect(json.reason).toBe('stopped');
+    expect(json.packets).toBeGreaterThan(0);
+    expect(json.rings.reduce((n: number, g: { sent: number }) => n + g.sent, 0)).toBe(json.packets);
+    expect(json.pending).toBe(0);
   });
 
   it('more threads than the interface has TX queues: one line saying how many it has and what to do', async () => {
