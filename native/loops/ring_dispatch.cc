@@ -423,7 +423,6 @@ ReplayResult RingDispatch::run(const ReplayConfig& cfg, ReplayInput& input, Repl
   for (auto& in : inputs_) in->end_input();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  src.give_back_held();
 
   ReplayResult res;
   res.stats = own;

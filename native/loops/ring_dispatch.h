@@ -12,8 +12,9 @@
 //
 // A flow is what has the same flow key, whichever direction it goes (so a request and its
 // reply stay in order too): for IPv4/IPv6 the protocol, both addresses and, for TCP, UDP and
-// SCTP, both ports (only in unfragmented IPv4 packets and IPv6 packets without a fragment
-// header: a fragment goes by protocol and addresses alone); for anything else the two MAC
+// SCTP, both ports (in unfragmented IPv4 packets, and in IPv6 packets whose next header is the
+// TCP/UDP/SCTP header itself: a fragment, or a packet with extension headers, goes by next header
+// and addresses alone); for anything else the two MAC
 // addresses and the ethertype. 802.1Q/802.1ad tags are skipped to find the IP header and
 // their VLAN IDs are part of the key. Packets of one flow always go to the same ring, where
 // they leave in trace order.

@@ -210,7 +210,7 @@ export function formatReport(r: ReplayResult): string[] {
       `Departure error: p50 ${duration(d.p50Ns)}, p90 ${duration(d.p90Ns)}, p99 ${duration(d.p99Ns)}, p99.9 ${duration(d.p999Ns)}, max ${duration(d.maxNs)}`,
     );
   }
-  if (r.rings.length > 1) lines.push(`Rings: ${r.rings.length} sending threads, one per TX queue: ${r.rings.map((g) => `queue ${g.ring} ${g.sent} packets`).join(', ')}`);
+  if (r.rings.length > 1) lines.push(`Rings: ${r.rings.length} sending threads: ${r.rings.map((g) => `ring ${g.ring} ${g.sent} packets${g.pending ? ` (${g.pending} pending)` : ''}`).join(', ')}`);
   lines.push(`Statistics for network device: ${r.port}`);
   lines.push(pad('Successful packets:', r.packets));
   lines.push(pad('Failed packets:', r.failed));
