@@ -234,6 +234,7 @@ export function shortfall(r: ReplayResult): string | undefined {
   const unit = r.mode;
   const pct = ((achieved / r.target) * 100).toFixed(1);
   const span = r.seconds || 1;
+  const threads = Math.max(1, r.rings.length); // --threads: CPU time is summed over the sending threads
   const sendSpan = r.queued > 1 && r.pacedRate ? (r.queued - 1) / r.pacedRate : span;
   let why: string;
   if (r.queued < SHORT_RUN_PACKETS || sendSpan < SHORT_RUN_SECONDS) {
@@ -242,8 +243,8 @@ export function shortfall(r: ReplayResult): string | undefined {
     why = `the port was full for ${((r.ringFullSeconds / span) * 100).toFixed(0)}% of the run (the receiver or the link takes packets slower than that)`;
   } else if (r.inputWaits > 10 || (r.inputWaits > 0 && r.bursts.syncs === 0)) {
     why = `the sender waited ${r.inputWaits} times for the trace to be read: reading and parsing it is slower than sending (try --preload)`;
-  } else if (r.senderCpuSeconds < span * 0.8 && r.preemptions > 0) {
-    why = `the sending thread had a CPU for only ${((r.senderCpuSeconds / span) * 100).toFixed(0)}% of the run (descheduled ${r.preemptions} times: the machine is busy)`;
+  } else if (r.senderCpuSeconds / threads < span * 0.8 && r.preemptions > 0) {
+    why = `the sending thread${threads > 1 ? 's' : ''} had a CPU for only ${((r.senderCpuSeconds / threads / span) * 100).toFixed(0)}% of the run${threads > 1 ? ' each, on average' : ''} (descheduled ${r.preemptions} times: the machine is busy)`;
   } else {
     const ns = (r.senderCpuSeconds / Math.max(1, r.queued)) * 1e9;
     why = `the sender's per-packet cost is the limit on this machine (${ns.toFixed(0)} ns of CPU per packet; bursts grew to ${r.bursts.max} packets per sync)`;
