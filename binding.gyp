@@ -29,6 +29,7 @@
         "native/ports/af_xdp/xdp_prog.cc",
         "native/loops/capture_loop.cc",
         "native/loops/replay_loop.cc",
+        "native/loops/ring_dispatch.cc",
         "native/loops/trace_walker.cc",
         "native/loops/trace_feed.cc",
         "native/js/js_trace_feed.cc",

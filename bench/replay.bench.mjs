@@ -10,11 +10,15 @@
 //      side by side (target: p99 under 10 us with it); what link emulation costs per packet.
 //   6. Where a streamed replay's CPU goes: the native reader (classic pcap) against the JS reader
 //      (src/pcap, forced with NMCAP_JS_READER=1) and -K, at --rate 10Mpps over 20 M packets.
+//   7. --threads 2 against one ring on a veth pair with 2 TX queues (af_xdp and af_packet, topspeed
+//      and --rate): pps, sender CPU per packet, the total rate; trafgen --cpus 2 alongside.
 // BENCH_PACKETS (trace size, default 1 M) and BENCH_SKIP (comma list of section numbers) trim it.
 import { createRequire } from 'node:module';
 import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-import { fmt, scratch, startTimed, table, tcpreplayReport, timed, udpTrace, verdict, vethNamespace } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+
+import { fmt, have, scratch, startTimed, table, tcpreplayReport, timed, udpFrame, udpTrace, verdict, vethNamespace } from './harness.mjs';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean).map(Number));
@@ -35,6 +39,34 @@ async function toPipe(replayArgs, env) {
 const cpuPerPacket = (r) => (r.senderCpuSeconds / r.queued) * 1e9;
 // The test-only addon (build/Release/nmcap_test.node), loaded when a section needs its probes.
 const testAddon = () => createRequire(import.meta.url)('../build/Release/nmcap_test.node');
+
+/** `count` 64-byte UDP frames over `flows` flows (source port 9000 + i % flows): --threads spreads flows, not packets. */
+async function flowsTrace(path, count, flows) {
+  const { writeFileSync } = await import('node:fs');
+  const { encodePcapHeader, encodePcapRecord } = await import('../dist/pcap/index.js');
+  const parts = [encodePcapHeader({ linkType: 1, snapLen: 65535 })];
+  const frame = udpFrame(64);
+  for (let i = 0; i < count; i++) {
+    frame.writeUInt16BE(9000 + (i % flows), 34);
+    frame.writeUInt32BE(i, 42);
+    parts.push(encodePcapRecord(1_767_225_600 + Math.floor(i / 1e6), i % 1e6, frame));
+  }
+  writeFileSync(path, Buffer.concat(parts));
+  return path;
+}
+
+/** A namespace with a veth pair of `queues` TX/RX queues each way (nothing listens on vb: the stack drops). */
+function multiQueueVeth(tag, queues) {
+  if (process.getuid?.() !== 0) return null;
+  const ns = `nmc${tag}${process.pid}`;
+  const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  ip('netns', 'add', ns);
+  const q = ['numtxqueues', String(queues), 'numrxqueues', String(queues)];
+  ip('-n', ns, 'link', 'add', 'va', ...q, 'type', 'veth', 'peer', 'name', 'vb', ...q);
+  ip('-n', ns, 'link', 'set', 'va', 'up');
+  ip('-n', ns, 'link', 'set', 'vb', 'up');
+  return { prefix: ['ip', 'netns', 'exec', ns], close: () => ip('netns', 'del', ns) };
+}
 
 const trace = await udpTrace(tmp.path('udp64.pcap'), PACKETS, 64);
 const small = await udpTrace(tmp.path('ten.pcap'), 10, 64);
@@ -228,6 +260,55 @@ try {
     const rate = (l) => runs[l].r.pacedRate ?? runs[l].r.pps;
     verdict('streamed (native reader) reaches >= 99.9% of 10 Mpps', rate('native (streamed)') >= 0.999e7, fmt.mpps(rate('native (streamed)')));
     verdict('streamed keeps up with -K (>= 95% of its rate)', rate('native (streamed)') >= 0.95 * rate('-K (in memory)'), `${fmt.mpps(rate('native (streamed)'))} vs ${fmt.mpps(rate('-K (in memory)'))}`);
+  }
+
+  if (!SKIP.has(7)) {
+    const mq = multiQueueVeth('rt', 2);
+    if (!mq) console.log('\n7. --threads: skipped (needs root for a veth pair with 2 queues)');
+    else {
+      try {
+        const n = Math.min(PACKETS, 1_000_000);
+        const flows = await flowsTrace(tmp.path('flows64.pcap'), n, 1024);
+        console.log(`\n7. --threads 2 vs one ring: veth with 2 TX queues, ${n} x 64 B over 1024 flows, -K (2 cores shared with other work: lower bounds; compare rows of this run)`);
+        const rows = [['sender', 'rate', 'of target', 'sender CPU ns/pkt', 'process CPU ns/pkt', 'per ring (sent)']];
+        const runs = {};
+        const RATE = 300_000;
+        for (const [label, args] of [
+          ['af_xdp -t, 1 thread', ['-i', 'af_xdp:va', '-t']],
+          ['af_xdp -t, --threads 2', ['-i', 'af_xdp:va', '-t', '--threads', '2']],
+          ['af_packet -t, 1 thread', ['-i', 'af_packet:va', '-t']],
+          ['af_packet -t, --threads 2 --cpu 0,1', ['-i', 'af_packet:va', '-t', '--threads', '2', '--cpu', '0,1']],
+          [`af_xdp --rate ${RATE / 1000}kpps, 1 thread`, ['-i', 'af_xdp:va', '--rate', String(RATE)]],
+          [`af_xdp --rate ${RATE / 1000}kpps, --threads 2`, ['-i', 'af_xdp:va', '--rate', String(RATE), '--threads', '2']],
+        ]) {
+          const x = await timed('nmreplay', [...args, '-K', '-q', '--json', flows], { prefix: mq.prefix, dir: tmp.dir });
+          if (x.code !== 0) throw new Error(`nmreplay ${args.join(' ')}: ${x.stderr}`);
+          const r = JSON.parse(x.stdout);
+          runs[label] = r;
+          const rate = r.pacedRate ?? r.pps;
+          rows.push([label, fmt.kpps(rate), r.target ? `${((rate / r.target) * 100).toFixed(2)}%` : '', cpuPerPacket(r).toFixed(0), ((x.cpu / r.queued) * 1e9).toFixed(0), r.rings.map((g) => g.sent).join(' / ')]);
+        }
+        if (have('trafgen')) {
+          const cfg = tmp.path('udp64.cfg');
+          writeFileSync(cfg, `{ ${[...udpFrame(64)].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ')} }\n`);
+          for (const cpus of [1, 2]) {
+            const t = await timed('trafgen', ['-o', 'va', '-i', cfg, '--cpus', String(cpus), '-n', String(n), '-q'], { prefix: mq.prefix, dir: tmp.dir });
+            // trafgen says no rate of its own: packets over its wall time (start-up included, so a lower bound)
+            rows.push([`trafgen --cpus ${cpus}`, fmt.kpps(n / t.wall), '', '', ((t.cpu / n) * 1e9).toFixed(0), '']);
+            runs[`trafgen ${cpus}`] = { pps: n / t.wall };
+          }
+        }
+        table(rows);
+        const r = (l) => runs[l].pacedRate ?? runs[l].pps;
+        console.log(`  --threads 2 / 1 thread at topspeed: af_xdp ${fmt.ratio(r('af_xdp -t, --threads 2'), r('af_xdp -t, 1 thread'))}, af_packet ${fmt.ratio(r('af_packet -t, --threads 2 --cpu 0,1'), r('af_packet -t, 1 thread'))}`);
+        if (runs['trafgen 2']) console.log(`  nmreplay af_xdp --threads 2 / trafgen --cpus 2: ${fmt.ratio(r('af_xdp -t, --threads 2'), runs['trafgen 2'].pps)}`);
+        const paced2 = runs[`af_xdp --rate ${RATE / 1000}kpps, --threads 2`];
+        verdict('--threads 2 --rate: the total never exceeds the target (one schedule over both rings)', paced2.pacedRate <= RATE * 1.001, fmt.kpps(paced2.pacedRate));
+        verdict('--threads 2 --rate: the total is within 1% of the target', Math.abs(paced2.pacedRate - RATE) <= RATE * 0.01, fmt.kpps(paced2.pacedRate));
+      } finally {
+        mq.close();
+      }
+    }
   }
 } finally {
   veth?.close();

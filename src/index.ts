@@ -5,7 +5,7 @@ export type { CaptureOptions, CaptureResult, CaptureEndReason } from './capture/
 export { parseStopConditions, fileStopPlan } from './capture/stop.js';
 export type { StopConditions } from './capture/stop.js';
 export { Replay, replay } from './replay/replay.js';
-export type { ReplayOptions, ReplayResult, ReplayEndReason } from './replay/replay.js';
+export type { ReplayOptions, ReplayResult, ReplayRingResult, ReplayEndReason } from './replay/replay.js';
 export { parseRate, parseMultiplier, formatRate } from './replay/rate.js';
 export type { Rate } from './replay/rate.js';
 export { openPort } from './ports/open.js';

@@ -146,6 +146,8 @@ export const REPLAY_OPTIONS = {
   seed: 'count',
   realtime: 'boolean',
   cpu: 'count',
+  threads: 'count',
+  cpus: 'integers',
 } as const satisfies SchemaOf<ReplayOptions>;
 
 /** CaptureOptions (src/capture/capture.ts). */

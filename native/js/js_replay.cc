@@ -14,6 +14,7 @@ struct JsReplaySession::Event {
   uint32_t id = 0;
   ReplayStats stats;
   ReplayResult result;
+  std::vector<RingReport> rings;  // --threads N: each ring's part
 };
 
 namespace {
@@ -102,6 +103,7 @@ Napi::Function JsReplaySession::Init(Napi::Env env) {
                          InstanceMethod<&JsReplaySession::EndInput>("endInput"),
                          InstanceMethod<&JsReplaySession::Start>("start"),
                          InstanceMethod<&JsReplaySession::Stop>("stop"),
+                         StaticMethod<&JsReplaySession::TxQueues>("txQueues"),
                      });
 }
 
@@ -145,6 +147,26 @@ JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : JsSession<JsR
   if (c.Get("linkEmu").IsObject()) cfg_.emu = link_emu_config(c.Get("linkEmu").As<Napi::Object>());
   cfg_.placement.realtime = opt_bool(c, "realtime", false);
   if (c.Get("cpu").IsNumber()) cfg_.placement.cpu = c.Get("cpu").ToNumber().Int32Value();
+  // --threads N: ringPorts are the Ports of rings 1..N-1 (one TX queue each), ringCpus pins ring k.
+  if (c.Get("ringPorts").IsArray()) {
+    AddonData* data = env.GetInstanceData<AddonData>();
+    Napi::Array a = c.Get("ringPorts").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(data->port_ctor.Value()))
+        throw Napi::TypeError::New(env, "ringPorts must be Ports");
+      JsPort* jp = JsPort::Unwrap(v.As<Napi::Object>());
+      if (!jp->port()) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
+      if (jp->port()->tx_rings().empty())
+        throw coded_error(env, errc::kUnsupported, "port " + jp->port()->info().name + " has no TX ring");
+      ring_jsports_.push_back(jp);
+      ring_port_refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    }
+  }
+  if (c.Get("ringCpus").IsArray()) {
+    Napi::Array a = c.Get("ringCpus").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) ring_cpus_.push_back(a.Get(i).ToNumber().Int32Value());
+  }
 
   tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "nmcap-replay", 0, 1, this);
   tsfn_.Unref(env);
@@ -195,8 +217,49 @@ Napi::Value JsReplaySession::EndInput(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// txQueues(port): the TX queues the port's interface has (what --threads N may use).
+Napi::Value JsReplaySession::TxQueues(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(data->port_ctor.Value()))
+    throw Napi::TypeError::New(env, "txQueues(port)");
+  std::shared_ptr<Port> port = JsPort::Unwrap(info[0].As<Napi::Object>())->port();
+  if (!port) throw coded_error(env, "ERR_PORT_CLOSED", "port is closed");
+  return Napi::Number::New(env, tx_queues_of(*port));
+}
+
+void JsReplaySession::release_ring_ports() {
+  if (!ring_ports_held_) return;
+  ring_ports_held_ = false;
+  for (JsPort* jp : ring_jsports_) jp->release();
+}
+
 Napi::Value JsReplaySession::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!ring_jsports_.empty()) {
+    if (started_) throw Napi::Error::New(env, "already started");
+    std::vector<std::shared_ptr<Port>> ports{port_};
+    for (size_t i = 0; i < ring_jsports_.size(); ++i) {
+      if (ring_jsports_[i]->port() == port_ || !ring_jsports_[i]->acquire()) {
+        for (size_t j = 0; j < i; ++j) ring_jsports_[j]->release();
+        throw coded_error(env, errc::kBusy, "a ring's port is in use by another session");
+      }
+      ports.push_back(ring_jsports_[i]->port());
+    }
+    ring_ports_held_ = true;
+    dispatch_ = std::make_unique<RingDispatch>(std::move(ports), ring_cpus_);
+    try {
+      start_loop(env, tsfn_, [this] {
+        auto* ev = new Event(Event::kEnd);
+        ev->result = dispatch_->run(cfg_, input_, *this, stop_, &ev->rings);
+        return ev;
+      });
+    } catch (...) {
+      release_ring_ports();
+      throw;
+    }
+    return env.Undefined();
+  }
   start_loop(env, tsfn_, [this] {
     ReplayResult res = run_replay(*port_, cfg_, input_, *this, stop_);
     auto* ev = new Event(Event::kEnd);
@@ -209,6 +272,7 @@ Napi::Value JsReplaySession::Start(const Napi::CallbackInfo& info) {
 void JsReplaySession::request_stop() {
   stop_.request();
   input_.wake();
+  if (dispatch_) dispatch_->wake();
 }
 
 Napi::Value JsReplaySession::Stop(const Napi::CallbackInfo& info) {
@@ -248,7 +312,25 @@ void JsReplaySession::CallJs(Napi::Env env, Napi::Function cb, JsReplaySession* 
       o.Set("code", r.error_code);
       o.Set("message", r.error);
       o.Set("sender", sender_object(env, r.sender));
+      if (!ev->rings.empty()) {
+        Napi::Array rings = Napi::Array::New(env, ev->rings.size());
+        for (uint32_t k = 0; k < ev->rings.size(); ++k) {
+          const RingReport& rr = ev->rings[k];
+          Napi::Object ro = Napi::Object::New(env);
+          ro.Set("ring", k);
+          ro.Set("reason", end_name(rr.end));
+          ro.Set("queued", double(rr.queued));
+          ro.Set("sent", double(rr.sent));
+          ro.Set("pending", double(rr.pending));
+          ro.Set("failed", double(rr.failed));
+          ro.Set("threadCpuNs", double(rr.thread_cpu_ns));
+          ro.Set("sender", sender_object(env, rr.sender));
+          rings.Set(k, ro);
+        }
+        o.Set("rings", rings);
+      }
       self->finish_on_js_thread();
+      self->release_ring_ports();
       self->batch_refs_.clear();
       cb.Call({Napi::String::New(env, "end"), o});
       return;

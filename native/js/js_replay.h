@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loops/replay_loop.h"
+#include "loops/ring_dispatch.h"
 #include "loops/trace_feed.h"
 #include "js/session.h"
 
@@ -37,6 +38,8 @@ class JsReplaySession : public JsSession<JsReplaySession>, public ReplayEvents {
   Napi::Value EndInput(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
+  static Napi::Value TxQueues(const Napi::CallbackInfo& info);
+  void release_ring_ports();
 
   using Tsfn = Napi::TypedThreadSafeFunction<JsReplaySession, Event, CallJs>;
   Tsfn tsfn_;
@@ -46,6 +49,12 @@ class JsReplaySession : public JsSession<JsReplaySession>, public ReplayEvents {
   // Keeps each batch's JS memory alive until the thread gives the batch back (JS thread only).
   std::unordered_map<uint32_t, std::vector<Napi::ObjectReference>> batch_refs_;
   std::shared_ptr<TraceFeed> feed_;  // its batches go back to it, not to JS
+  // --threads N: the ports of rings 1..N-1 (ring 0 is the session's port), taken at start().
+  std::vector<JsPort*> ring_jsports_;
+  std::vector<Napi::ObjectReference> ring_port_refs_;
+  std::vector<int> ring_cpus_;
+  bool ring_ports_held_ = false;
+  std::unique_ptr<RingDispatch> dispatch_;
 };
 
 }  // namespace nmc

@@ -20,6 +20,13 @@ class LatencyHistogram {
     if (v > max_) max_ = v;
     sum_ += v;
   }
+  // Adds another histogram's values (the rings of a --threads replay into one report).
+  void merge(const LatencyHistogram& o) {
+    for (int i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
+    total_ += o.total_;
+    sum_ += o.sum_;
+    if (o.max_ > max_) max_ = o.max_;
+  }
   uint64_t count() const { return total_; }
   uint64_t max() const { return max_; }
   double mean() const { return total_ ? double(sum_) / double(total_) : 0.0; }

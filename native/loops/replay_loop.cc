@@ -7,7 +7,8 @@
 //
 // Per record: its due time (the pacer's schedule), the pacer's decision (flush the burst, wait),
 // put. The policy lives in loops/pacer.h. One TX ring (ring 0) carries everything, so packets
-// leave in trace order. In paced modes all packets whose deadline has passed go out in one
+// leave in trace order; with --threads N each of N ports (one TX queue each) runs this loop on
+// its own thread, "scheduled" by loops/ring_dispatch.h, which gives every record its deadline. In paced modes all packets whose deadline has passed go out in one
 // burst: when the per-packet cost exceeds the gap, bursts grow instead of the schedule slipping,
 // and the burst sizes and each packet's departure error are measured and reported.
 #include "loops/replay_loop.h"
@@ -74,26 +75,18 @@ std::vector<ReplayBatch> ReplayInput::take_all() {
 
 namespace {
 
-struct Record {
-  const uint8_t* data;
-  uint32_t caplen;
-  uint32_t origlen;
-  double sec;
-  uint32_t nsec;
-};
-
 class ReplayRun {
  public:
   ReplayRun(Port& port, const ReplayConfig& cfg, ReplayInput& input, ReplayEvents& events, StopSignal& stop)
       : port_(port),
         cfg_(cfg),
-        input_(input),
         events_(events),
         stop_(stop),
         pacer_(pacer_config(cfg, port)),
         rewrite_(cfg.mac),
         rewrite_on_(port.info().link_type == kLinkEthernet),
-        emu_(cfg.emu) {}
+        emu_(cfg.emu),
+        src_(cfg, input, events, stop, st_) {}
 
   ReplayResult run() {
     if (port_.tx_rings().empty()) {
@@ -107,9 +100,10 @@ class ReplayRun {
     const uint32_t max_frame = tx_max_frame(port_.info(), r);
     burst_due_.assign(r.num_slots, 0);
     ledger_.reset(r);
-    if (cfg_.preload) preload_ = input_.take_all();
+    src_.take_preload();
     const bool paced = pacer_.paced();
     const bool trace_timed = pacer_.mode() == RateMode::kMultiplier;
+    const bool scheduled = cfg_.shared_start != nullptr;
 
     ReplayEnd end = ReplayEnd::kDone;
     uint64_t last_progress = monotonic_ns();
@@ -120,7 +114,9 @@ class ReplayRun {
         break;
       }
       Record p;
-      if (!peek(p)) {
+      if (!src_.peek(p, [this] {
+            if (burst_n_) flush();
+          })) {
         end = stop_.requested() ? ReplayEnd::kStopped : ReplayEnd::kDone;
         break;
       }
@@ -128,30 +124,20 @@ class ReplayRun {
         end = ReplayEnd::kLimit;
         break;
       }
-      uint32_t len = p.caplen;
-      if (rewrite_on_ && rewrite_.needed(cur_.link_type)) {
-        // --dmac/--smac, or an Ethernet header for a record of another link type.
-        uint32_t out = 0;
-        p.data = rewrite_.apply(cur_.link_type, p.data, len, &out);
-        if (!p.data) {
-          ++st_.failed;
-          ++st_.unconvertible;
-          advance();
-          continue;
-        }
-        if (out > len) p.origlen += out - len;
-        len = out;
-      }
-      if (len == 0 || (len > max_frame && !cfg_.truncate_oversize)) {
+      uint32_t len = 0;
+      FrameFit fit = fit_frame(rewrite_, rewrite_on_, src_.batch().link_type, max_frame, cfg_.truncate_oversize, p, &len);
+      if (fit != FrameFit::kOk) {
         ++st_.failed;
+        if (fit == FrameFit::kUnconvertible) ++st_.unconvertible;
         advance();
         continue;
       }
-      if (len > max_frame) len = max_frame;
 
       // record -> due time -> the pacer decides wait/flush -> put
-      uint64_t due = pacer_.due(trace_timed ? trace_.rel_ns(p.sec, p.nsec) : 0);
-      if (emu_.active()) {  // the emulated link between the source and the pacer
+      uint64_t due;
+      if (scheduled) due = src_.batch().due[src_.index()];  // one ring of several: the dispatcher's schedule
+      else due = pacer_.due(trace_timed ? src_.trace().rel_ns(p.sec, p.nsec) : 0);
+      if (emu_.active() && !scheduled) {  // the emulated link between the source and the pacer
         LinkEmu::Out link = emu_.pass(due, len);
         if (link.lost) {
           pacer_.queued(len);
@@ -165,6 +151,9 @@ class ReplayRun {
         started_ = true;
         t0_ = monotonic_ns();
         st_.start_ns = t0_;
+        // Several rings count their deadlines from one start: the first ring's.
+        uint64_t first = 0;
+        if (scheduled && !cfg_.shared_start->compare_exchange_strong(first, t0_)) t0_ = first;
       }
       if (paced) {
         if (cfg_.duration_ns && due >= cfg_.duration_ns) {
@@ -235,63 +224,7 @@ class ReplayRun {
 
   // --- records --------------------------------------------------------------------------------
 
-  // The record under the cursor, fetching batches as needed; false at the end of input.
-  bool peek(Record& p) {
-    for (;;) {
-      if (have_ && idx_ < cur_.count) {
-        uint32_t off = cur_.off[idx_], cl = cur_.caplen[idx_];
-        if (size_t(off) + cl > cur_.data_len) {  // inconsistent batch: count, never read outside
-          ++st_.failed;
-          ++idx_;
-          continue;
-        }
-        p = Record{cur_.data + off, cl, cur_.origlen[idx_], cur_.sec[idx_], cur_.nsec[idx_]};
-        return true;
-      }
-      if (!fetch()) return false;
-    }
-  }
-
-  void advance() { ++idx_; }
-
-  bool fetch() {
-    if (have_ && !cfg_.preload) events_.consumed(cur_.id);
-    have_ = false;
-    idx_ = 0;
-    if (cfg_.preload) {
-      if (preload_.empty()) return false;
-      if (pre_i_ == preload_.size()) {
-        ++st_.loops_done;
-        if (cfg_.loops && st_.loops_done >= cfg_.loops) return false;
-        pre_i_ = 0;
-      }
-      cur_ = preload_[pre_i_];
-      cur_.loop_start = pre_i_ == 0;
-      ++pre_i_;
-      have_ = true;
-      if (cur_.loop_start) trace_.pass_start();
-      return true;
-    }
-    ReplayBatch b;
-    // Before blocking on JS, let what is queued leave: a slow parser must not hold packets back.
-    bool would_block = !input_.ended();
-    if (would_block && burst_n_) flush();
-    bool waited = false;
-    if (!input_.next(b, stop_, &waited)) {
-      // The end of the input completes the pass under way (a stop does not).
-      if (input_.ended() && !stop_.requested() && seen_batch_) ++st_.loops_done;
-      seen_batch_ = false;
-      return false;
-    }
-    if (waited) ++st_.input_waits;
-    // A new pass begins: the one before it was made in full.
-    if (b.loop_start && seen_batch_) ++st_.loops_done;
-    seen_batch_ = true;
-    cur_ = b;
-    have_ = true;
-    if (cur_.loop_start) trace_.pass_start();
-    return true;
-  }
+  void advance() { src_.advance(); }
 
   // --- slots ----------------------------------------------------------------------------------
 
@@ -388,7 +321,7 @@ class ReplayRun {
         if (cfg_.drain_idle_ns && now - idle_since >= cfg_.drain_idle_ns) break;
       }
     }
-    if (!input_.ended() && !cfg_.preload && have_) events_.consumed(cur_.id);
+    src_.give_back_held();
     uint64_t pp, pb;
     pending_of(port_.tx_rings().empty() ? empty_ring_ : port_.tx_rings()[0], &pp, &pb);
     st_.pending = pp;
@@ -435,11 +368,9 @@ class ReplayRun {
 
   Port& port_;
   const ReplayConfig& cfg_;
-  ReplayInput& input_;
   ReplayEvents& events_;
   StopSignal& stop_;
   Pacer pacer_;
-  TraceClock trace_;
   FrameRewrite rewrite_;
   const bool rewrite_on_;  // the port takes Ethernet frames
   LinkEmu emu_;
@@ -449,15 +380,10 @@ class ReplayRun {
   Ring empty_ring_;
   uint64_t last_wait_report_ns_ = 0;
 
-  ReplayBatch cur_;
-  uint32_t idx_ = 0;
-  bool have_ = false;
-  std::vector<ReplayBatch> preload_;
-  size_t pre_i_ = 0;
+  RecordCursor src_;
 
   bool started_ = false;
   uint64_t t0_ = 0;
-  bool seen_batch_ = false;          // streamed: a batch of the current pass was fetched
   std::vector<uint64_t> burst_due_;  // deadline of each packet put since the last sync
   uint32_t burst_n_ = 0;
 };

@@ -1,6 +1,7 @@
 // The replay loop: streams records into TX slots at a controlled rate, on a native thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,7 @@ struct ReplayBatch {
   uint32_t count = 0;
   bool loop_start = false;        // first batch of a new pass over the trace (streamed loops)
   uint16_t link_type = 1;         // LINKTYPE_ of every record in the batch (1 = Ethernet)
+  const uint64_t* due = nullptr;  // scheduled: each record's deadline, set by loops/ring_dispatch.h
 };
 
 struct ReplayConfig {
@@ -50,6 +52,10 @@ struct ReplayConfig {
   MacRewrite mac;                  // --dmac / --smac
   LinkEmuConfig emu;               // --delay / --loss / --bandwidth / --seed
   SenderPlacement placement;       // --realtime / --cpu
+  // Scheduled (one ring of several, loops/ring_dispatch.h): each record comes with its deadline
+  // (ReplayBatch::due) and the link emulation and limit were applied before; deadlines count from
+  // this shared CLOCK_MONOTONIC start, set by the first ring to send. Null: the loop schedules.
+  std::atomic<uint64_t>* shared_start = nullptr;
 };
 
 enum class ReplayEnd : uint8_t { kDone, kLimit, kDuration, kStopped, kPeerClosed, kError };
@@ -111,6 +117,131 @@ class ReplayEvents {
   virtual void consumed(uint32_t batch_id) = 0;         // JS may drop or reuse the batch
   virtual void progress(const ReplayStats& stats) = 0;  // non-blocking
 };
+
+// One record under a RecordCursor: where its bytes are and its trace timestamp.
+struct Record {
+  const uint8_t* data;
+  uint32_t caplen;
+  uint32_t origlen;
+  double sec;
+  uint32_t nsec;
+};
+
+// The cursor over the replay's records: batch after batch from the input, or passes over the
+// preloaded batches; counts passes, waits for JS and inconsistent records into `st`. Written once
+// for the replay loop and the ring dispatcher (loops/ring_dispatch.h).
+class RecordCursor {
+ public:
+  RecordCursor(const ReplayConfig& cfg, ReplayInput& input, ReplayEvents& events, StopSignal& stop, ReplayStats& st)
+      : cfg_(cfg), input_(input), events_(events), stop_(stop), st_(st) {}
+
+  void take_preload() {
+    if (cfg_.preload) preload_ = input_.take_all();
+  }
+
+  // The record under the cursor, fetching batches as needed; false at the end of input.
+  // before_block() runs before the cursor blocks waiting for JS (let what is queued leave).
+  template <class BeforeBlock>
+  bool peek(Record& p, BeforeBlock&& before_block) {
+    for (;;) {
+      if (have_ && idx_ < cur_.count) {
+        uint32_t off = cur_.off[idx_], cl = cur_.caplen[idx_];
+        if (size_t(off) + cl > cur_.data_len) {  // inconsistent batch: count, never read outside
+          ++st_.failed;
+          ++idx_;
+          continue;
+        }
+        p = Record{cur_.data + off, cl, cur_.origlen[idx_], cur_.sec[idx_], cur_.nsec[idx_]};
+        return true;
+      }
+      if (!fetch(before_block)) return false;
+    }
+  }
+  void advance() { ++idx_; }
+
+  const ReplayBatch& batch() const { return cur_; }
+  uint32_t index() const { return idx_; }
+  uint64_t batches_fetched() const { return fetched_; }
+  TraceClock& trace() { return trace_; }
+  // At the end: a batch still held (the input did not end) goes back to JS.
+  void give_back_held() {
+    if (!input_.ended() && !cfg_.preload && have_) events_.consumed(cur_.id);
+  }
+
+ private:
+  template <class BeforeBlock>
+  bool fetch(BeforeBlock& before_block) {
+    if (have_ && !cfg_.preload) events_.consumed(cur_.id);
+    have_ = false;
+    idx_ = 0;
+    if (cfg_.preload) {
+      if (preload_.empty()) return false;
+      if (pre_i_ == preload_.size()) {
+        ++st_.loops_done;
+        if (cfg_.loops && st_.loops_done >= cfg_.loops) return false;
+        pre_i_ = 0;
+      }
+      cur_ = preload_[pre_i_];
+      cur_.loop_start = pre_i_ == 0;
+      ++pre_i_;
+      return got_batch();
+    }
+    ReplayBatch b;
+    // Before blocking on JS, let what is queued leave: a slow parser must not hold packets back.
+    if (!input_.ended()) before_block();
+    bool waited = false;
+    if (!input_.next(b, stop_, &waited)) {
+      // The end of the input completes the pass under way (a stop does not).
+      if (input_.ended() && !stop_.requested() && seen_batch_) ++st_.loops_done;
+      seen_batch_ = false;
+      return false;
+    }
+    if (waited) ++st_.input_waits;
+    // A new pass begins: the one before it was made in full.
+    if (b.loop_start && seen_batch_) ++st_.loops_done;
+    seen_batch_ = true;
+    cur_ = b;
+    return got_batch();
+  }
+  bool got_batch() {
+    have_ = true;
+    ++fetched_;
+    if (cur_.loop_start) trace_.pass_start();
+    return true;
+  }
+
+  const ReplayConfig& cfg_;
+  ReplayInput& input_;
+  ReplayEvents& events_;
+  StopSignal& stop_;
+  ReplayStats& st_;
+  TraceClock trace_;
+  ReplayBatch cur_;
+  uint32_t idx_ = 0;
+  bool have_ = false;
+  uint64_t fetched_ = 0;
+  std::vector<ReplayBatch> preload_;
+  size_t pre_i_ = 0;
+  bool seen_batch_ = false;  // streamed: a batch of the current pass was fetched
+};
+
+// What becomes of a record on this port: its frame (rewritten where needed) and its length.
+enum class FrameFit : uint8_t { kOk, kUnconvertible, kUnsendable };
+inline FrameFit fit_frame(FrameRewrite& rewrite, bool rewrite_on, uint16_t link_type, uint32_t max_frame,
+                          bool truncate_oversize, Record& p, uint32_t* len_out) {
+  uint32_t len = p.caplen;
+  if (rewrite_on && rewrite.needed(link_type)) {
+    // --dmac/--smac, or an Ethernet header for a record of another link type.
+    uint32_t out = 0;
+    p.data = rewrite.apply(link_type, p.data, len, &out);
+    if (!p.data) return FrameFit::kUnconvertible;
+    if (out > len) p.origlen += out - len;
+    len = out;
+  }
+  if (len == 0 || (len > max_frame && !truncate_oversize)) return FrameFit::kUnsendable;
+  *len_out = len > max_frame ? max_frame : len;
+  return FrameFit::kOk;
+}
 
 ReplayResult run_replay(Port& port, const ReplayConfig& cfg, ReplayInput& input, ReplayEvents& events, StopSignal& stop);
 

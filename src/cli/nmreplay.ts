@@ -36,7 +36,8 @@ interface ReplayArgs {
   bandwidth?: string;
   seed?: number;
   realtime?: boolean;
-  cpu?: number;
+  cpu?: string;
+  threads?: number;
   json?: boolean;
   quiet?: boolean;
   stats?: number;
@@ -79,7 +80,8 @@ export const NMREPLAY_OPTIONS: readonly OptionDef[] = [
   { name: 'bandwidth', short: 'B', type: 'string', arg: 'BW', describe: "emulated link bandwidth in bits/s (1Gbps); ',eth' adds Ethernet's 24 bytes of framing per packet" },
   { name: 'seed', type: 'number', arg: 'N', describe: 'seed for --delay/--loss, to repeat a run (default: a random one, printed in the report)' },
   { name: 'realtime', type: 'boolean', describe: 'run the sending thread SCHED_FIFO (needs root or CAP_SYS_NICE; without, a warning and normal scheduling)' },
-  { name: 'cpu', type: 'number', arg: 'N', describe: 'pin the sending thread to CPU N' },
+  { name: 'cpu', type: 'string', arg: 'N', describe: 'pin the sending thread to CPU N; with --threads a list (0,1): ring k on the k-th CPU of the list (repeated if shorter)' },
+  { name: 'threads', type: 'number', arg: 'N', describe: 'one sending thread per TX queue, on queues 0 to N-1 (netmap pkt-gen -p); packets of one flow keep to one queue (default 1)' },
   { name: 'json', type: 'boolean', describe: 'print the final statistics as one JSON object on stdout' },
   { name: 'quiet', short: 'q', type: 'boolean', describe: 'no statistics on stderr' },
   { name: 'stats', type: 'number', arg: 'S', describe: 'print progress every S seconds on stderr' },
@@ -115,6 +117,22 @@ function wholeNumber(name: string, v: number | undefined, min: number): void {
   }
 }
 
+/** --cpu N, or with --threads a list N,M,...: each a CPU this process may run on. */
+function cpuList(a: ReplayArgs): number[] | undefined {
+  if (a.cpu === undefined) return undefined;
+  const parts = String(a.cpu).split(',');
+  if (parts.length > 1 && (a.threads ?? 1) === 1) throw new UsageError(`--cpu ${a.cpu}: a list of CPUs is for --threads N (one CPU per sending thread); give one CPU`);
+  const allowed = allowedCpus();
+  return parts.map((part) => {
+    if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(part)) throw new UsageError(`--cpu needs a number (N) or, with --threads, a list (0,1), got '${a.cpu}'`);
+    const cpu = Number(part);
+    if (!Number.isInteger(cpu) || (allowed !== undefined && !allowed.includes(cpu))) {
+      throw new UsageError(`--cpu ${part.trim()}: give a CPU this process may run on${allowed ? ` (${allowed.join(', ')})` : ''}`);
+    }
+    return cpu;
+  });
+}
+
 function rateOf(a: ReplayArgs): Rate | undefined {
   if (a.rate !== undefined) return parseRate(a.rate);
   if (a.pps !== undefined) return parseRate(String(a.pps));
@@ -141,12 +159,11 @@ function validate(a: ReplayArgs): void {
   }
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
   linkEmuConfig(a); // the forms of --delay, --loss, --bandwidth and --seed (the run draws its own seed)
-  if (a.cpu !== undefined) {
-    const cpus = allowedCpus();
-    if (!Number.isInteger(a.cpu) || a.cpu < 0 || (cpus !== undefined && !cpus.includes(a.cpu))) {
-      throw new UsageError(`--cpu ${String(a.cpu)}: give a CPU this process may run on${cpus ? ` (${cpus.join(', ')})` : ''}`);
-    }
+  wholeNumber('--threads', a.threads, 1);
+  if ((a.threads ?? 1) > 1 && a.queue !== undefined) {
+    throw new UsageError(`--threads ${a.threads} sends on queues 0 to ${a.threads! - 1}: drop --queue, or use --threads 1 --queue Q`);
   }
+  cpuList(a);
   if (a.stats !== undefined && !(a.stats > 0)) throw new UsageError(`--stats needs a positive number of seconds`);
   if (a.loop === 0 && a.limit === undefined && a.duration === undefined && !process.stdin.isTTY) {
     // Looping forever is allowed (tcpreplay -l 0); Ctrl-C or a signal ends it.
@@ -193,6 +210,7 @@ export function formatReport(r: ReplayResult): string[] {
       `Departure error: p50 ${duration(d.p50Ns)}, p90 ${duration(d.p90Ns)}, p99 ${duration(d.p99Ns)}, p99.9 ${duration(d.p999Ns)}, max ${duration(d.maxNs)}`,
     );
   }
+  if (r.rings.length > 1) lines.push(`Rings: ${r.rings.length} sending threads: ${r.rings.map((g) => `ring ${g.ring} ${g.sent} packets${g.pending ? ` (${g.pending} pending)` : ''}`).join(', ')}`);
   lines.push(`Statistics for network device: ${r.port}`);
   lines.push(pad('Successful packets:', r.packets));
   lines.push(pad('Failed packets:', r.failed));
@@ -216,6 +234,7 @@ export function shortfall(r: ReplayResult): string | undefined {
   const unit = r.mode;
   const pct = ((achieved / r.target) * 100).toFixed(1);
   const span = r.seconds || 1;
+  const threads = Math.max(1, r.rings.length); // --threads: CPU time is summed over the sending threads
   const sendSpan = r.queued > 1 && r.pacedRate ? (r.queued - 1) / r.pacedRate : span;
   let why: string;
   if (r.queued < SHORT_RUN_PACKETS || sendSpan < SHORT_RUN_SECONDS) {
@@ -224,8 +243,8 @@ export function shortfall(r: ReplayResult): string | undefined {
     why = `the port was full for ${((r.ringFullSeconds / span) * 100).toFixed(0)}% of the run (the receiver or the link takes packets slower than that)`;
   } else if (r.inputWaits > 10 || (r.inputWaits > 0 && r.bursts.syncs === 0)) {
     why = `the sender waited ${r.inputWaits} times for the trace to be read: reading and parsing it is slower than sending (try --preload)`;
-  } else if (r.senderCpuSeconds < span * 0.8 && r.preemptions > 0) {
-    why = `the sending thread had a CPU for only ${((r.senderCpuSeconds / span) * 100).toFixed(0)}% of the run (descheduled ${r.preemptions} times: the machine is busy)`;
+  } else if (r.senderCpuSeconds / threads < span * 0.8 && r.preemptions > 0) {
+    why = `the sending thread${threads > 1 ? 's' : ''} had a CPU for only ${((r.senderCpuSeconds / threads / span) * 100).toFixed(0)}% of the run${threads > 1 ? ' each, on average' : ''} (descheduled ${r.preemptions} times: the machine is busy)`;
   } else {
     const ns = (r.senderCpuSeconds / Math.max(1, r.queued)) * 1e9;
     why = `the sender's per-packet cost is the limit on this machine (${ns.toFixed(0)} ns of CPU per packet; bursts grew to ${r.bursts.max} packets per sync)`;
@@ -255,6 +274,7 @@ function jsonReport(r: ReplayResult): Record<string, unknown> {
     unconvertible: r.unconvertible,
     linkEmulation: r.linkEmu ? { ...r.linkEmu, dropped: r.emuDropped } : null,
     sender: r.sender,
+    rings: r.rings,
     warnings: r.warnings.map((w) => w.message),
     error: r.error ? { code: r.error.code, message: r.error.message } : r.inputError ? { code: r.inputError.code, message: r.inputError.message } : null,
   };
@@ -308,7 +328,8 @@ export async function main(argv: string[]): Promise<void> {
     bandwidth: a.bandwidth,
     seed: a.seed,
     realtime: a.realtime,
-    cpu: a.cpu,
+    threads: a.threads,
+    ...((a.threads ?? 1) > 1 ? { cpus: cpuList(a) } : { cpu: cpuList(a)?.[0] }),
     onNotice: (m) => {
       if (!a.quiet) say(m);
     },
@@ -344,7 +365,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const r = await replay.run();
     const links = link ? [link.end()] : [];
-    for (const why of [r.sender.realtimeError, r.sender.cpuError]) if (why) say(why);
+    for (const why of new Set(r.rings.flatMap((g) => [g.sender.realtimeError, g.sender.cpuError]))) if (why) say(why);
     if (a.realtime && r.sender.policy === 'SCHED_FIFO') {
       const throttled = rtThrottlingLine();
       if (throttled && !a.quiet) say(throttled);

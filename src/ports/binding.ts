@@ -230,6 +230,10 @@ export interface ReplayConfig {
   /** --realtime: SCHED_FIFO for the sending thread; --cpu: pin it to one CPU */
   realtime?: boolean;
   cpu?: number;
+  /** --threads N: the Ports of rings 1..N-1 (one TX queue each; the session's port is ring 0) */
+  ringPorts?: NativePort[];
+  /** --threads N with --cpu LIST: ring k runs on ringCpus[k % length] */
+  ringCpus?: number[];
 }
 
 /** The link emulation stage's config (native/loops/link_emu.h); times in whole ns. */
@@ -292,6 +296,20 @@ export interface ReplayEndEvent extends NativeReplayStats {
   reason: 'done' | 'limit' | 'duration' | 'stopped' | 'peer-closed' | 'error';
   code: string;
   message: string;
+  sender: SenderThreadState;
+  /** --threads N: each ring's part (absent with one ring) */
+  rings?: NativeRingReport[];
+}
+
+/** One ring of a --threads replay (native/loops/ring_dispatch.h RingReport). */
+export interface NativeRingReport {
+  ring: number;
+  reason: ReplayEndEvent['reason'];
+  queued: number;
+  sent: number;
+  pending: number;
+  failed: number;
+  threadCpuNs: number;
   sender: SenderThreadState;
 }
 
@@ -442,7 +460,11 @@ export interface NativeAddon {
   CaptureSession: new (port: NativePort, config: CaptureConfig, onEvent: CaptureEventHandler) => NativeCaptureSession;
   /** O_DIRECT file writer on its own thread; throws code ERR_DIRECT_UNSUPPORTED where the file system refuses O_DIRECT. */
   DirectFile: new (path: string, chunkBytes: number) => NativeDirectFile;
-  ReplaySession: new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler) => NativeReplaySession;
+  ReplaySession: {
+    new (port: NativePort, config: ReplayConfig, onEvent: ReplayEventHandler): NativeReplaySession;
+    /** the TX queues the port's interface has (a pipe: its one ring) */
+    txQueues(port: NativePort): number;
+  };
   /** attached to a session before its start() */
   TraceFeed: new (session: NativeReplaySession, onEvent: TraceFeedEventHandler) => NativeTraceFeed;
   /** Byte order of the EPBs the native capture loop writes; the SHB of their section must agree. */

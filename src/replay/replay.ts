@@ -4,7 +4,7 @@
 import { REPLAY_COUNTERS, countersOf, type CounterValues } from '../counters.js';
 import { statSync } from 'node:fs';
 
-import { NmcapError, PortError, ReplayErrorCode, TraceError } from '../errors.js';
+import { NmcapError, OptionError, PortError, PortErrorCode, ReplayErrorCode, TraceError } from '../errors.js';
 import { assertReadable } from '../files.js';
 import { REPLAY_OPTIONS, checkOptions } from '../options.js';
 import { linkTypeName, openTrace, type PacketBatch, type PcapWarning, type TraceReader } from '../pcap/index.js';
@@ -16,6 +16,7 @@ import {
   type ReplayConfig,
   type ReplayEndEvent,
   type LinkEmuConfig,
+  type NativeRingReport,
   type SenderThreadState,
 } from '../ports/binding.js';
 import { openPort, type OpenedPort } from '../ports/open.js';
@@ -52,6 +53,10 @@ export interface ReplayOptions extends LinkEmuOptions {
   realtime?: boolean;
   /** pin the sending thread to this CPU */
   cpu?: number;
+  /** sending threads, one per TX queue (queues 0 to threads-1; default 1); packets of one flow keep to one queue */
+  threads?: number;
+  /** with threads: ring k's thread runs on cpus[k % cpus.length] */
+  cpus?: number[];
   /** something about the input worth saying once (records given an Ethernet header, ...) */
   onNotice?: (message: string) => void;
   portOptions?: PortOptions;
@@ -97,9 +102,22 @@ export interface ReplayResult extends CounterValues<typeof REPLAY_COUNTERS> {
   unconvertible: number;
   /** the emulated link (--delay/--loss/--bandwidth) with the seed it ran with; undefined without one */
   linkEmu?: LinkEmuConfig;
-  /** the sending thread's scheduling policy and CPUs, as the kernel reported them to it */
+  /** the sending thread's scheduling policy and CPUs, as the kernel reported them to it (ring 0's with threads) */
   sender: SenderThreadState;
+  /** each TX ring's part: one entry per sending thread (queue k is ring k) */
+  rings: ReplayRingResult[];
   warnings: PcapWarning[];
+}
+
+/** One TX ring (queue) of a replay and its sending thread. */
+export interface ReplayRingResult {
+  ring: number;
+  queued: number;
+  sent: number;
+  pending: number;
+  failed: number;
+  senderCpuSeconds: number;
+  sender: SenderThreadState;
 }
 
 /** Trace data allowed in flight to the native thread when streaming: bytes, and batches. 8 MiB is
@@ -156,7 +174,8 @@ export class Replay {
       first = await this.openFirst();
       if (!first) throw emptyTrace(o.files);
     }
-    const opened = openPort(o.port, 'tx', o.portOptions);
+    const { opened, ringPorts } = this.openRings();
+    if (ringPorts.length) config.ringPorts = ringPorts.map((r) => r.port);
     o.onOpen?.(opened);
 
     const pool = new BatchPool();
@@ -231,7 +250,38 @@ export class Replay {
     } finally {
       nativeStream?.close();
       opened.port.close();
+      for (const r of ringPorts) r.port.close();
     }
+  }
+
+  /** The port, and with threads > 1 one more port per extra TX queue (ring k sends on queue k). */
+  private openRings(): { opened: OpenedPort; ringPorts: OpenedPort[] } {
+    const o = this.opts;
+    const n = o.threads ?? 1;
+    if (n <= 1) return { opened: openPort(o.port, 'tx', o.portOptions), ringPorts: [] };
+    if (o.portOptions?.queue !== undefined) {
+      throw new OptionError('ERR_OPTION_TYPE', `Replay options: threads ${n} sends on queues 0 to ${n - 1}; portOptions.queue chooses one queue for one thread: give one of them`);
+    }
+    const opened = openPort(o.port, 'tx', { ...o.portOptions, queue: 0 });
+    const ringPorts: OpenedPort[] = [];
+    try {
+      const have = native.ReplaySession.txQueues(opened.port);
+      if (have < n) {
+        const ifname = opened.info.ifname;
+        const what = ifname && opened.info.backend !== 'pipe'
+          ? `use --threads ${have}${have > 1 ? ' or fewer' : ''}, or give ${ifname} more queues (ethtool -L ${ifname} tx ${n}; a veth pair: ip link add ... numtxqueues ${n})`
+          : `a ${opened.info.backend} port has one TX ring: use --threads 1`;
+        throw new PortError(PortErrorCode.UNSUPPORTED, `--threads ${n}: ${opened.name} has ${have} TX queue${have === 1 ? '' : 's'}; ${what}`);
+      }
+      // AF_PACKET sockets do not choose their TX queue (see native/ports/af_packet/af_packet_tx.cc).
+      const bound = opened.info.backend !== 'af_packet';
+      for (let k = 1; k < n; k++) ringPorts.push(openPort(opened.name, 'tx', { ...o.portOptions, ...(bound ? { queue: k } : {}) }));
+    } catch (e) {
+      opened.port.close();
+      for (const r of ringPorts) r.port.close();
+      throw e;
+    }
+    return { opened, ringPorts };
   }
 
   private config(): ReplayConfig {
@@ -254,6 +304,8 @@ export class Replay {
     if (emu) c.linkEmu = emu;
     if (o.realtime) c.realtime = true;
     if (o.cpu !== undefined) c.cpu = o.cpu;
+    if ((o.threads ?? 1) > 1 && (o.cpus?.length || o.cpu !== undefined)) c.ringCpus = o.cpus?.length ? o.cpus : [o.cpu!];
+    else if (o.cpus?.length) c.cpu = o.cpus[0];
     if (o.topspeed) c.mode = 'topspeed';
     else if (o.rate) {
       c.mode = o.rate.unit;
@@ -432,6 +484,15 @@ export class Replay {
       unconvertible: end.unconvertible,
       linkEmu: config.linkEmu,
       sender: end.sender,
+      rings: (end.rings ?? [{ ring: 0, queued: end.queued, sent: end.sent, pending: end.pending, failed: end.failed, threadCpuNs: end.threadCpuNs, sender: end.sender } as NativeRingReport]).map((g) => ({
+        ring: g.ring,
+        queued: g.queued,
+        sent: g.sent,
+        pending: g.pending,
+        failed: g.failed,
+        senderCpuSeconds: g.threadCpuNs / 1e9,
+        sender: g.sender,
+      })),
       warnings: this.warnings,
     };
     if (config.mode === 'pps' || config.mode === 'bps') r.target = config.rateNum! / config.rateDen!;

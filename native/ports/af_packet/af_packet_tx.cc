@@ -47,6 +47,12 @@ void AfPacketPort::open_tx() {
   bind_to(t.fd, 0);  // protocol 0: a TX-only socket never runs packet_rcv
   set_int(t.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, "PACKET_VERSION");
   set_int(t.fd, SOL_PACKET, PACKET_LOSS, 1, "PACKET_LOSS");  // a bad frame is skipped, not a stall
+  // An AF_PACKET socket cannot choose its TX queue. With PACKET_QDISC_BYPASS the kernel picks it
+  // per packet (packet_pick_tx_queue): the driver's ndo_select_queue if it has one, else XPS for
+  // the sending CPU, else the sending CPU modulo the real TX queue count. So N sockets (nmreplay
+  // --threads N) spread over queues only as their threads spread over CPUs, and a thread that
+  // stays on one CPU keeps its socket's packets on one queue, in the order they were put (pin the
+  // threads with --cpu 0,1 to be sure of both).
   int one = 1;
   bypass_ = ::setsockopt(t.fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) == 0;
   // Frames in flight are charged to the socket's send buffer; let the whole ring be in flight.
