@@ -378,7 +378,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     const over = r.failed && !a.truncate && r.failed > 0;
     if (over && !a.quiet) say(`${r.failed} packets were not sent (empty, or larger than ${r.port} takes; --truncate sends their first bytes)`);
-    const gaveUp = a.drainTimeout !== undefined && r.pending > 0 && (r.reason === 'done' || r.reason === 'limit');
+    // A stop that came while draining leaves the reason 'done': it is the stop's bound that ended the
+    // wait then (the report says what never left), not the idle rule.
+    const gaveUp =
+      a.drainTimeout !== undefined && r.pending > 0 && (r.reason === 'done' || r.reason === 'limit') && sig.exitCode() === undefined;
     if (gaveUp) say(`gave up after ${a.drainTimeout} s without progress: ${r.pending} packets never left ${r.port} (no reader took them)`);
     const miss = shortfall(r);
     if (miss) say(miss);
