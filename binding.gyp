@@ -32,6 +32,7 @@
         "native/loops/trace_walker.cc",
         "native/loops/trace_feed.cc",
         "native/js/js_trace_feed.cc",
+        "native/js/js_pcap_walk.cc",
         "native/loops/pacer.cc",
         "native/loops/link_emu.cc",
         "native/loops/sender_thread.cc",
