@@ -45,7 +45,7 @@ import {
   WALK_POS,
   WALK_WARN_AT,
   type NativePcapRecordWalker,
-} from './native-walk.js';
+} from './native.js';
 
 /** Why parse() returned. */
 export const STOP_NEED = 1;
