@@ -23,7 +23,9 @@ export interface TraceOptions {
   /**
    * Recycle memory: each batch, its arrays and the packet bytes it points to are valid only until
    * the next batch is requested. For consumers that copy packets out at once (file conversion);
-   * saves the page faults of fresh buffers. Default false.
+   * saves the page faults of fresh buffers. Default false: every batch stays valid as long as it
+   * is kept (its arrays are copied out of one recycled builder, exactly as long as the batch; the
+   * chunks its packets point into are never read into again).
    */
   reuse?: boolean;
 }
