@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PcapFormatError, type PcapWarning } from '../../src/errors.js';
 import { openTrace, readBatchesSync, type PacketBatch } from '../../src/pcap/index.js';
 import { bytesOf, pcapHeader, pcapRecord, u32, type Order } from '../helpers/hand.js';
+import { mutatedFiles } from '../helpers/mutate.js';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 const dir = mkdtempSync(join(tmpdir(), 'nmcap-native-reader-'));
@@ -162,31 +163,11 @@ describe('native classic pcap records in the reader vs the JS reference', () => 
   });
 
   it('agrees on 500 mutated files (bit flips, length fields overwritten, cuts, splices)', async () => {
-    let a = 0xc0ffee;
-    const rand = (): number => {
-      a = (a * 1103515245 + 12345) >>> 0;
-      return a / 4294967296;
-    };
-    const pick = (n: number): number => Math.floor(rand() * n);
     const seeds = orders.flatMap((o) =>
       [false, true].map((ns) => Buffer.concat([pcapHeader(o, ns, 128, 1), ...Array.from({ length: 8 }, (_, i) => pcapRecord(o, 100 + i, i * 999, bytesOf(i * 11, i), 200))])),
     );
-    const INTERESTING = [0, 1, 15, 16, 17, 128, 129, 262144, 262145, 999999, 1000000, 0x7fffffff, 0xffffffff];
     const outcomes = new Set<string>();
-    for (let n = 0; n < 500; n++) {
-      let b = Buffer.from(seeds[pick(seeds.length)]!);
-      for (let r = 1 + pick(3); r > 0 && b.length > 0; r--) {
-        const k = pick(4);
-        if (k === 0) for (let i = 1 + pick(6); i > 0; i--) b[pick(b.length)]! ^= 1 << pick(8);
-        else if (k === 1) {
-          const at = pick(b.length >> 2) * 4;
-          if (at + 4 <= b.length) b.writeUInt32LE(INTERESTING[pick(INTERESTING.length)]! >>> 0, at);
-        } else if (k === 2) b = b.subarray(0, pick(b.length + 1));
-        else {
-          const at = pick(b.length);
-          b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + pick(20))]);
-        }
-      }
+    for (const { file: b, index: n } of mutatedFiles(seeds, 500, 0xc0ffee)) {
       const w = await expectSame(b, n % 10 === 0);
       outcomes.add(w.error?.code ?? (w.warnings.length ? w.warnings.map((x) => x.code).join() : 'clean'));
     }
