@@ -33,6 +33,8 @@
         "native/loops/trace_walker.cc",
         "native/loops/trace_feed.cc",
         "native/js/js_trace_feed.cc",
+        "native/js/js_pcap_walk.cc",
+        "native/js/js_epb_batch.cc",
         "native/loops/pacer.cc",
         "native/loops/link_emu.cc",
         "native/loops/sender_thread.cc",

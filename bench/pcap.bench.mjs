@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // pcap I/O benchmark, run side by side with the peers in the same run (ratios, not absolutes):
-//  1. iterate a 1 M-packet, 64-byte Ethernet/IPv4/UDP pcap through our batch API vs pcap-parser,
+//  1. iterate a 1 M-packet, 64-byte Ethernet/IPv4/UDP pcap through our batch API (and its JS
+//     reference, NMCAP_JS_READER=1) vs pcap-parser,
 //     touching every packet (sum caplen, read the timestamp, read a data byte). Target >= 20 Mpps.
 //  2. `nmcap -r in.pcap -w out.pcapng` vs `editcap -F pcapng in.pcap out2.pcapng` on a 5 M-packet
 //     trace (hyperfine when installed, else repeated runs), then a check that both outputs hold
@@ -136,8 +137,8 @@ function makeTrace(path, packets = PACKETS) {
   writeFileSync(path, buf);
 }
 
-function runChild(which, path, passes) {
-  const r = spawnSync(process.execPath, [SELF, '--child', which, path, String(passes)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
+function runChild(which, path, passes, env = {}) {
+  const r = spawnSync(process.execPath, [SELF, '--child', which, path, String(passes)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${which} reader failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -201,6 +202,8 @@ try {
   // 1. Reading.
   const oursRuns = Array.from({ length: 5 }, () => runChild('ours', input, 4));
   const reuseRuns = Array.from({ length: 5 }, () => runChild('ours-reuse', input, 1));
+  // The reference: the JS record loop alone (the default walks classic pcap records natively).
+  const jsRuns = Array.from({ length: 3 }, () => runChild('ours', input, 4, { NMCAP_JS_READER: '1' }));
   const ppRuns = Array.from({ length: 3 }, () => runChild('pcap-parser', input, 2));
   if (oursRuns[0].check !== ppRuns[0].check) throw new Error(`readers disagree: ${oursRuns[0].check} vs ${ppRuns[0].check}`);
   const oursCold = median(oursRuns.map((r) => r.times[0]));
@@ -212,6 +215,9 @@ try {
   console.log(`   nmcap batches():  cold ${fmt(mpps(oursCold))} Mpps (${fmt(oursCold)} ms)   warm ${fmt(mpps(oursWarm))} Mpps (${fmt(oursWarm)} ms)`);
   const reuseCold = median(reuseRuns.map((r) => r.times[0]));
   console.log(`   nmcap batches({reuse: true}): cold ${fmt(mpps(reuseCold))} Mpps (${fmt(reuseCold)} ms)  (recycled buffers: no fresh-page faults)`);
+  const jsCold = median(jsRuns.map((r) => r.times[0]));
+  const jsWarm = median(jsRuns.map((r) => Math.min(...r.times.slice(1))));
+  console.log(`   nmcap batches(), JS loop only (NMCAP_JS_READER=1): cold ${fmt(mpps(jsCold))} Mpps (${fmt(jsCold)} ms)   warm ${fmt(mpps(jsWarm))} Mpps (${fmt(jsWarm)} ms)`);
   console.log(`   pcap-parser:      cold ${fmt(mpps(ppCold), 2)} Mpps (${fmt(ppCold)} ms)   warm ${fmt(mpps(ppWarm), 2)} Mpps (${fmt(ppWarm)} ms)`);
   console.log(`   ratio nmcap/pcap-parser: cold ${fmt(ppCold / oursCold)}x, warm ${fmt(ppWarm / oursWarm)}x`);
   const readOk = mpps(oursCold) >= 20;
@@ -226,6 +232,11 @@ try {
   const cmds = [
     { name: 'nmcap -r -w', cmd: `${process.execPath} ${bin} -q -r ${big} -w ${ng}`, prepare: `rm -f ${ng}` },
     { name: 'editcap -F pcapng', cmd: `editcap -F pcapng ${big} ${ed}`, prepare: `rm -f ${ed}` },
+    {
+      name: 'nmcap -r -w, JS loops only',
+      cmd: `env NMCAP_JS_READER=1 NMCAP_JS_WRITER=1 ${process.execPath} ${bin} -q -r ${big} -w ${join(dir, 'js.pcapng')}`,
+      prepare: `rm -f ${join(dir, 'js.pcapng')}`,
+    },
     { name: 'tcpdump -r -w (pcap)', cmd: `tcpdump -r ${big} -w ${join(dir, 'out3.pcap')}`, prepare: `rm -f ${join(dir, 'out3.pcap')}` },
     { name: 'nmcap -r -w -c 1 (start-up floor)', cmd: `${process.execPath} ${bin} -q -r ${big} -w ${join(dir, 'one.pcapng')} -c 1`, prepare: `rm -f ${join(dir, 'one.pcapng')}` },
     { name: 'nmcap via yargs parsing (-qn)', cmd: `${process.execPath} ${bin} -qn -r ${big} -w ${join(dir, 'y.pcapng')}`, prepare: `rm -f ${join(dir, 'y.pcapng')}` },

@@ -9,7 +9,9 @@
 #include "js/js_filter.h"
 #include "js/js_direct_file.h"
 #include "loops/pcapng_epb.h"
+#include "js/js_epb_batch.h"
 #include "js/js_names.h"
+#include "js/js_pcap_walk.h"
 #include "js/js_port.h"
 #include "js/js_replay.h"
 #include "js/js_trace_feed.h"
@@ -44,6 +46,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CaptureSession", JsCaptureSession::Init(env));
   exports.Set("ReplaySession", JsReplaySession::Init(env));
   exports.Set("TraceFeed", JsTraceFeed::Init(env));  // streamed classic pcap, read natively
+  exports.Set("PcapRecordWalker", JsPcapRecordWalker::Init(env));  // the reader's classic pcap records
+  exports.Set("encodeEpbs", Napi::Function::New(env, EncodeEpbs, "encodeEpbs"));  // the pcapng writer's EPBs
   // The byte order of the EPBs the capture loop writes: the SHB of their section must say the same.
   exports.Set("epbByteOrder", kEpbByteOrder);
   exports.Set("filter", FilterExports(env));  // tcpdump expressions: compile (libpcap at run time), -d

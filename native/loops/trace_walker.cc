@@ -62,6 +62,7 @@ PcapWalker::Step PcapWalker::header(const uint8_t* p, size_t avail) {
   if (lt & (kPcapLtReservedMask | kPcapLtRBit))
     return fail("ERR_PCAP_BAD_LINKTYPE", 20, "reserved bits set in the pcap link-type word " + hex32(lt));
   link_type_ = uint16_t(lt & kPcapLtLinktypeMask);
+  snap_ = snap;
   cap_limit_ = std::min(kTraceMaxBlockLength, std::max(snap, kPcapReasonableCaplen));
   started_ = true;
   need_ = 0;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -72,6 +73,9 @@ class PcapWalker {
   enum class End { kClean, kWarning, kError };
   End end_of_input(uint64_t at, size_t left, uint64_t file_len, TraceProblem& out) const;
 
+  // Lowers the largest record accepted to `max_block` (the JS reader's maxBlockLength option).
+  void limit_block(uint32_t max_block) { cap_limit_ = std::min(max_block, std::max(snap_, kPcapReasonableCaplen)); }
+
   size_t need() const { return need_; }
   bool started() const { return started_; }
   uint16_t link_type() const { return link_type_; }
@@ -93,7 +97,7 @@ class PcapWalker {
   bool started_ = false, le_ = true, nano_ = false;
   uint32_t per_sec_ = 1000000, frac_to_ns_ = 1000;
   uint16_t link_type_ = 1;
-  uint32_t cap_limit_ = 0;
+  uint32_t snap_ = 0, cap_limit_ = 0;
   size_t need_ = 0;
   TraceProblem error_;
   bool warned_ts_ = false, warning_pending_ = false;

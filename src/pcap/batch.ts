@@ -221,6 +221,7 @@ export class BatchBuilder {
 
   /** Empties the builder for reuse; batches finished from it before then see their arrays change. */
   reset(): void {
+    const used = this.count;
     this.count = 0;
     this.extras = null;
     this.records = [];
@@ -228,13 +229,52 @@ export class BatchBuilder {
     this.section = null;
     this.streamOffset = -1;
     // The parser does not store kinds/iface for classic pcap records: they must read as 0 again.
-    this.kinds.fill(0);
-    this.iface.fill(0);
+    this.kinds.fill(0, 0, used);
+    this.iface.fill(0, 0, used);
   }
 
   setExtras(i: number, x: PacketExtras): void {
     if (this.extras === null) this.extras = [];
     this.extras[i] = x;
+  }
+
+  /**
+   * The batch in arrays of its own, exactly `count` long, in one allocation: the builder can be
+   * filled again at once (the reader's default mode parses into one builder and copies out, so a
+   * batch costs 29 bytes per packet it holds, not the capacity's zeroed arrays).
+   */
+  finishCopy(emptyBuffer: Buffer): PacketBatch {
+    const n = this.count;
+    const mem = new ArrayBuffer(n * 29);
+    const tsSec = new Float64Array(mem, 0, n);
+    const dataOffset = new Uint32Array(mem, n * 8, n);
+    const capLen = new Uint32Array(mem, n * 12, n);
+    const origLen = new Uint32Array(mem, n * 16, n);
+    const iface = new Uint32Array(mem, n * 20, n);
+    const tsNsec = new Uint32Array(mem, n * 24, n);
+    const kinds = new Uint8Array(mem, n * 28, n);
+    tsSec.set(this.tsSec.subarray(0, n));
+    dataOffset.set(this.dataOffset.subarray(0, n));
+    capLen.set(this.capLen.subarray(0, n));
+    origLen.set(this.origLen.subarray(0, n));
+    iface.set(this.iface.subarray(0, n));
+    tsNsec.set(this.tsNsec.subarray(0, n));
+    kinds.set(this.kinds.subarray(0, n));
+    return new PacketBatch({
+      section: this.section!,
+      count: n,
+      buffer: this.buffer ?? emptyBuffer,
+      dataOffset,
+      capLen,
+      origLen,
+      iface,
+      tsSec,
+      tsNsec,
+      kinds,
+      records: this.records,
+      extras: this.extras,
+      streamOffset: this.streamOffset,
+    });
   }
 
   finish(emptyBuffer: Buffer): PacketBatch {

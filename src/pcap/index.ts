@@ -9,10 +9,13 @@
 // thrown after the packets before them were delivered; a last record cut short is a warning.
 // Options worth knowing: maxBlockLength (64 MiB: nothing larger is ever allocated), chunkSize,
 // batchPackets, and reuse (recycle buffers: a batch is valid only until the next one is asked for).
+// Classic pcap records are walked by the addon where it is built (native.ts); the JS loop is the
+// reference (NMCAP_JS_READER=1). Without reuse, each batch's arrays are its own, exactly its length.
 //
 // Writing: PcapngWriter (SHB, IDB per interface with if_tsresol ns by default, EPB with options, SPB
 // for packets without timestamp where legal (else an EPB marked so), ISB with unknown counters left out,
-// writeBatch fast path, writeRaw for pre-encoded EPBs) and PcapWriter (µs or ns), both over a
+// writeBatch fast path (runs of plain packets encoded by the addon; NMCAP_JS_WRITER=1 for the JS loop
+// alone), writeRaw for pre-encoded EPBs) and PcapWriter (µs or ns), both over a
 // ByteSink from openSink(path | fd | Writable). The encode* functions are the pure block layouts.
 //
 // Converting: convertTrace(in, out, { format: 'pcapng' | 'pcap' }) rewrites a whole trace the way

@@ -36,6 +36,16 @@ import {
 } from './pcapng-blocks.js';
 import { RES_MICRO, RES_NANO, splitOut, splitUnits, TS_MICRO, TS_NANO, TsConverter } from './timestamps.js';
 import type { InterfaceInfo, SectionInfo, TraceFormat } from './types.js';
+import {
+  nativePcapWalker,
+  WALK_BAD_CAPLEN,
+  WALK_COUNT,
+  WALK_FLUSH,
+  WALK_NEED_BYTES,
+  WALK_POS,
+  WALK_WARN_AT,
+  type NativePcapRecordWalker,
+} from './native.js';
 
 /** Why parse() returned. */
 export const STOP_NEED = 1;
@@ -65,6 +75,9 @@ export class TraceParser {
   private pcapNano = false;
   private pcapCapLimit = 0;
   private warnedTimestamp = false;
+  /** The native walker of classic pcap records, where the addon is built (see native-walk.ts). */
+  private native: NativePcapRecordWalker | undefined;
+  private readonly nativeState = new Float64Array(4);
   private readonly maxBlock: number;
   private readonly warn: (w: PcapWarning) => void;
 
@@ -173,6 +186,7 @@ export class TraceParser {
     };
     this.le = le;
     this.pcapNano = nano;
+    this.native = nativePcapWalker(buf.subarray(pos, pos + PCAP_FILE_HEADER_LEN), this.maxBlock, this.nativeState);
     this.pcapCapLimit = Math.min(this.maxBlock, Math.max(snapLen, PCAP_REASONABLE_CAPLEN));
     this.section = section;
     this.sections.push(section);
@@ -185,7 +199,31 @@ export class TraceParser {
   // ---------------------------------------------------------------------------------------------
   // Classic pcap records: the hot loop of the common case.
 
+  /** The native walk of a chunk's records (the default); the JS loop below is the reference. */
+  private parsePcapNative(w: NativePcapRecordWalker, buf: Buffer, pos: number, end: number, base: number, b: BatchBuilder): number {
+    if (b.streamOffset < 0) b.streamOffset = base + pos;
+    const st = this.nativeState;
+    const stop = w.walk(buf, pos, end, base, b.dataOffset, b.capLen, b.origLen, b.tsSec, b.tsNsec, b.count, b.capacity);
+    b.count = st[WALK_COUNT]!;
+    if (st[WALK_WARN_AT]! >= 0) this.timestampWarning(st[WALK_WARN_AT]!);
+    const at = st[WALK_POS]!;
+    if (stop === WALK_FLUSH) this.stop = STOP_FLUSH;
+    else if (stop === WALK_BAD_CAPLEN) this.badCaplen(buf, at, base);
+    else this.needMore(st[WALK_NEED_BYTES]!);
+    return at;
+  }
+
+  private badCaplen(buf: Buffer, pos: number, base: number): never {
+    const incl = this.le ? u32le(buf, pos + 8) : u32be(buf, pos + 8);
+    throw new PcapFormatError(
+      PcapErrorCode.BAD_CAPLEN,
+      base + pos + 8,
+      `pcap record claims a captured length of ${incl} bytes, more than the ${this.pcapCapLimit} this file allows`,
+    );
+  }
+
   private parsePcap(buf: Buffer, pos: number, end: number, base: number, b: BatchBuilder): number {
+    if (this.native !== undefined) return this.parsePcapNative(this.native, buf, pos, end, base, b);
     const le = this.le;
     const limit = this.pcapCapLimit;
     const fracPerSec = this.pcapNano ? 1_000_000_000 : 1_000_000;
@@ -224,11 +262,7 @@ export class TraceParser {
       }
       if (incl > limit) {
         b.count = n;
-        throw new PcapFormatError(
-          PcapErrorCode.BAD_CAPLEN,
-          base + pos + 8,
-          `pcap record claims a captured length of ${incl} bytes, more than the ${limit} this file allows`,
-        );
+        this.badCaplen(buf, pos, base);
       }
       if (end - pos - 16 < incl) {
         this.needMore(16 + incl);

@@ -23,7 +23,9 @@ export interface TraceOptions {
   /**
    * Recycle memory: each batch, its arrays and the packet bytes it points to are valid only until
    * the next batch is requested. For consumers that copy packets out at once (file conversion);
-   * saves the page faults of fresh buffers. Default false.
+   * saves the page faults of fresh buffers. Default false: every batch stays valid as long as it
+   * is kept (its arrays are copied out of one recycled builder, exactly as long as the batch; the
+   * chunks its packets point into are never read into again).
    */
   reuse?: boolean;
 }
@@ -136,13 +138,14 @@ class Reader implements TraceReader {
     const src = this.source;
     const capacity = this.opts.batchPackets;
     const reuse = this.opts.reuse;
-    let spare: BatchBuilder | undefined;
+    // One builder for the whole read: in reuse mode its arrays are the batches', otherwise each
+    // batch is copied out of it into arrays of its own, exactly as long as the batch.
+    const builder = new BatchBuilder(capacity);
     const fresh = (): BatchBuilder => {
-      if (!reuse) return new BatchBuilder(capacity);
-      spare ??= new BatchBuilder(capacity);
-      spare.reset();
-      return spare;
+      builder.reset();
+      return builder;
     };
+    const out = (bb: BatchBuilder): PacketBatch => (reuse ? bb.finish(EMPTY) : bb.finishCopy(EMPTY));
     try {
       let { chunk, base, eof } = await src.refill(EMPTY, 0, 0);
       let pos = 0;
@@ -151,11 +154,11 @@ class Reader implements TraceReader {
         try {
           pos = parser.parse(chunk, pos, chunk.length, base, b);
         } catch (err) {
-          if (!b.empty) yield b.finish(EMPTY);
+          if (!b.empty) yield out(b);
           throw err;
         }
         if (parser.stop === STOP_FLUSH) {
-          yield b.finish(EMPTY);
+          yield out(b);
           b = fresh();
           continue;
         }
@@ -163,13 +166,13 @@ class Reader implements TraceReader {
           try {
             if (!this.closing) endOfInput(parser, chunk, pos, base, this.emitWarning);
           } finally {
-            if (!b.empty) yield b.finish(EMPTY);
+            if (!b.empty) yield out(b);
           }
           return;
         }
         // Packets point into the current chunk: hand them out before moving to the next one.
         if (b.count > 0) {
-          yield b.finish(EMPTY);
+          yield out(b);
           b = fresh();
         }
         const tail = chunk.subarray(pos);

@@ -19,6 +19,7 @@ import {
   type EpbFields,
   type InterfaceFields,
 } from './encode.js';
+import { nativeEpbEncoder } from './native.js';
 import { SinkWriter, type BlockFraming, type ByteSink } from './sink.js';
 import {
   nsToUnits,
@@ -28,6 +29,7 @@ import {
   unitsOut,
   TS_BIG,
   TS_MICRO,
+  TS_NANO,
   type TsMode,
 } from './timestamps.js';
 import type { ByteOrder, PacketExtras, TraceRecord, TsResolution } from './types.js';
@@ -107,6 +109,9 @@ export class PcapngWriter extends SinkWriter {
   private readonly ifaces: OutIface[] = [];
   /** Packets written so far. */
   packets = 0;
+  /** writeBatch's native fast path (see native.ts), where the addon is built. */
+  private readonly encodeEpbs = nativeEpbEncoder();
+  private readonly encodeState = new Float64Array(1);
   /** Of which without timestamp (written as SPBs, or as EPBs with UNTIMED_COMMENT). */
   untimedPackets = 0;
 
@@ -224,7 +229,17 @@ export class PcapngWriter extends SinkWriter {
     let v = out.view;
     let at = out.cursor();
     let lim = buf.length;
+    // The native encoder takes the runs of plain packets once interface 0 (the only one) is mapped.
+    const encode = le && !hasExtras && batch.section.interfaces.length === 1 ? this.encodeEpbs : undefined;
     for (let i = 0; i < n; i++) {
+      if (encode !== undefined && table[0] !== undefined) {
+        const f0 = this.ifaces[table[0]]!;
+        if (f0.mode === TS_MICRO || f0.mode === TS_NANO) {
+          i = encode(src, dataOffset, capLen, origLen, tsSec, tsNsec, i, n, buf, at, lim, table[0], f0.mode === TS_NANO, this.encodeState);
+          at = this.encodeState[0]!;
+          if (i === n) break;
+        }
+      }
       const si = iface[i]!;
       let oi = table[si];
       if (oi === undefined) {

@@ -12,6 +12,7 @@ import { PcapFormatError, type PcapWarning } from '../../src/errors.js';
 import { readBatchesSync } from '../../src/pcap/index.js';
 import { nativeReadable } from '../../src/replay/native-stream.js';
 import { bytesOf, pcapHeader, pcapRecord, u32, type Order } from '../helpers/hand.js';
+import { mutatedFiles } from '../helpers/mutate.js';
 import { nativeTest } from '../helpers/native-test.js';
 
 interface NativeWalk {
@@ -149,31 +150,11 @@ describe('native pcap walker vs src/pcap', () => {
   });
 
   it('agrees on 1000 mutated files (bit flips, length fields overwritten, cuts, splices)', () => {
-    let a = 0x5eed;
-    const rand = (): number => {
-      a = (a * 1103515245 + 12345) >>> 0;
-      return a / 4294967296;
-    };
-    const pick = (n: number): number => Math.floor(rand() * n);
     const seeds = orders.flatMap((o) =>
       [false, true].map((ns) => Buffer.concat([pcapHeader(o, ns, 128, 1), ...Array.from({ length: 8 }, (_, i) => pcapRecord(o, 100 + i, i * 999, bytesOf(i * 11, i), 200))])),
     );
-    const INTERESTING = [0, 1, 15, 16, 17, 128, 129, 262144, 262145, 999999, 1000000, 0x7fffffff, 0xffffffff];
     const outcomes = new Set<string>();
-    for (let n = 0; n < 1000; n++) {
-      let b = Buffer.from(seeds[pick(seeds.length)]!);
-      for (let r = 1 + pick(3); r > 0 && b.length > 0; r--) {
-        const k = pick(4);
-        if (k === 0) for (let i = 1 + pick(6); i > 0; i--) b[pick(b.length)]! ^= 1 << pick(8);
-        else if (k === 1) {
-          const at = pick(b.length >> 2) * 4;
-          if (at + 4 <= b.length) b.writeUInt32LE(INTERESTING[pick(INTERESTING.length)]! >>> 0, at);
-        } else if (k === 2) b = b.subarray(0, pick(b.length + 1));
-        else {
-          const at = pick(b.length);
-          b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + pick(20))]);
-        }
-      }
+    for (const { file: b } of mutatedFiles(seeds, 1000, 0x5eed)) {
       const w = expectSame(b, [64, 4096]);
       outcomes.add(w.error?.code ?? (w.warnings.length ? w.warnings.map((x) => x.code).join() : 'clean'));
     }
