@@ -15,6 +15,6 @@ describe('test hooks', () => {
   });
 
   it('are in the test addon', () => {
-    expect(Object.keys(nativeTest).sort()).toEqual(['encodeEpb', 'linkEmuSchedule', 'netmapTest', 'pacerSimulate', 'ppsDeadlines', 'traceWalk']);
+    expect(Object.keys(nativeTest).sort()).toEqual(['encodeEpb', 'linkEmuSchedule', 'netmapTest', 'pacerSimulate', 'ppsDeadlines', 'spinProbe', 'traceWalk']);
   });
 });
