@@ -10,6 +10,8 @@
 // drops (and counts it).
 #include "loops/capture_loop.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -56,19 +58,25 @@ class CaptureRun {
   }
 
  private:
-  // A stop (Ctrl-C, SIGTERM, stop()) keeps what had already arrived: one rxsync and one pass
-  // over every ring, as far as free buffers allow, so that packets a switch delivered before the
-  // stop (VALE forwards inside the sender's txsync) are not left in the rings. Whatever is
-  // still there after this pass is counted as unread.
+  // A stop (Ctrl-C, SIGTERM, stop()) keeps what had already arrived: rxsync and a pass over
+  // every ring, as far as free buffers allow, so that packets a switch delivered before the stop
+  // (VALE forwards inside the sender's txsync) are not left in the rings. A backend may hand
+  // over a bounded batch per rxsync (AF_PACKET walks its blocks a cache-sized piece at a time),
+  // so passes repeat while they find packets, at most kStopPasses times: a sender that keeps
+  // going cannot hold the stop up. Whatever is still there afterwards is counted as unread.
+  static constexpr int kStopPasses = 128;
   CaptureResult stopped() {
-    if (port_.rxsync() >= 0) {
+    for (int pass = 0; pass < kStopPasses; ++pass) {
+      if (port_.rxsync() < 0) break;
+      const uint64_t before = progress_.taken;
       for (Ring& r : port_.rx_rings()) {
         if (!drain(r)) {
           if (port_.end() == PortEnd::kError) return fail(-EPROTO);
           if (cfg_.count && progress_.packets >= cfg_.count) return finish(CaptureEnd::kCount);
-          break;
+          return finish(CaptureEnd::kStopped);
         }
       }
+      if (progress_.taken == before) break;
     }
     return finish(CaptureEnd::kStopped);
   }
@@ -233,6 +241,8 @@ class CaptureRun {
 }  // namespace
 
 CaptureResult run_capture(Port& port, const CaptureConfig& cfg, CaptureSink& sink, StopSignal& stop) {
+  // Named, so that perf and top tell the capture thread from Node's own threads.
+  pthread_setname_np(pthread_self(), "nmcap-capture");
   return CaptureRun(port, cfg, sink, stop).run();
 }
 

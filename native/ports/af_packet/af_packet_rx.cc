@@ -150,7 +150,8 @@ void AfPacketPort::release_blocks(RxQueue& q) {
 // Fill free slots from blocks the kernel has handed over, in order.
 int AfPacketPort::walk(Ring& r, RxQueue& q) {
   uint32_t room = r.num_slots - 1 - ring_space(r);
-  while (room > 0) {
+  uint32_t bytes = 0;  // block bytes walked by this rxsync (see kRxWalkBytes)
+  while (room > 0 && bytes < kRxWalkBytes) {
     if (!q.in_block) {
       if (q.nheld == q.nblocks) break;
       uint32_t b = q.rel_blk + q.nheld;
@@ -175,6 +176,7 @@ int AfPacketPort::walk(Ring& r, RxQueue& q) {
     if (mac > kRxBlockSize - q.next_off || snap > kRxBlockSize - q.next_off - mac) return malformed();
     const uint8_t* pkt = blk + q.next_off;
     q.next_off += h->tp_next_offset;
+    bytes += mac + snap;
     --q.pkts_left;
     const sockaddr_ll* sll = reinterpret_cast<const sockaddr_ll*>(pkt + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
     const bool outgoing = sll->sll_pkttype == PACKET_OUTGOING;
