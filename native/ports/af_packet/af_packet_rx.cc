@@ -162,6 +162,7 @@ int AfPacketPort::walk(Ring& r, RxQueue& q) {
       q.cur_blk = b;
       q.pkts_left = bd->hdr.bh1.num_pkts;
       q.next_off = bd->hdr.bh1.offset_to_first_pkt;
+      q.fetched = q.next_off & ~63u;
       q.in_block = true;
     }
     if (q.pkts_left == 0) {
@@ -170,6 +171,8 @@ int AfPacketPort::walk(Ring& r, RxQueue& q) {
       continue;
     }
     uint8_t* blk = reinterpret_cast<uint8_t*>(q.block(q.cur_blk));
+    for (const uint32_t ahead = std::min(q.next_off + kRxPrefetchAhead, kRxBlockSize); q.fetched < ahead; q.fetched += 64)
+      __builtin_prefetch(blk + q.fetched);
     if (q.next_off < kV3BlockHeader || q.next_off > kRxBlockSize - sizeof(tpacket3_hdr)) return malformed();
     const tpacket3_hdr* h = reinterpret_cast<const tpacket3_hdr*>(blk + q.next_off);
     const uint32_t mac = h->tp_mac, snap = h->tp_snaplen;
