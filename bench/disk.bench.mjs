@@ -3,13 +3,14 @@
 // disk, 64-byte packets, for BENCH_DISK_SECONDS (default 20 s: well past the page cache's dirty
 // limit), O_DIRECT (auto) and buffered side by side; dd oflag=direct on the same disk in the same
 // run as the disk's ceiling; tcpdump -w and dumpcap -w on a veth stream (the most they can be fed
-// here) with nmcap on the same stream. Files are deleted after each run.
+// here) with nmcap on the same stream, each counted in its file and timed by perf stat while the
+// traffic ran. Files are deleted after each run.
 // Targets: >= 10 Mpps sustained with zero loss, and >= 90% of dd oflag=direct's throughput.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { fmt, have, scratch, startTimed, table, timed, udpTrace, verdict } from './harness.mjs';
+import { fmt, have, measuredPid, perfStat, scratch, startTimed, table, tcpreplayReport, timed, udpTrace, verdict, waitForThread } from './harness.mjs';
 
 const SECONDS = Number(process.env.BENCH_DISK_SECONDS ?? 20);
 const DISK_DIR = process.env.BENCH_DISK_DIR ?? '/var/tmp';
@@ -50,7 +51,19 @@ async function pipeToDisk(trace, seconds, mode) {
   return { r, s, rep, cap: c, mode: /writing (.*)/.exec(c.stderr)?.[1] ?? 'to /dev/null' };
 }
 
-/** tcpdump, dumpcap and nmcap each capturing tcpreplay --topspeed on a veth pair into files on the disk. */
+/** Packets in a capture file, as capinfos counts them (NaN without capinfos). */
+function packetsInFile(path) {
+  if (!have('capinfos')) return NaN;
+  const out = spawnSync('capinfos', ['-c', '-M', path], { encoding: 'utf8' }).stdout ?? '';
+  return Number(/Number of packets:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+}
+
+/**
+ * tcpdump, dumpcap and nmcap each capturing tcpreplay --topspeed on a veth pair into a file on the
+ * disk, one after the other on the same trace. What each really did: the packets in its file
+ * (capinfos), beside what it says it captured; its CPU from perf stat attached to all its threads
+ * only while the traffic ran (start-up and shutdown are not in it), per packet in its file.
+ */
 async function vethPeers(trace) {
   if (process.getuid?.() !== 0 || !have('tcpreplay')) return [];
   const ns = `nmcdisk${process.pid}`;
@@ -61,24 +74,34 @@ async function vethPeers(trace) {
     sh(`ip netns add ${ns} && ip netns exec ${ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && ip -n ${ns} link add va type veth peer name vb && ip -n ${ns} link set va up && ip -n ${ns} link set vb up`);
     const prefix = ['ip', 'netns', 'exec', ns];
     const tools = [
-      ['nmcap', (o) => ['-i', 'af_packet:vb', '-w', o], /(\d+) packets? captured/],
-      ['tcpdump', (o) => ['-i', 'vb', '-w', o, '-B', '65536', '-s', '262144'], /(\d+) packets? captured/],
-      ['dumpcap', (o) => ['-i', 'vb', '-w', o, '-B', '64'], /Packets(?: captured)?: (\d+)/],
+      // [tool, args, its own end report of packets captured, ready line, file suffix]
+      ['nmcap', (o) => ['-i', 'af_packet:vb', '-w', o], /(\d+) packets? captured/, /listening on/, 'pcapng'],
+      ['tcpdump', (o) => ['-i', 'vb', '-w', o, '-B', '65536', '-s', '262144'], /(\d+) packets? captured/, /listening on/, 'pcap'],
+      // dumpcap rewrites "Packets: N" in place while it runs; the end report is "Packets captured: N".
+      ['dumpcap', (o) => ['-i', 'vb', '-w', o, '-B', '64'], /Packets captured: (\d+)/, /File:/, 'pcapng'],
     ];
-    for (const [tool, args, re] of tools) {
+    for (const [tool, args, re, ready, ext] of tools) {
       if (tool !== 'nmcap' && !have(tool)) continue;
-      const out = join(disk, `peer-${tool}.pcapng`);
+      const out = join(disk, `peer-${tool}.${ext}`);
       const p = startTimed(tool, args(out), { prefix, dir: tmp.dir });
-      await p.waitFor(/listening on|Capturing on|File:/);
+      await p.waitFor(ready);
+      const pid = measuredPid(p.child.pid);
+      if (tool === 'nmcap') await waitForThread(pid, 'nmcap-capture');
+      await new Promise((r) => setTimeout(r, 300));
+      const perf = perfStat(pid, tmp.dir);
+      await perf.started;
       const rep = await timed('tcpreplay', ['-i', 'va', '--topspeed', '--preload-pcap', trace], { prefix, dir: tmp.dir });
-      await new Promise((r) => setTimeout(r, 500));
+      // tcpdump and dumpcap hand a partly filled block over after their 1 s timeout: inside the window.
+      await new Promise((r) => setTimeout(r, 1100));
+      const st = await perf.stop();
       p.signal('SIGINT');
       const d = await p.done;
+      const inFile = packetsInFile(out);
       rmSync(out, { force: true });
-      const sent = Number(/Actual: (\d+) packets/.exec(rep.stdout)?.[1] ?? NaN);
-      const rate = Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(rep.stdout)?.[1] ?? NaN);
-      const captured = Number(re.exec(d.stderr)?.[1] ?? NaN);
-      rows.push({ tool, sent, rate, captured, cpuNs: (d.cpu / captured) * 1e9 });
+      const { packets: sent, pps: rate } = tcpreplayReport(rep.stdout);
+      const said = Number(re.exec(d.stderr)?.[1] ?? NaN);
+      const counted = Number.isNaN(inFile) ? said : inFile;
+      rows.push({ tool, sent, rate, said, inFile, cpuNs: st.cpuNs / counted, wholeCpuNs: (d.cpu * 1e9) / counted });
     }
   } finally {
     try {
@@ -131,19 +154,24 @@ try {
   };
   const rows = [row('nmcap -w /dev/null (engine)', engine), row('nmcap -w disk, auto', direct), row('nmcap -w disk, buffered', buffered)];
   console.log(`\n1. nmreplay -t -> pipe -> nmcap -w, ${seconds} s`);
-  table([['path', 'rate', 'file rate', 'sent', 'lost', 'capture user ns/pkt', 'capture sys ns/pkt', 'replay CPU ns/pkt', 'written'], ...rows.map((r) => r.cells)]);
+  table([['path', 'rate', 'file rate', 'sent', 'lost', 'capture user ns/pkt (whole run)', 'capture sys ns/pkt (whole run)', 'replay CPU ns/pkt (whole run)', 'written'], ...rows.map((r) => r.cells)]);
   console.log(`  dd bs=1M oflag=direct: ${ddDirect.toFixed(2)} GB/s before, ${ddDirect2.toFixed(2)} GB/s after; dd conv=fdatasync (buffered): ${ddSync.toFixed(2)} GB/s`);
   const ddBest = Math.max(ddDirect, ddDirect2);
   console.log(`  nmcap auto / dd oflag=direct: ${fmt.ratio(rows[1].gbs, ddBest)}; buffered / dd: ${fmt.ratio(rows[2].gbs, ddBest)}; 10 Mpps needs ${((10e6 * EPB) / 1e9).toFixed(2)} GB/s`);
 
   const peers = await vethPeers(trace);
   if (peers.length > 0) {
-    console.log('\n2. tcpreplay --topspeed -> veth -> capture -w (disk): the peers at the most veth carries here');
-    table([['tool', 'offered', 'sent', 'captured', 'lost', 'CPU ns/pkt'], ...peers.map((p) => [p.tool, fmt.mpps(p.rate), p.sent, p.captured, p.sent - p.captured, p.cpuNs.toFixed(0)])]);
+    console.log('\n2. tcpreplay --topspeed -> veth -> capture -w (disk), one tool after the other: the peers at the most veth carries here');
+    console.log('   CPU = perf stat on all its threads while the traffic ran, per packet in its file; "whole run" = /usr/bin/time user+sys, start-up and shutdown included');
+    table([
+      ['tool', 'tcpreplay rate', 'sent', 'its own count', 'in the file (capinfos)', 'lost', 'CPU ns/pkt (traffic)', 'CPU ns/pkt (whole run)'],
+      ...peers.map((p) => [p.tool, fmt.mpps(p.rate), p.sent, p.said, Number.isNaN(p.inFile) ? 'n/a (no capinfos)' : p.inFile, p.sent - (Number.isNaN(p.inFile) ? p.said : p.inFile), p.cpuNs.toFixed(0), p.wholeCpuNs.toFixed(0)]),
+    ]);
     const ours = peers.find((p) => p.tool === 'nmcap');
+    const inFile = (p) => (Number.isNaN(p.inFile) ? p.said : p.inFile);
     for (const p of peers) {
       if (p === ours || ours === undefined) continue;
-      console.log(`  nmcap / ${p.tool}: captured ${fmt.ratio(ours.captured, p.captured)}, CPU per packet ${fmt.ratio(ours.cpuNs, p.cpuNs)}`);
+      console.log(`  nmcap / ${p.tool}: packets in the file ${fmt.ratio(inFile(ours), inFile(p))}, CPU per packet while the traffic ran ${fmt.ratio(ours.cpuNs, p.cpuNs)}`);
     }
   } else console.log('\n2. veth peers skipped: needs root and tcpreplay');
 

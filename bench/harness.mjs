@@ -181,3 +181,71 @@ export function tcpreplayReport(out) {
     pps: Number(rated?.[2] ?? NaN),
   };
 }
+
+/**
+ * `perf stat` attached to every thread of a running process, from now until stop(): what that
+ * process really spent while attached, none of its start-up or shutdown. Counts task-clock (CPU
+ * time, exact) and, where the CPU has a PMU (not in most VMs), cycles and instructions.
+ * stop() resolves with { threads: [{ tid, name, cpuNs, cycles, instructions }], cpuNs, cycles,
+ * instructions, pmu } (cycles/instructions null where perf says "not supported").
+ */
+export function perfStat(pid, dir = '/tmp') {
+  const file = join(dir, `perf-${pid}-${Math.random().toString(36).slice(2)}.csv`);
+  const child = spawn('perf', ['stat', '-x', ',', '--per-thread', '-e', 'task-clock,cycles,instructions', '-p', String(pid), '-o', file], { stdio: 'ignore' });
+  const started = new Promise((r) => setTimeout(r, 100)); // perf has opened its counters by then
+  return {
+    started,
+    async stop() {
+      const closed = new Promise((r) => child.on('close', r));
+      child.kill('SIGINT');
+      await closed;
+      const threads = new Map();
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        const [who, value, , event] = line.split(',');
+        const m = /^(.*)-(\d+)$/.exec(who ?? '');
+        if (!m || !event) continue;
+        const t = threads.get(m[2]) ?? { tid: Number(m[2]), name: m[1], cpuNs: 0, cycles: null, instructions: null };
+        const v = Number(value);
+        if (event.startsWith('task-clock')) t.cpuNs = Number.isFinite(v) ? v * 1e6 : 0; // msec
+        else if (event.startsWith('cycles') && Number.isFinite(v)) t.cycles = v;
+        else if (event.startsWith('instructions') && Number.isFinite(v)) t.instructions = v;
+        threads.set(m[2], t);
+      }
+      rmSync(file, { force: true });
+      const list = [...threads.values()].sort((a, b) => b.cpuNs - a.cpuNs);
+      const pmu = list.some((t) => t.cycles !== null);
+      const sum = (k) => (pmu ? list.reduce((s, t) => s + (t[k] ?? 0), 0) : null);
+      return { threads: list, cpuNs: list.reduce((s, t) => s + t.cpuNs, 0), cycles: sum('cycles'), instructions: sum('instructions'), pmu };
+    },
+  };
+}
+
+/** The pid of the command a startTimed() wrapper runs: the first process under it that is neither `ip` nor `time`. */
+export function measuredPid(wrapperPid) {
+  let pids = [wrapperPid];
+  for (let depth = 0; depth < 4 && pids.length; depth++) {
+    for (const p of pids) {
+      try {
+        if (!['ip', 'time'].includes(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return p;
+      } catch {
+        /* gone */
+      }
+    }
+    pids = pids.flatMap((p) => childrenOf(p));
+  }
+  return null;
+}
+
+/** Waits until process `pid` has a thread named `name` (perf stat -p counts only threads that exist when it attaches). */
+export async function waitForThread(pid, name, ms = 15000) {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      if (readdirSync(`/proc/${pid}/task`).some((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === name)) return;
+    } catch {
+      /* a thread ended while we looked */
+    }
+    if (Date.now() - t0 > ms) throw new Error(`no thread ${name} in process ${pid} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

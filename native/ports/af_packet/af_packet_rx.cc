@@ -150,7 +150,8 @@ void AfPacketPort::release_blocks(RxQueue& q) {
 // Fill free slots from blocks the kernel has handed over, in order.
 int AfPacketPort::walk(Ring& r, RxQueue& q) {
   uint32_t room = r.num_slots - 1 - ring_space(r);
-  while (room > 0) {
+  uint32_t bytes = 0;  // block bytes walked by this rxsync (see kRxWalkBytes)
+  while (room > 0 && bytes < kRxWalkBytes) {
     if (!q.in_block) {
       if (q.nheld == q.nblocks) break;
       uint32_t b = q.rel_blk + q.nheld;
@@ -161,6 +162,7 @@ int AfPacketPort::walk(Ring& r, RxQueue& q) {
       q.cur_blk = b;
       q.pkts_left = bd->hdr.bh1.num_pkts;
       q.next_off = bd->hdr.bh1.offset_to_first_pkt;
+      q.fetched = q.next_off & ~63u;
       q.in_block = true;
     }
     if (q.pkts_left == 0) {
@@ -169,12 +171,15 @@ int AfPacketPort::walk(Ring& r, RxQueue& q) {
       continue;
     }
     uint8_t* blk = reinterpret_cast<uint8_t*>(q.block(q.cur_blk));
+    for (const uint32_t ahead = std::min(q.next_off + kRxPrefetchAhead, kRxBlockSize); q.fetched < ahead; q.fetched += 64)
+      __builtin_prefetch(blk + q.fetched);
     if (q.next_off < kV3BlockHeader || q.next_off > kRxBlockSize - sizeof(tpacket3_hdr)) return malformed();
     const tpacket3_hdr* h = reinterpret_cast<const tpacket3_hdr*>(blk + q.next_off);
     const uint32_t mac = h->tp_mac, snap = h->tp_snaplen;
     if (mac > kRxBlockSize - q.next_off || snap > kRxBlockSize - q.next_off - mac) return malformed();
     const uint8_t* pkt = blk + q.next_off;
     q.next_off += h->tp_next_offset;
+    bytes += mac + snap;
     --q.pkts_left;
     const sockaddr_ll* sll = reinterpret_cast<const sockaddr_ll*>(pkt + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
     const bool outgoing = sll->sll_pkttype == PACKET_OUTGOING;
