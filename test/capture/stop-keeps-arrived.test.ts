@@ -1,6 +1,6 @@
-// A stop (Ctrl-C, SIGTERM, stop()) keeps what had already arrived: the capture loop does one
-// last rxsync and one pass over its rings before it ends (native/loops/capture_loop.cc
-// stopped()), so packets that reached the rings before the stop are written, not left unread
+// A stop (Ctrl-C, SIGTERM, stop()) keeps what had already arrived: the capture loop does
+// rxsync and a pass over its rings before it ends, repeated while passes find packets
+// (native/loops/capture_loop.cc stopped()), so packets that reached the rings before the stop are written, not left unread
 // (through VALE they would otherwise count as lost in the switch). No assertion here races:
 // - the capture thread is told to stop before it starts, with N packets already in its ring, so
 //   the only pass it ever makes over the ring is the final one (without it: 0 captured);

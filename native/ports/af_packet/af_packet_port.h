@@ -10,9 +10,10 @@
 // and resume at the next rxsync, so any slot count works; the default covers the whole block ring
 // at 60-byte frames. One rxsync also walks at most kRxWalkBytes of block data: the reader then
 // copies those packets while the lines the walk pulled in (headers and frames share them) are
-// still in this core's cache, instead of walking 8 MiB of blocks first and fetching it all again. Per-slot kernel timestamps and wire lengths live in slot_ts_ns and
-// slot_wire_len. VLAN tags the kernel moved out of band (it always untags on receive) are written
-// back into the frame, in the 4 bytes of headroom PACKET_RESERVE leaves before it.
+// still in this core's cache, instead of walking 8 MiB of blocks first and fetching it all again.
+// Per-slot kernel timestamps and wire lengths live in slot_ts_ns and slot_wire_len. VLAN tags
+// the kernel moved out of band (it always untags on receive) are written back into the frame, in
+// the 4 bytes of headroom PACKET_RESERVE leaves before it.
 //
 // Snaplen: a one-instruction socket filter `ret #snaplen` makes the kernel copy exactly snaplen
 // bytes into the block (tp_len keeps the wire length); slot.len is also capped at snaplen (after
