@@ -31,6 +31,7 @@
         "native/loops/replay_loop.cc",
         "native/loops/ring_dispatch.cc",
         "native/loops/trace_walker.cc",
+        "native/loops/pcapng_walker.cc",
         "native/loops/trace_feed.cc",
         "native/js/js_trace_feed.cc",
         "native/js/js_pcap_walk.cc",

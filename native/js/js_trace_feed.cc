@@ -139,14 +139,14 @@ struct CollectEvents : TraceFeedEvents {
 
 }  // namespace
 
-// traceWalk(fd, chunkBytes) -> { linkTypes, caplen, origlen, sec, nsec, data (the packets' bytes
+// traceWalk(fd, chunkBytes) -> { linkTypes, linkType (per packet), caplen, origlen, sec, nsec, data (the packets' bytes
 // end to end), batches, problems: [{ error, code, offset, reason }], done }
 Napi::Value TraceWalkForTest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].ToNumber().Int32Value();
   size_t chunk = info[1].IsNumber() ? size_t(info[1].ToNumber().Uint32Value()) : TraceFeed::kChunkBytes;
   CollectEvents ev;
-  std::vector<uint32_t> cap, orig, nsec;
+  std::vector<uint32_t> cap, orig, nsec, lt;
   std::vector<double> sec;
   std::vector<uint8_t> bytes;
   uint32_t batches = 0;
@@ -157,6 +157,7 @@ Napi::Value TraceWalkForTest(const Napi::CallbackInfo& info) {
       orig.push_back(c.origlen[i]);
       sec.push_back(c.sec[i]);
       nsec.push_back(c.nsec[i]);
+      lt.push_back(c.link_type);
       bytes.insert(bytes.end(), c.data.begin() + c.off[i], c.data.begin() + c.off[i] + c.caplen[i]);
     }
   });
@@ -172,6 +173,7 @@ Napi::Value TraceWalkForTest(const Napi::CallbackInfo& info) {
   o.Set("caplen", u32s(cap));
   o.Set("origlen", u32s(orig));
   o.Set("nsec", u32s(nsec));
+  o.Set("linkType", u32s(lt));  // each packet's, from its batch
   Napi::Float64Array s = Napi::Float64Array::New(env, sec.size());
   if (!sec.empty()) std::memcpy(s.Data(), sec.data(), sec.size() * 8);
   o.Set("sec", s);

@@ -133,6 +133,9 @@ void TraceFeed::run() {
 bool TraceFeed::read_file(const File& f) {
   ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   PcapWalker w;
+  PcapngWalker ng;
+  bool format_known = false, pcapng = false;
+  int announced = -1;  // the link type last said with file_started (pcapng: once per change)
   std::vector<uint8_t> carry;  // an incomplete header or record, carried to the front of the next chunk
   uint64_t carry_at = 0;       // its file offset
   uint64_t file_len = 0;       // bytes read so far
@@ -144,7 +147,7 @@ bool TraceFeed::read_file(const File& f) {
     FeedChunk* c = acquire();
     if (!c) return false;
     c->count = 0;
-    const size_t want = std::max(chunk_bytes_, std::max(carry.size(), w.need()));
+    const size_t want = std::max(chunk_bytes_, std::max(carry.size(), pcapng ? ng.need() : w.need()));
     if (c->data.size() < want) c->data.resize(want);
     if (!carry.empty()) std::memcpy(c->data.data(), carry.data(), carry.size());
     c->len = carry.size();
@@ -164,48 +167,56 @@ bool TraceFeed::read_file(const File& f) {
     }
     const uint8_t* d = c->data.data();
     size_t pos = 0;
-    bool failed = false;
-    if (!w.started()) {
-      PcapWalker::Step s = w.header(d, c->len);
-      if (s == PcapWalker::Step::kError) {
-        give_back(c);
-        events_.problem(f.token, true, w.error());
-        return false;
-      }
-      if (s == PcapWalker::Step::kRecord) {
-        pos = kPcapFileHeaderLen;
-        events_.file_started(f.token, w.link_type());
-      }
+    bool failed = false, split = false;
+    if (!format_known) {
+      format_known = true;
+      pcapng = PcapngWalker::is_pcapng(d, c->len);
     }
     uint32_t n = 0;
-    if (w.started()) {
-      c->link_type = w.link_type();
-      // Arrays for 64-byte packets to start with; grown (and kept) when a chunk holds more.
-      c->reserve(std::max<size_t>(1024, c->len / 80));
-      uint32_t *off = nullptr, *cap = nullptr, *orig = nullptr, *nsec = nullptr;
-      double* sec = nullptr;
-      size_t room = 0;
-      for (;; ++n) {
-        if (n == room) {
-          if (n == c->off.size()) c->reserve(2 * size_t(n));
-          off = c->off.data(), cap = c->caplen.data(), orig = c->origlen.data(), nsec = c->nsec.data(), sec = c->sec.data();
-          room = c->off.size();
-        }
-        TraceRecord r;
-        size_t used = 0;
-        PcapWalker::Step s = w.next(d + pos, c->len - pos, base + pos, r, used);
-        if (s == PcapWalker::Step::kNeed) break;
+    if (pcapng) {
+      n = walk_pcapng(ng, *c, base, pos, f.token, announced, failed, split);
+    } else {
+      if (!w.started()) {
+        PcapWalker::Step s = w.header(d, c->len);
         if (s == PcapWalker::Step::kError) {
-          failed = true;
-          break;
+          give_back(c);
+          events_.problem(f.token, true, w.error());
+          return false;
         }
-        off[n] = uint32_t(pos + r.off);
-        cap[n] = r.caplen;
-        orig[n] = r.origlen;
-        sec[n] = r.sec;
-        nsec[n] = r.nsec;
-        pos += used;
-        if (w.take_warning(p)) events_.problem(f.token, false, p);
+        if (s == PcapWalker::Step::kRecord) {
+          pos = kPcapFileHeaderLen;
+          events_.file_started(f.token, w.link_type());
+        }
+      }
+      if (w.started()) {
+        c->link_type = w.link_type();
+        // Arrays for 64-byte packets to start with; grown (and kept) when a chunk holds more.
+        c->reserve(std::max<size_t>(1024, c->len / 80));
+        uint32_t *off = nullptr, *cap = nullptr, *orig = nullptr, *nsec = nullptr;
+        double* sec = nullptr;
+        size_t room = 0;
+        for (;; ++n) {
+          if (n == room) {
+            if (n == c->off.size()) c->reserve(2 * size_t(n));
+            off = c->off.data(), cap = c->caplen.data(), orig = c->origlen.data(), nsec = c->nsec.data(), sec = c->sec.data();
+            room = c->off.size();
+          }
+          TraceRecord r;
+          size_t used = 0;
+          PcapWalker::Step s = w.next(d + pos, c->len - pos, base + pos, r, used);
+          if (s == PcapWalker::Step::kNeed) break;
+          if (s == PcapWalker::Step::kError) {
+            failed = true;
+            break;
+          }
+          off[n] = uint32_t(pos + r.off);
+          cap[n] = r.caplen;
+          orig[n] = r.origlen;
+          sec[n] = r.sec;
+          nsec[n] = r.nsec;
+          pos += used;
+          if (w.take_warning(p)) events_.problem(f.token, false, p);
+        }
       }
     }
     carry.assign(d + pos, d + c->len);
@@ -220,11 +231,11 @@ bool TraceFeed::read_file(const File& f) {
       give_back(c);
     }
     if (failed) {
-      events_.problem(f.token, true, w.error());
+      events_.problem(f.token, true, pcapng ? ng.error() : w.error());
       return false;
     }
-    if (eof) {
-      PcapWalker::End e = w.end_of_input(carry_at, carry.size(), file_len, p);
+    if (eof && !split) {
+      PcapWalker::End e = pcapng ? ng.end_of_input(carry_at, carry.size(), file_len, p) : w.end_of_input(carry_at, carry.size(), file_len, p);
       if (e == PcapWalker::End::kError) {
         events_.problem(f.token, true, p);
         return false;
@@ -234,6 +245,45 @@ bool TraceFeed::read_file(const File& f) {
       return true;
     }
   }
+}
+
+// The pcapng blocks of one chunk from `pos`: packets into c's arrays (returned: how many), all of
+// one link type; `split` when the chunk stops before a packet of another link type.
+uint32_t TraceFeed::walk_pcapng(PcapngWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t token, int& announced,
+                                bool& failed, bool& split) {
+  const uint8_t* d = c.data.data();
+  c.reserve(std::max<size_t>(1024, c.len / 80));
+  uint32_t n = 0;
+  for (;;) {
+    TraceRecord r;
+    uint16_t lt = 0;
+    size_t used = 0;
+    PcapngWalker::Step s = w.next(d + pos, c.len - pos, base + pos, r, lt, used, n > 0 ? int(c.link_type) : -1);
+    for (const TraceProblem& p : w.warnings()) events_.problem(token, false, p);
+    w.warnings().clear();
+    if (s == PcapngWalker::Step::kNeed) break;
+    if (s == PcapngWalker::Step::kLinkChange) {
+      split = true;
+      break;
+    }
+    if (s == PcapngWalker::Step::kError) {
+      failed = true;
+      break;
+    }
+    if (s == PcapngWalker::Step::kRecord) {
+      if (n == 0) c.link_type = lt;
+      if (int(lt) != announced) events_.file_started(token, lt), announced = lt;
+      if (n == c.off.size()) c.reserve(2 * size_t(n));
+      c.off[n] = uint32_t(pos + r.off);
+      c.caplen[n] = r.caplen;
+      c.origlen[n] = r.origlen;
+      c.sec[n] = r.sec;
+      c.nsec[n] = r.nsec;
+      ++n;
+    }
+    pos += used;
+  }
+  return n;
 }
 
 void TraceFeed::read_sync(int fd, size_t chunk_bytes, TraceFeedEvents& events,

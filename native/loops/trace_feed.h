@@ -1,5 +1,6 @@
-// The reader thread of a streamed replay: reads classic pcap files (fds that JS opened) into a
-// few big native chunks, walks their records natively (loops/trace_walker.h) and hands each chunk
+// The reader thread of a streamed replay: reads classic pcap and pcapng files (fds that JS opened) into a
+// few big native chunks, walks their records natively (loops/trace_walker.h, loops/pcapng_walker.h)
+// and hands each chunk
 // to the replay loop as one ReplayBatch. Chunks come back when the loop has put their packets into
 // TX slots, so memory stays flat (chunks x chunk size) whatever the trace's size, nothing passes
 // through JS per packet, and the garbage collector has nothing to do. JS still opens the files,
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "loops/replay_loop.h"
+#include "loops/pcapng_walker.h"
 #include "loops/trace_walker.h"
 
 namespace nmc {
@@ -79,6 +81,8 @@ class TraceFeed {
   };
   // The walk of one file; false when the input must end (format error, read error, shutdown).
   bool read_file(const File& f);
+  uint32_t walk_pcapng(PcapngWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t token, int& announced, bool& failed,
+                       bool& split);
   FeedChunk* acquire();              // a free chunk (blocks); null on shutdown
   void emit(FeedChunk* c);            // to the replay loop (or the sync sink)
   void give_back(FeedChunk* c);

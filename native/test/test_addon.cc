@@ -180,7 +180,7 @@ Napi::Object InitTest(Napi::Env env, Napi::Object exports) {
   exports.Set("pacerSimulate", Napi::Function::New(env, PacerSimulate, "pacerSimulate"));
   exports.Set("spinProbe", Napi::Function::New(env, SpinProbe, "spinProbe"));  // the machine's precision floor
   exports.Set("netmapTest", NetmapTestExports(env));  // kernel-free parts of the netmap backend
-  exports.Set("traceWalk", Napi::Function::New(env, TraceWalkForTest, "traceWalk"));  // the native pcap walker
+  exports.Set("traceWalk", Napi::Function::New(env, TraceWalkForTest, "traceWalk"));  // the native pcap and pcapng walkers
   return exports;
 }
 

@@ -3,99 +3,14 @@
 // both byte orders and resolutions, and on thousands of mutated and truncated files, both must see
 // the same packets (timestamp, caplen, origlen, bytes) and end the same way (the same error code,
 // offset and text, or the same warnings). Chunk sizes small enough that records straddle chunks.
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { PcapFormatError, type PcapWarning } from '../../src/errors.js';
-import { readBatchesSync } from '../../src/pcap/index.js';
 import { nativeReadable } from '../../src/replay/native-stream.js';
 import { bytesOf, pcapHeader, pcapRecord, u32, type Order } from '../helpers/hand.js';
 import { mutatedFiles } from '../helpers/mutate.js';
-import { nativeTest } from '../helpers/native-test.js';
-
-interface NativeWalk {
-  linkTypes: number[];
-  caplen: Uint32Array;
-  origlen: Uint32Array;
-  sec: Float64Array;
-  nsec: Uint32Array;
-  data: Buffer;
-  batches: number;
-  problems: { error: boolean; code: string; offset: number; reason: string }[];
-  done: number;
-}
-const traceWalk = (nativeTest as unknown as { traceWalk(fd: number, chunkBytes: number): NativeWalk }).traceWalk;
-
-interface Walk {
-  linkTypes: number[];
-  packets: { sec: number; nsec: number; caplen: number; origlen: number }[];
-  data: Buffer;
-  warnings: { code: string; offset: number; message: string }[];
-  error?: { code: string; offset: number; reason: string };
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'nmcap-walker-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let seq = 0;
-
-function tsWalk(buf: Buffer): Walk {
-  const w: Walk = { linkTypes: [], packets: [], data: Buffer.alloc(0), warnings: [] };
-  const warnings: PcapWarning[] = [];
-  const parts: Buffer[] = [];
-  try {
-    for (const b of readBatchesSync(buf, { onWarning: (x) => warnings.push(x), batchPackets: 7 })) {
-      const lt = b.section.interfaces[0]!.linkType;
-      if (!w.linkTypes.includes(lt)) w.linkTypes.push(lt);
-      for (let i = 0; i < b.count; i++) {
-        w.packets.push({ sec: b.tsSec[i]!, nsec: b.tsNsec[i]!, caplen: b.capLen[i]!, origlen: b.origLen[i]! });
-        parts.push(Buffer.from(b.buffer.subarray(b.dataOffset[i]!, b.dataOffset[i]! + b.capLen[i]!)));
-      }
-    }
-  } catch (e) {
-    if (!(e instanceof PcapFormatError)) throw e;
-    w.error = { code: e.code, offset: e.offset, reason: e.reason };
-  }
-  w.data = Buffer.concat(parts);
-  w.warnings = warnings.map((x) => ({ code: x.code, offset: x.offset, message: x.message }));
-  return w;
-}
-
-function nativeWalk(buf: Buffer, chunkBytes: number): Walk {
-  const path = join(dir, `t${seq++}.pcap`);
-  writeFileSync(path, buf);
-  const fd = openSync(path, 'r');
-  let n: NativeWalk;
-  try {
-    n = traceWalk(fd, chunkBytes);
-  } finally {
-    closeSync(fd);
-    rmSync(path);
-  }
-  const w: Walk = { linkTypes: n.linkTypes, packets: [], data: n.data, warnings: [] };
-  for (let i = 0; i < n.caplen.length; i++) w.packets.push({ sec: n.sec[i]!, nsec: n.nsec[i]!, caplen: n.caplen[i]!, origlen: n.origlen[i]! });
-  for (const p of n.problems) {
-    if (p.error) w.error = { code: p.code, offset: p.offset, reason: p.reason };
-    else w.warnings.push({ code: p.code, offset: p.offset, message: p.reason });
-  }
-  return w;
-}
-
-/** Both walkers over buf; the native one at several chunk sizes. */
-function expectSame(buf: Buffer, chunks = [64, 1000, 1 << 16]): Walk {
-  const want = tsWalk(buf);
-  for (const c of chunks) {
-    const got = nativeWalk(buf, c);
-    // The link type is said once the header is read, packets or not (src/pcap says it with packets).
-    if (want.packets.length > 0) expect(got.linkTypes, `chunk ${c}`).toEqual(want.linkTypes);
-    expect(got.packets, `chunk ${c}`).toEqual(want.packets);
-    expect(got.data.equals(want.data), `chunk ${c}: packet bytes`).toBe(true);
-    expect(got.warnings, `chunk ${c}`).toEqual(want.warnings);
-    expect(got.error, `chunk ${c}`).toEqual(want.error);
-  }
-  return want;
-}
+import { expectSame } from './walk-compare.js';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 
