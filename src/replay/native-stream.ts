@@ -1,21 +1,23 @@
-// Streamed replay of classic pcap files through the native reader (native/loops/trace_feed.h):
+// Streamed replay of classic pcap and pcapng files through the native reader (native/loops/trace_feed.h):
 // a native thread reads and walks the records into the replay loop, so no packet passes through
 // JS and the parser no longer competes with the sender and the receiver for the CPU. JS opens
 // the files in replay order (passes x files), a couple ahead of the reader, and turns the
 // reader's events into notices, warnings and the input error. src/pcap stays the reference for
-// the format: test/replay/native-walker.test.ts checks the two walkers against each other.
+// the format: test/replay/native-walker.test.ts and native-pcapng-walker.test.ts check the native
+// walkers against it.
 import { closeSync, openSync, readSync } from 'node:fs';
 
 import { NmcapError, PcapErrorCode, PcapFormatError, TraceError, type PcapWarning, type PcapWarningCode } from '../errors.js';
 import { assertReadable } from '../files.js';
-import { PCAP_MAGIC_NS, PCAP_MAGIC_NS_SWAPPED, PCAP_MAGIC_US, PCAP_MAGIC_US_SWAPPED } from '../pcap/constants.js';
+import { BlockType, PCAP_MAGIC_NS, PCAP_MAGIC_NS_SWAPPED, PCAP_MAGIC_US, PCAP_MAGIC_US_SWAPPED } from '../pcap/constants.js';
 import { native, type NativeReplaySession, type TraceFeedProblem } from '../ports/binding.js';
 
 /** Files queued to the reader beyond the one it reads: the next is open before the last ends. */
 const FILES_AHEAD = 2;
-const PCAP_MAGICS = new Set([PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_NS_SWAPPED]);
+/** The first four bytes (read little-endian) of the files the native reader walks: classic pcap, and pcapng's SHB. */
+const NATIVE_MAGICS = new Set([PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_NS_SWAPPED, BlockType.SHB]);
 
-/** True when every file starts with a classic pcap magic (the native reader's format). */
+/** True when every file starts as classic pcap or pcapng does (the native reader's formats). */
 export function nativeReadable(files: string[]): boolean {
   if (typeof native.TraceFeed !== 'function' || process.env.NMCAP_JS_READER === '1') return false;
   const head = Buffer.alloc(4);
@@ -23,7 +25,7 @@ export function nativeReadable(files: string[]): boolean {
     let fd: number | undefined;
     try {
       fd = openSync(f, 'r');
-      return readSync(fd, head, 0, 4, 0) === 4 && PCAP_MAGICS.has(head.readUInt32LE(0));
+      return readSync(fd, head, 0, 4, 0) === 4 && NATIVE_MAGICS.has(head.readUInt32LE(0));
     } catch {
       return false; // the JS reader reports it
     } finally {
