@@ -1,6 +1,5 @@
 #include "loops/pcapng_walker.h"
 
-#include <cstdio>
 #include <cstring>
 
 namespace nmc {
@@ -16,12 +15,6 @@ uint32_t raw32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
   return v;  // x86/arm64 Linux: little-endian hosts
-}
-
-std::string hex32(uint32_t v) {
-  char s[16];
-  std::snprintf(s, sizeof s, "0x%08x", v);
-  return s;
 }
 
 std::string str(uint64_t v) { return std::to_string(v); }
@@ -204,14 +197,14 @@ PcapngWalker::Step PcapngWalker::next(const uint8_t* p, size_t avail, uint64_t a
     else if (bom == __builtin_bswap32(kPcapngByteOrderMagic)) le = false;
     else
       return fail("ERR_PCAP_BAD_MAGIC", at + 8,
-                  "Section Header Block byte-order magic " + hex32(__builtin_bswap32(bom)) + " is neither 0x1a2b3c4d nor 0x4d3c2b1a");
+                  "Section Header Block byte-order magic " + trace_hex32(__builtin_bswap32(bom)) + " is neither 0x1a2b3c4d nor 0x4d3c2b1a");
   }
   const uint32_t len = le ? raw32(p + 4) : __builtin_bswap32(raw32(p + 4));
   if (len < 12 || (len & 3) != 0 || len > max_block_) {
     const std::string why = len < 12 ? "is below the 12-byte minimum"
                             : (len & 3) != 0 ? "is not a multiple of 4"
                                              : "exceeds the " + str(max_block_) + "-byte limit";
-    return fail("ERR_PCAP_BAD_BLOCK_LENGTH", at + 4, "block length " + str(len) + " " + why + " (block type " + hex32(type) + ")");
+    return fail("ERR_PCAP_BAD_BLOCK_LENGTH", at + 4, "block length " + str(len) + " " + why + " (block type " + trace_hex32(type) + ")");
   }
   if (avail < len) {
     need_ = len;
@@ -220,7 +213,7 @@ PcapngWalker::Step PcapngWalker::next(const uint8_t* p, size_t avail, uint64_t a
   const uint32_t trail = le ? raw32(p + len - 4) : __builtin_bswap32(raw32(p + len - 4));
   if (trail != len)
     return fail("ERR_PCAP_BAD_BLOCK_LENGTH", at + len - 4,
-                "trailing block length " + str(trail) + " disagrees with the leading length " + str(len) + " (block type " + hex32(type) + ")");
+                "trailing block length " + str(trail) + " disagrees with the leading length " + str(len) + " (block type " + trace_hex32(type) + ")");
   used = len;
   need_ = 0;
   switch (type) {
@@ -299,21 +292,6 @@ PcapngWalker::Step PcapngWalker::next(const uint8_t* p, size_t avail, uint64_t a
     default:
       return Step::kBlock;  // unknown blocks are skipped
   }
-}
-
-PcapWalker::End PcapngWalker::end_of_input(uint64_t at, size_t left, uint64_t file_len, TraceProblem& out) const {
-  if (!started_) {
-    out.code = "ERR_PCAP_TRUNCATED";
-    out.offset = at;
-    out.reason = file_len == 0 ? "the file is empty" : "the file ends inside its header (" + str(file_len) + " bytes in all)";
-    return PcapWalker::End::kError;
-  }
-  if (left == 0) return PcapWalker::End::kClean;
-  out.code = "WARN_PCAP_TRUNCATED";
-  out.offset = at;
-  out.reason = "the last record is cut short (" + str(left) + " of " + str(need_) + " bytes present at byte offset " + str(at) +
-               "); every complete packet before it was read";
-  return PcapWalker::End::kWarning;
 }
 
 }  // namespace nmc

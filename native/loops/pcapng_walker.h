@@ -35,7 +35,9 @@ class PcapngWalker {
 
   // As PcapWalker::end_of_input: an error before the first SHB is read, else a warning when
   // anything was left.
-  PcapWalker::End end_of_input(uint64_t at, size_t left, uint64_t file_len, TraceProblem& out) const;
+  TraceEnd end_of_input(uint64_t at, size_t left, uint64_t file_len, TraceProblem& out) const {
+    return trace_end_of_input(started_, at, left, need_, file_len, out);
+  }
 
   void limit_block(uint32_t max_block) { max_block_ = max_block; }
   size_t need() const { return need_; }

@@ -235,12 +235,12 @@ bool TraceFeed::read_file(const File& f) {
       return false;
     }
     if (eof && !split) {
-      PcapWalker::End e = pcapng ? ng.end_of_input(carry_at, carry.size(), file_len, p) : w.end_of_input(carry_at, carry.size(), file_len, p);
-      if (e == PcapWalker::End::kError) {
+      TraceEnd e = pcapng ? ng.end_of_input(carry_at, carry.size(), file_len, p) : w.end_of_input(carry_at, carry.size(), file_len, p);
+      if (e == TraceEnd::kError) {
         events_.problem(f.token, true, p);
         return false;
       }
-      if (e == PcapWalker::End::kWarning) events_.problem(f.token, false, p);
+      if (e == TraceEnd::kWarning) events_.problem(f.token, false, p);
       events_.file_done(f.token, packets);
       return true;
     }

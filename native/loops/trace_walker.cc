@@ -21,13 +21,13 @@ uint16_t load16(const uint8_t* p, bool le) {
   return le ? uint16_t(p[0] | (p[1] << 8)) : uint16_t((p[0] << 8) | p[1]);
 }
 
-std::string hex32(uint32_t v) {
+}  // namespace
+
+std::string trace_hex32(uint32_t v) {
   char s[16];
   std::snprintf(s, sizeof s, "0x%08x", v);
   return s;
 }
-
-}  // namespace
 
 uint32_t PcapWalker::u32(const uint8_t* p) const { return le_ ? load_le32(p) : load_be32(p); }
 
@@ -46,7 +46,7 @@ PcapWalker::Step PcapWalker::header(const uint8_t* p, size_t avail) {
   const uint32_t magic = load_le32(p);
   if (magic == kPcapMagicUs || magic == kPcapMagicNs) le_ = true;
   else if (magic == kPcapMagicUsSwapped || magic == kPcapMagicNsSwapped) le_ = false;
-  else return fail("ERR_PCAP_BAD_MAGIC", 0, "not a pcap or pcapng file: it starts with " + hex32(load_be32(p)));
+  else return fail("ERR_PCAP_BAD_MAGIC", 0, "not a pcap or pcapng file: it starts with " + trace_hex32(load_be32(p)));
   nano_ = magic == kPcapMagicNs || magic == kPcapMagicNsSwapped;
   per_sec_ = nano_ ? 1000000000u : 1000000u;
   frac_to_ns_ = nano_ ? 1u : 1000u;
@@ -60,7 +60,7 @@ PcapWalker::Step PcapWalker::header(const uint8_t* p, size_t avail) {
                 "unsupported pcap version " + std::to_string(major) + "." + std::to_string(minor) + " (this reader knows 2.4)");
   const uint32_t snap = u32(p + 16), lt = u32(p + 20);
   if (lt & (kPcapLtReservedMask | kPcapLtRBit))
-    return fail("ERR_PCAP_BAD_LINKTYPE", 20, "reserved bits set in the pcap link-type word " + hex32(lt));
+    return fail("ERR_PCAP_BAD_LINKTYPE", 20, "reserved bits set in the pcap link-type word " + trace_hex32(lt));
   link_type_ = uint16_t(lt & kPcapLtLinktypeMask);
   snap_ = snap;
   cap_limit_ = std::min(kTraceMaxBlockLength, std::max(snap, kPcapReasonableCaplen));
@@ -86,20 +86,20 @@ uint32_t PcapWalker::carry_fraction(uint64_t at, double& sec, uint32_t frac) {
   return frac % per_sec_;
 }
 
-PcapWalker::End PcapWalker::end_of_input(uint64_t at, size_t left, uint64_t file_len, TraceProblem& out) const {
-  if (!started_) {
+TraceEnd trace_end_of_input(bool started, uint64_t at, size_t left, size_t need, uint64_t file_len, TraceProblem& out) {
+  if (!started) {
     out.code = "ERR_PCAP_TRUNCATED";
     out.offset = at;
     out.reason = file_len == 0 ? "the file is empty"
                                : "the file ends inside its header (" + std::to_string(file_len) + " bytes in all)";
-    return End::kError;
+    return TraceEnd::kError;
   }
-  if (left == 0) return End::kClean;
+  if (left == 0) return TraceEnd::kClean;
   out.code = "WARN_PCAP_TRUNCATED";
   out.offset = at;
-  out.reason = "the last record is cut short (" + std::to_string(left) + " of " + std::to_string(need_) +
+  out.reason = "the last record is cut short (" + std::to_string(left) + " of " + std::to_string(need) +
                " bytes present at byte offset " + std::to_string(at) + "); every complete packet before it was read";
-  return End::kWarning;
+  return TraceEnd::kWarning;
 }
 
 }  // namespace nmc

@@ -35,6 +35,15 @@ struct TraceProblem {
   std::string reason;
 };
 
+// "0x%08x", as src/pcap writes magics and block types in its texts.
+std::string trace_hex32(uint32_t v);
+
+// How a file's input ends (src/pcap/reader.ts endOfInput), for both walkers.
+enum class TraceEnd { kClean, kWarning, kError };
+// An error before the file's header (or first SHB) was read, else a warning when `left` bytes of an
+// incomplete record (of `need` bytes) remain at file offset `at`.
+TraceEnd trace_end_of_input(bool started, uint64_t at, size_t left, size_t need, uint64_t file_len, TraceProblem& out);
+
 class PcapWalker {
  public:
   enum class Step { kRecord, kNeed, kError };
@@ -70,8 +79,10 @@ class PcapWalker {
 
   // The input ended with `left` bytes of an incomplete header or record at file offset `at`:
   // an error before the header, else a warning when anything was left.
-  enum class End { kClean, kWarning, kError };
-  End end_of_input(uint64_t at, size_t left, uint64_t file_len, TraceProblem& out) const;
+  using End = TraceEnd;
+  End end_of_input(uint64_t at, size_t left, uint64_t file_len, TraceProblem& out) const {
+    return trace_end_of_input(started_, at, left, need_, file_len, out);
+  }
 
   // Lowers the largest record accepted to `max_block` (the JS reader's maxBlockLength option).
   void limit_block(uint32_t max_block) { cap_limit_ = std::min(max_block, std::max(snap_, kPcapReasonableCaplen)); }
