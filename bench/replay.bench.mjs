@@ -8,8 +8,9 @@
 //   4. Streamed replay keeps memory flat: max RSS for an 80 MB and a 400 MB trace (<= 100 MB).
 //   5. --rate 1Mpps through a pipe with and without --realtime --cpu 1: departure error p50/p99/max
 //      side by side (target: p99 under 10 us with it); what link emulation costs per packet.
-//   6. Where a streamed replay's CPU goes: the native reader (classic pcap) against the JS reader
-//      (src/pcap, forced with NMCAP_JS_READER=1) and -K, at --rate 10Mpps over 20 M packets.
+//   6. Where a streamed replay's CPU goes: the native reader against the JS reader (src/pcap,
+//      forced with NMCAP_JS_READER=1) and -K, at --rate 10Mpps over 20 M packets; classic pcap,
+//      and the same trace as pcapng.
 //   7. --threads 2 against one ring on a veth pair with 2 TX queues (af_xdp and af_packet, topspeed
 //      and --rate): pps, sender CPU per packet, the total rate; trafgen --cpus 2 alongside.
 // BENCH_PACKETS (trace size, default 1 M) and BENCH_SKIP (comma list of section numbers) trim it.
@@ -37,6 +38,15 @@ async function toPipe(replayArgs, env) {
 }
 
 const cpuPerPacket = (r) => (r.senderCpuSeconds / r.queued) * 1e9;
+// The bench trace as pcapng (written once, by nmcap -r -w), for the streamed readers of section 6.
+let pcapngTrace;
+const tracePcapng = () => {
+  if (!pcapngTrace) {
+    pcapngTrace = tmp.path('udp64.pcapng');
+    execFileSync(new URL('../bin/nmcap', import.meta.url).pathname, ['-q', '-r', trace, '-w', pcapngTrace]);
+  }
+  return pcapngTrace;
+};
 // The test-only addon (build/Release/nmcap_test.node), loaded when a section needs its probes.
 const testAddon = () => createRequire(import.meta.url)('../build/Release/nmcap_test.node');
 
@@ -239,6 +249,8 @@ try {
       ['native (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), trace], undefined],
       ['JS src/pcap (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), trace], { NMCAP_JS_READER: '1' }],
       ['-K (in memory)', ['-q', '--rate', '10Mpps', '-K', '-l', String(loops), trace], undefined],
+      ['native, pcapng (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), tracePcapng()], undefined],
+      ['JS src/pcap, pcapng (streamed)', ['-q', '--rate', '10Mpps', '-l', String(loops), tracePcapng()], { NMCAP_JS_READER: '1' }],
     ]) {
       const x = await toPipe(args, env);
       runs[label] = x;
@@ -257,6 +269,7 @@ try {
     table(rows);
     const cpu = (l) => (runs[l].rep.user + runs[l].rep.sys) / runs[l].r.queued;
     console.log(`  nmreplay CPU per packet, native / JS reader: ${fmt.ratio(cpu('native (streamed)'), cpu('JS src/pcap (streamed)'))}; native / -K: ${fmt.ratio(cpu('native (streamed)'), cpu('-K (in memory)'))}`);
+    console.log(`  the same trace as pcapng, nmreplay CPU per packet, native / JS reader: ${fmt.ratio(cpu('native, pcapng (streamed)'), cpu('JS src/pcap, pcapng (streamed)'))}`);
     const rate = (l) => runs[l].r.pacedRate ?? runs[l].r.pps;
     verdict('streamed (native reader) reaches >= 99.9% of 10 Mpps', rate('native (streamed)') >= 0.999e7, fmt.mpps(rate('native (streamed)')));
     verdict('streamed keeps up with -K (>= 95% of its rate)', rate('native (streamed)') >= 0.95 * rate('-K (in memory)'), `${fmt.mpps(rate('native (streamed)'))} vs ${fmt.mpps(rate('-K (in memory)'))}`);
