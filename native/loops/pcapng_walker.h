@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -54,8 +55,14 @@ class PcapngWalker {
     uint32_t exp;
     int64_t offset_s;  // if_tsoffset
   };
-  uint32_t u32(const uint8_t* p) const;
-  uint16_t u16(const uint8_t* p) const;
+  // In the header so they inline: out of line, the shared object called them through its PLT,
+  // several times per record.
+  uint32_t u32(const uint8_t* p) const {
+    uint32_t v;
+    std::memcpy(&v, p, 4);  // x86/arm64 Linux: little-endian hosts
+    return le_ ? v : __builtin_bswap32(v);
+  }
+  uint16_t u16(const uint8_t* p) const { return le_ ? uint16_t(p[0] | (p[1] << 8)) : uint16_t((p[0] << 8) | p[1]); }
   Step fail(const char* code, uint64_t offset, std::string reason);
   Step too_short(uint64_t at, const char* name, uint32_t len, uint32_t min);
   Step unknown_iface(uint64_t at, const char* name, uint32_t id);
