@@ -79,6 +79,11 @@ export class NativeStream {
     });
     this.pump();
     await over;
+    // The reader queues its error before it ends the input, so before the session can end; but
+    // the two reach JS through different thread-safe functions, and the session's may be called
+    // first. Both were pending in the same turn of the event loop: by setImmediate's phase the
+    // reader's event has been delivered too.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     return this.error;
   }
 
