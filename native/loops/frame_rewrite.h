@@ -45,38 +45,14 @@ class FrameRewrite {
   const uint8_t* apply(uint16_t link, const uint8_t* data, uint32_t len, uint32_t* out_len) {
     uint16_t ethertype = 0;
     uint32_t skip = 0;
-    switch (link) {
-      case kLinkEthernet:
-        if (len < kEthHeader) return nullptr;
-        scratch_.assign(data, data + len);
-        if (mac_.set_dmac) std::memcpy(scratch_.data(), mac_.dmac, 6);
-        if (mac_.set_smac) std::memcpy(scratch_.data() + 6, mac_.smac, 6);
-        *out_len = len;
-        return scratch_.data();
-      case kLinkRaw:
-        ethertype = len ? ip_ethertype(data[0] >> 4) : 0;
-        break;
-      case kLinkIpv4:
-        ethertype = 0x0800;
-        break;
-      case kLinkIpv6:
-        ethertype = 0x86DD;
-        break;
-      case kLinkNull:
-      case kLinkLoop: {
-        if (len < 4) return nullptr;
-        uint32_t be = uint32_t(data[0]) << 24 | uint32_t(data[1]) << 16 | uint32_t(data[2]) << 8 | data[3];
-        uint32_t le = uint32_t(data[3]) << 24 | uint32_t(data[2]) << 16 | uint32_t(data[1]) << 8 | data[0];
-        // DLT_NULL's family is in the writer's byte order: a family is small, so one order fits.
-        uint32_t family = link == kLinkLoop ? be : (be < 256 ? be : le);
-        ethertype = family_ethertype(family);
-        skip = 4;
-        break;
-      }
-      default:
-        return nullptr;
+    if (!plan(link, data, len, &ethertype, &skip)) return nullptr;
+    if (link == kLinkEthernet) {
+      scratch_.assign(data, data + len);
+      if (mac_.set_dmac) std::memcpy(scratch_.data(), mac_.dmac, 6);
+      if (mac_.set_smac) std::memcpy(scratch_.data() + 6, mac_.smac, 6);
+      *out_len = len;
+      return scratch_.data();
     }
-    if (ethertype == 0) return nullptr;
     uint32_t body = len - skip;
     scratch_.resize(kEthHeader + body);
     std::memcpy(scratch_.data(), mac_.dmac, 6);
@@ -88,7 +64,52 @@ class FrameRewrite {
     return scratch_.data();
   }
 
+  // The length apply() would give the record, without making the frame; 0 if it cannot be made.
+  // (The --threads dispatcher needs only the length: each ring makes the frame itself.)
+  static uint32_t length(uint16_t link, const uint8_t* data, uint32_t len) {
+    uint16_t ethertype = 0;
+    uint32_t skip = 0;
+    if (!plan(link, data, len, &ethertype, &skip)) return 0;
+    return link == kLinkEthernet ? len : kEthHeader + len - skip;
+  }
+
  private:
+  // How record [data, len) becomes an Ethernet frame: the ethertype of the header put in front
+  // and the bytes of the record's own header skipped; false if it cannot.
+  static bool plan(uint16_t link, const uint8_t* data, uint32_t len, uint16_t* ethertype_out, uint32_t* skip_out) {
+    uint16_t ethertype = 0;
+    uint32_t skip = 0;
+    switch (link) {
+      case kLinkEthernet:
+        return len >= kEthHeader;
+      case kLinkRaw:
+        ethertype = len ? ip_ethertype(data[0] >> 4) : 0;
+        break;
+      case kLinkIpv4:
+        ethertype = 0x0800;
+        break;
+      case kLinkIpv6:
+        ethertype = 0x86DD;
+        break;
+      case kLinkNull:
+      case kLinkLoop: {
+        if (len < 4) return false;
+        uint32_t be = uint32_t(data[0]) << 24 | uint32_t(data[1]) << 16 | uint32_t(data[2]) << 8 | data[3];
+        uint32_t le = uint32_t(data[3]) << 24 | uint32_t(data[2]) << 16 | uint32_t(data[1]) << 8 | data[0];
+        // DLT_NULL's family is in the writer's byte order: a family is small, so one order fits.
+        uint32_t family = link == kLinkLoop ? be : (be < 256 ? be : le);
+        ethertype = family_ethertype(family);
+        skip = 4;
+        break;
+      }
+      default:
+        return false;
+    }
+    *ethertype_out = ethertype;
+    *skip_out = skip;
+    return ethertype != 0;
+  }
+
   static uint16_t ip_ethertype(unsigned version) { return version == 4 ? 0x0800 : version == 6 ? 0x86DD : 0; }
   // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD, OpenBSD), 28 (FreeBSD), 30 (macOS).
   static uint16_t family_ethertype(uint32_t f) {

@@ -8,9 +8,10 @@
 // Per record: its due time (the pacer's schedule), the pacer's decision (flush the burst, wait),
 // put. The policy lives in loops/pacer.h. One TX ring (ring 0) carries everything, so packets
 // leave in trace order; with --threads N each of N ports (one TX queue each) runs this loop on
-// its own thread, "scheduled" by loops/ring_dispatch.h, which gives every record its deadline. In paced modes all packets whose deadline has passed go out in one
-// burst: when the per-packet cost exceeds the gap, bursts grow instead of the schedule slipping,
-// and the burst sizes and each packet's departure error are measured and reported.
+// its own thread, "scheduled" by loops/ring_dispatch.h, which gives every record its deadline.
+// In paced modes all packets whose deadline has passed go out in one burst: when the per-packet
+// cost exceeds the gap, bursts grow instead of the schedule slipping, and the burst sizes and
+// each packet's departure error are measured and reported.
 #include "loops/replay_loop.h"
 
 #include <poll.h>

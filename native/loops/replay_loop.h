@@ -225,8 +225,16 @@ class RecordCursor {
   bool seen_batch_ = false;  // streamed: a batch of the current pass was fetched
 };
 
-// What becomes of a record on this port: its frame (rewritten where needed) and its length.
+// What becomes of a record on this port.
 enum class FrameFit : uint8_t { kOk, kUnconvertible, kUnsendable };
+// An empty frame, or one larger than the port takes without --truncate, is not sent.
+inline FrameFit fit_length(uint32_t len, uint32_t max_frame, bool truncate_oversize, uint32_t* len_out) {
+  if (len == 0 || (len > max_frame && !truncate_oversize)) return FrameFit::kUnsendable;
+  *len_out = len > max_frame ? max_frame : len;
+  return FrameFit::kOk;
+}
+
+// The record's frame on this port (rewritten where needed, p.data then points at it) and its length.
 inline FrameFit fit_frame(FrameRewrite& rewrite, bool rewrite_on, uint16_t link_type, uint32_t max_frame,
                           bool truncate_oversize, Record& p, uint32_t* len_out) {
   uint32_t len = p.caplen;
@@ -238,9 +246,19 @@ inline FrameFit fit_frame(FrameRewrite& rewrite, bool rewrite_on, uint16_t link_
     if (out > len) p.origlen += out - len;
     len = out;
   }
-  if (len == 0 || (len > max_frame && !truncate_oversize)) return FrameFit::kUnsendable;
-  *len_out = len > max_frame ? max_frame : len;
-  return FrameFit::kOk;
+  return fit_length(len, max_frame, truncate_oversize, len_out);
+}
+
+// fit_frame's verdict and length without making the frame (the --threads dispatcher: the ring
+// that sends the record makes it).
+inline FrameFit fit_frame_length(const FrameRewrite& rewrite, bool rewrite_on, uint16_t link_type, uint32_t max_frame,
+                                 bool truncate_oversize, const Record& p, uint32_t* len_out) {
+  uint32_t len = p.caplen;
+  if (rewrite_on && rewrite.needed(link_type)) {
+    len = FrameRewrite::length(link_type, p.data, len);
+    if (len == 0) return FrameFit::kUnconvertible;
+  }
+  return fit_length(len, max_frame, truncate_oversize, len_out);
 }
 
 ReplayResult run_replay(Port& port, const ReplayConfig& cfg, ReplayInput& input, ReplayEvents& events, StopSignal& stop);

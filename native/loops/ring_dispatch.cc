@@ -383,9 +383,8 @@ ReplayResult RingDispatch::run(const ReplayConfig& cfg, ReplayInput& input, Repl
     }
     const uint32_t i = src.index();
     const uint16_t link = src.batch().link_type;
-    const uint8_t* bytes = p.data;
     uint32_t len = 0;
-    FrameFit fit = fit_frame(rewrite, rewrite_on, link, max_frame, cfg.truncate_oversize, p, &len);
+    FrameFit fit = fit_frame_length(rewrite, rewrite_on, link, max_frame, cfg.truncate_oversize, p, &len);
     if (fit != FrameFit::kOk) {  // counted here; the rings never see it
       ++own.failed;
       if (fit == FrameFit::kUnconvertible) ++own.unconvertible;
@@ -408,7 +407,7 @@ ReplayResult RingDispatch::run(const ReplayConfig& cfg, ReplayInput& input, Repl
       end = ReplayEnd::kDuration;
       break;
     }
-    const uint32_t ring = n == 1 ? 0 : uint32_t(flow_hash(link, bytes, p.caplen) % n);
+    const uint32_t ring = n == 1 ? 0 : uint32_t(flow_hash(link, p.data, p.caplen) % n);
     Sub*& s = filling_[ring];
     if (!s) {
       s = take_sub(ring);
