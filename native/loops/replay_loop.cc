@@ -16,7 +16,6 @@
 
 #include <poll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -329,12 +328,9 @@ class ReplayRun {
     st_.sent = st_.queued - std::min(pp, st_.queued);
     st_.sent_bytes = st_.queued_bytes - std::min(pb, st_.queued_bytes);
     st_.end_ns = monotonic_ns();
-    rusage ru{};
-    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
-      st_.thread_cpu_ns = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-                          uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
-      st_.preemptions = uint64_t(ru.ru_nivcsw);
-    }
+    const ThreadUsage used = thread_usage();
+    st_.thread_cpu_ns = used.cpu_ns;
+    st_.preemptions = used.involuntary_switches;
     if (end == ReplayEnd::kError || end == ReplayEnd::kPeerClosed) {
       res.error_code = *port_.error_code() ? port_.error_code() : errc::kIo;
       res.error = port_.error().empty() ? "transmit failed" : port_.error();

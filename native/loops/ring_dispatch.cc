@@ -1,13 +1,12 @@
 // The dispatch stage of --threads N (see ring_dispatch.h).
 #include "loops/ring_dispatch.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "loops/frame_rewrite.h"
 #include "ports/af_xdp/xdp_prog.h"
+#include "ring/clock.h"
 #include "ring/walkers.h"
 
 namespace nmc {
@@ -200,13 +199,6 @@ void add_ring_stats(ReplayStats& t, const ReplayStats& s) {
   t.thread_cpu_ns += s.thread_cpu_ns;
   t.preemptions += s.preemptions;
   t.departure.merge(s.departure);
-}
-
-uint64_t own_cpu_ns() {
-  rusage ru{};
-  if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
-  return uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-         uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
 }
 
 }  // namespace
@@ -443,7 +435,7 @@ ReplayResult RingDispatch::run(const ReplayConfig& cfg, ReplayInput& input, Repl
       res.error = r.error;
     }
   }
-  res.stats.thread_cpu_ns += own_cpu_ns();  // the dispatcher is part of the sender's cost
+  res.stats.thread_cpu_ns += thread_usage().cpu_ns;  // the dispatcher is part of the sender's cost
   if (res.error_code.empty()) res.end = halt_ != ReplayEnd::kDone ? halt_ : end;
   res.sender = results[0].sender;
   return res;

@@ -2,6 +2,7 @@
 // CLOCK_MONOTONIC for deadlines and durations (immune to clock steps).
 #pragma once
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cerrno>
@@ -16,6 +17,22 @@ inline uint64_t clock_ns(clockid_t id) {
 }
 inline uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 inline uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
+// What the calling thread has used so far: CPU time (user + system) and the times it was
+// descheduled against its will. Zero if the kernel cannot say.
+struct ThreadUsage {
+  uint64_t cpu_ns = 0;
+  uint64_t involuntary_switches = 0;
+};
+inline ThreadUsage thread_usage() {
+  ThreadUsage u;
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return u;
+  u.cpu_ns = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+             uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+  u.involuntary_switches = uint64_t(ru.ru_nivcsw);
+  return u;
+}
 
 // Sleep until an absolute CLOCK_MONOTONIC time (ns).
 inline void sleep_until_ns(uint64_t t) {
