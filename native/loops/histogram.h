@@ -20,6 +20,29 @@ class LatencyHistogram {
     if (v > max_) max_ = v;
     sum_ += v;
   }
+  // Records many values in one go (a burst's departure errors): the count, sum and maximum stay
+  // in registers and reach the histogram once, when the batch ends.
+  class Batch {
+   public:
+    explicit Batch(LatencyHistogram& h) : h_(h), max_(h.max_) {}
+    ~Batch() {
+      h_.total_ += n_;
+      h_.sum_ += sum_;
+      h_.max_ = max_;
+    }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    void add(uint64_t v) {
+      ++h_.counts_[index(v)];
+      ++n_;
+      sum_ += v;
+      max_ = v > max_ ? v : max_;
+    }
+
+   private:
+    LatencyHistogram& h_;
+    uint64_t n_ = 0, sum_ = 0, max_;
+  };
   // Adds another histogram's values (the rings of a --threads replay into one report).
   void merge(const LatencyHistogram& o) {
     for (int i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];

@@ -286,6 +286,8 @@ export interface NativeReplayStats {
   durationNs: number;
   /** CPU time of the sending thread, and how often it was descheduled against its will (at the end) */
   threadCpuNs: number;
+  /** of threadCpuNs: waiting for TX room, the drain, or spinning for a deadline */
+  waitCpuNs: number;
   preemptions: number;
   /** lost on purpose by the emulated link (--loss) */
   emuDropped: number;
