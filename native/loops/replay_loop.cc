@@ -283,10 +283,8 @@ class ReplayRun {
   }
 
   void wait_until(uint64_t abs) {
-    uint64_t spin_since = 0;  // spinning since this reading (0: not spinning)
     for (;;) {
       uint64_t now = monotonic_ns();
-      if (spin_since) st_.wait_cpu_ns += now - spin_since, spin_since = 0;
       if (now >= abs || stop_.requested()) return;
       uint64_t rem = abs - now;
       if (rem > 3000000) {  // long gaps: sleep interruptibly, wake ~1 ms early
@@ -295,7 +293,6 @@ class ReplayRun {
       } else if (rem > 80000) {
         sleep_until_ns(abs - 50000);  // then spin the last 50 us
       } else {
-        spin_since = now;
         for (int i = 0; i < 16; ++i) cpu_relax();
       }
     }
