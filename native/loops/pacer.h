@@ -79,22 +79,29 @@ class Schedule {
     return uint64_t((u128(t + 1) * rate_num_ + per - 1) / per);
   }
 
-  // Calls f(deadline) for packets k0 .. k0+n-1 of a fixed packet rate, in order: one division,
-  // then the same exact steps as pps_deadline (the schedule's cached position is left alone).
-  template <class F>
-  void pps_deadlines(uint64_t k0, uint32_t n, F&& f) const {
-    using u128 = unsigned __int128;
-    const u128 total = u128(k0) * 1000000000u * rate_den_;
-    uint64_t q = uint64_t(total / rate_num_), r = uint64_t(total % rate_num_);
-    const u128 step = u128(1000000000u) * rate_den_;
-    const uint64_t sq = uint64_t(step / rate_num_), sr = uint64_t(step % rate_num_);
-    for (uint32_t i = 0; i < n; ++i) {
-      f(q);
-      q += sq;
-      r += sr;
-      if (r >= rate_num_) r -= rate_num_, ++q;
+  // The deadlines of packets k0, k0+1, ... of a fixed packet rate, in order, from next(): one
+  // division, then the same exact steps as pps_deadline (the schedule's cached position is left alone).
+  class PpsSteps {
+   public:
+    PpsSteps(const Schedule& s, uint64_t k0) : num_(s.rate_num_) {
+      using u128 = unsigned __int128;
+      const u128 total = u128(k0) * 1000000000u * s.rate_den_;
+      q_ = uint64_t(total / num_), r_ = uint64_t(total % num_);
+      const u128 step = u128(1000000000u) * s.rate_den_;
+      sq_ = uint64_t(step / num_), sr_ = uint64_t(step % num_);
     }
-  }
+    uint64_t next() {
+      const uint64_t d = q_;
+      q_ += sq_;
+      r_ += sr_;
+      if (r_ >= num_) r_ -= num_, ++q_;
+      return d;
+    }
+
+   private:
+    uint64_t num_, q_, r_, sq_, sr_;
+  };
+  PpsSteps pps_steps(uint64_t k0) const { return PpsSteps(*this, k0); }
 
  private:
   mutable uint64_t pps_k_ = UINT64_MAX, pps_q_ = 0, pps_r_ = 0, pps_step_q_ = 0, pps_step_r_ = 0;
@@ -163,14 +170,11 @@ class Pacer {
   // due_by(now()) is due by the last clock reading, so the loop puts it with no deadline and no
   // decision, and meets the pacer again (before_put) only at the end of the run or after a new
   // clock reading (where lateness is acted on). A packet's deadline is then needed only for the
-  // departure errors, which burst_deadlines() gives per burst.
+  // departure errors: burst_deadlines() steps through a burst's, from its first packet's.
   bool counts_due() const { return counts_due_; }
   uint64_t packets() const { return packets_; }
   uint64_t due_by(uint64_t t) const { return sched_.pps_due_by(t); }
-  template <class F>
-  void burst_deadlines(uint64_t first_packet, uint32_t n, F&& f) const {
-    sched_.pps_deadlines(first_packet, n, f);
-  }
+  Schedule::PpsSteps burst_deadlines(uint64_t first_packet) const { return sched_.pps_steps(first_packet); }
   // The packet that was due went into a slot (len bytes), or was offered to the emulated link and
   // lost there: either way the source's schedule moves on.
   void queued(uint32_t len) {

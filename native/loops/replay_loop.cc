@@ -232,9 +232,7 @@ class ReplayRun {
   uint32_t burst_n() const { return burst_n_; }
   uint64_t burst_first_due() const {
     if (!pacer_.counts_due()) return burst_due_[0];
-    uint64_t first = 0;
-    pacer_.burst_deadlines(burst_first_packet_, burst_n_ ? 1 : 0, [&](uint64_t d) { first = d; });
-    return first;
+    return burst_n_ ? pacer_.burst_deadlines(burst_first_packet_).next() : 0;
   }
   void wait(uint64_t until, bool coarse) {
     if (coarse) sleep_until_ns(t0_ + until);
@@ -262,12 +260,19 @@ class ReplayRun {
     uint64_t rel = now - t0_;
     pacer_.saw_clock(rel);
     due_end_ = 0;  // a new clock reading: the pacer sees the next packet (lateness, burst size)
-    if (pacer_.paced()) {
-      LatencyHistogram::Batch errors(st_.departure);
-      const auto departed = [&](uint64_t due) { errors.add(rel > due ? rel - due : 0); };
-      // A run of due packets kept no deadlines: the schedule steps through the burst's.
-      if (pacer_.counts_due()) pacer_.burst_deadlines(burst_first_packet_, burst_n_, departed);
-      else for (uint32_t i = 0; i < burst_n_; ++i) departed(burst_due_[i]);
+    if (pacer_.counts_due()) {
+      // A run of due packets kept no deadlines: step through the burst's from its first packet's.
+      Schedule::PpsSteps due = pacer_.burst_deadlines(burst_first_packet_);
+      st_.departure.record_n(burst_n_, [&] {
+        const uint64_t d = due.next();
+        return rel > d ? rel - d : 0;
+      });
+    } else if (pacer_.paced()) {
+      const uint64_t* due = burst_due_.data();
+      st_.departure.record_n(burst_n_, [&] {
+        const uint64_t d = *due++;
+        return rel > d ? rel - d : 0;
+      });
     }
     burst_n_ = 0;
     return true;
