@@ -54,6 +54,7 @@ Napi::Object stats_object(Napi::Env env, const ReplayStats& s) {
   o.Set("sendNs", num(started && s.last_sync_ns > s.start_ns ? s.last_sync_ns - s.start_ns : 0));
   o.Set("durationNs", num(started && s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0));
   o.Set("threadCpuNs", num(s.thread_cpu_ns));
+  o.Set("waitCpuNs", num(s.wait_cpu_ns));
   o.Set("preemptions", num(s.preemptions));
   o.Set("emuDropped", num(s.emu_dropped));
   if (s.departure.count()) {
@@ -296,46 +297,48 @@ void JsReplaySession::progress(const ReplayStats& stats) {
 void JsReplaySession::CallJs(Napi::Env env, Napi::Function cb, JsReplaySession* self, Event* ev) {
   std::unique_ptr<Event> owned(ev);
   if (!env || !self) return;
-  switch (ev->kind) {
-    case Event::kConsumed: {
-      self->batch_refs_.erase(ev->id);
-      cb.Call({Napi::String::New(env, "consumed"), Napi::Number::New(env, ev->id)});
-      return;
-    }
-    case Event::kProgress:
-      cb.Call({Napi::String::New(env, "progress"), stats_object(env, ev->stats)});
-      return;
-    case Event::kEnd: {
-      const ReplayResult& r = ev->result;
-      Napi::Object o = stats_object(env, r.stats);
-      o.Set("reason", end_name(r.end));
-      o.Set("code", r.error_code);
-      o.Set("message", r.error);
-      o.Set("sender", sender_object(env, r.sender));
-      if (!ev->rings.empty()) {
-        Napi::Array rings = Napi::Array::New(env, ev->rings.size());
-        for (uint32_t k = 0; k < ev->rings.size(); ++k) {
-          const RingReport& rr = ev->rings[k];
-          Napi::Object ro = Napi::Object::New(env);
-          ro.Set("ring", k);
-          ro.Set("reason", end_name(rr.end));
-          ro.Set("queued", double(rr.queued));
-          ro.Set("sent", double(rr.sent));
-          ro.Set("pending", double(rr.pending));
-          ro.Set("failed", double(rr.failed));
-          ro.Set("threadCpuNs", double(rr.thread_cpu_ns));
-          ro.Set("sender", sender_object(env, rr.sender));
-          rings.Set(k, ro);
-        }
-        o.Set("rings", rings);
+  deliver_js_event([&] {
+    switch (ev->kind) {
+      case Event::kConsumed: {
+        self->batch_refs_.erase(ev->id);
+        cb.Call({Napi::String::New(env, "consumed"), Napi::Number::New(env, ev->id)});
+        return;
       }
-      self->finish_on_js_thread();
-      self->release_ring_ports();
-      self->batch_refs_.clear();
-      cb.Call({Napi::String::New(env, "end"), o});
-      return;
+      case Event::kProgress:
+        cb.Call({Napi::String::New(env, "progress"), stats_object(env, ev->stats)});
+        return;
+      case Event::kEnd: {
+        const ReplayResult& r = ev->result;
+        Napi::Object o = stats_object(env, r.stats);
+        o.Set("reason", end_name(r.end));
+        o.Set("code", r.error_code);
+        o.Set("message", r.error);
+        o.Set("sender", sender_object(env, r.sender));
+        if (!ev->rings.empty()) {
+          Napi::Array rings = Napi::Array::New(env, ev->rings.size());
+          for (uint32_t k = 0; k < ev->rings.size(); ++k) {
+            const RingReport& rr = ev->rings[k];
+            Napi::Object ro = Napi::Object::New(env);
+            ro.Set("ring", k);
+            ro.Set("reason", end_name(rr.end));
+            ro.Set("queued", double(rr.queued));
+            ro.Set("sent", double(rr.sent));
+            ro.Set("pending", double(rr.pending));
+            ro.Set("failed", double(rr.failed));
+            ro.Set("threadCpuNs", double(rr.thread_cpu_ns));
+            ro.Set("sender", sender_object(env, rr.sender));
+            rings.Set(k, ro);
+          }
+          o.Set("rings", rings);
+        }
+        self->finish_on_js_thread();
+        self->release_ring_ports();
+        self->batch_refs_.clear();
+        cb.Call({Napi::String::New(env, "end"), o});
+        return;
+      }
     }
-  }
+  });
 }
 
 }  // namespace nmc

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "js/js_replay.h"
+#include "js/js_util.h"
 
 namespace nmc {
 
@@ -99,28 +100,30 @@ void JsTraceFeed::file_done(uint32_t token, uint64_t packets) {
 void JsTraceFeed::CallJs(Napi::Env env, Napi::Function cb, JsTraceFeed*, Event* ev) {
   std::unique_ptr<Event> owned(ev);
   if (!env) return;
-  switch (ev->kind) {
-    case Event::kFile: {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("token", ev->token);
-      o.Set("linkType", ev->link_type);
-      cb.Call({Napi::String::New(env, "file"), o});
-      return;
+  deliver_js_event([&] {
+    switch (ev->kind) {
+      case Event::kFile: {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("token", ev->token);
+        o.Set("linkType", ev->link_type);
+        cb.Call({Napi::String::New(env, "file"), o});
+        return;
+      }
+      case Event::kWarning:
+        cb.Call({Napi::String::New(env, "warning"), problem_object(env, ev->token, ev->problem)});
+        return;
+      case Event::kError:
+        cb.Call({Napi::String::New(env, "error"), problem_object(env, ev->token, ev->problem)});
+        return;
+      case Event::kDone: {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("token", ev->token);
+        o.Set("packets", Napi::Number::New(env, double(ev->packets)));
+        cb.Call({Napi::String::New(env, "done"), o});
+        return;
+      }
     }
-    case Event::kWarning:
-      cb.Call({Napi::String::New(env, "warning"), problem_object(env, ev->token, ev->problem)});
-      return;
-    case Event::kError:
-      cb.Call({Napi::String::New(env, "error"), problem_object(env, ev->token, ev->problem)});
-      return;
-    case Event::kDone: {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("token", ev->token);
-      o.Set("packets", Napi::Number::New(env, double(ev->packets)));
-      cb.Call({Napi::String::New(env, "done"), o});
-      return;
-    }
-  }
+  });
 }
 
 // --- the test hook ------------------------------------------------------------------------------

@@ -86,4 +86,21 @@ inline const char* port_end_name(PortEnd e) {
   }
 }
 
+// Runs a thread-safe function's call_js hook (deliver: makes the event's values and calls JS). A
+// JS exception goes on to JS as it would have; but at exit, while Node tears the environment down
+// and runs no more JS, an event still queued (a reader thread's last word) is dropped: an
+// exception escaping the hook would otherwise end the process in std::terminate.
+template <class Deliver>
+inline void deliver_js_event(Deliver&& deliver) {
+  try {
+    deliver();
+  } catch (const Napi::Error& e) {
+    try {
+      e.ThrowAsJavaScriptException();
+    } catch (const Napi::Error&) {
+      // JS cannot run any more: nobody is left to hear the event
+    }
+  }
+}
+
 }  // namespace nmc

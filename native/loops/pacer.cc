@@ -29,7 +29,9 @@ int64_t TraceClock::rel_ns(double sec, uint32_t nsec) {
 }
 
 Pacer::Pacer(const PacerConfig& cfg)
-    : sched_(cfg.mode, cfg.rate_num, cfg.rate_den, cfg.mult_num, cfg.mult_den), paced_(sched_.paced() || cfg.emulated) {
+    : sched_(cfg.mode, cfg.rate_num, cfg.rate_den, cfg.mult_num, cfg.mult_den),
+      paced_(sched_.paced() || cfg.emulated),
+      counts_due_(cfg.mode == RateMode::kPps && !cfg.emulated && !cfg.external_due) {
   uint32_t most = std::max<uint32_t>(1, cfg.ring_slots);
   auto clamp = [&](uint32_t b) { return std::max<uint32_t>(1, std::min(b, most)); };
   burst_on_time_ = clamp(cfg.burst ? cfg.burst : (paced_ ? kBurstOnTime : kBurstTopspeed));

@@ -70,6 +70,39 @@ class Schedule {
     return pps_q_;
   }
 
+  // How many packets of a fixed packet rate are due by t (ns after the start): the packets k
+  // with k * 1e9 * den / num <= t, counted with one division. The replay loop puts that many
+  // without a deadline or a decision per packet.
+  uint64_t pps_due_by(uint64_t t) const {
+    using u128 = unsigned __int128;
+    const u128 per = u128(1000000000u) * rate_den_;
+    return uint64_t((u128(t + 1) * rate_num_ + per - 1) / per);
+  }
+
+  // The deadlines of packets k0, k0+1, ... of a fixed packet rate, in order, from next(): one
+  // division, then the same exact steps as pps_deadline (the schedule's cached position is left alone).
+  class PpsSteps {
+   public:
+    PpsSteps(const Schedule& s, uint64_t k0) : num_(s.rate_num_) {
+      using u128 = unsigned __int128;
+      const u128 total = u128(k0) * 1000000000u * s.rate_den_;
+      q_ = uint64_t(total / num_), r_ = uint64_t(total % num_);
+      const u128 step = u128(1000000000u) * s.rate_den_;
+      sq_ = uint64_t(step / num_), sr_ = uint64_t(step % num_);
+    }
+    uint64_t next() {
+      const uint64_t d = q_;
+      q_ += sq_;
+      r_ += sr_;
+      if (r_ >= num_) r_ -= num_, ++q_;
+      return d;
+    }
+
+   private:
+    uint64_t num_, q_, r_, sq_, sr_;
+  };
+  PpsSteps pps_steps(uint64_t k0) const { return PpsSteps(*this, k0); }
+
  private:
   mutable uint64_t pps_k_ = UINT64_MAX, pps_q_ = 0, pps_r_ = 0, pps_step_q_ = 0, pps_step_r_ = 0;
   mutable bool pps_step_ready_ = false;
@@ -104,6 +137,8 @@ struct PacerConfig {
   uint32_t ring_slots = 0;  // usable TX slots: no burst may be larger
   bool emulated = false;    // a link emulation stage sets the due times (loops/link_emu.h): pace
                             // on them even at topspeed
+  bool external_due = false;  // the due times come from elsewhere (link emulation, the --threads
+                              // dispatcher): no runs of due packets from the schedule
 };
 
 class Pacer {
@@ -130,6 +165,16 @@ class Pacer {
 
   // Deadline (ns after start) of the next packet; trace_ns matters in kMultiplier mode only.
   uint64_t due(int64_t trace_ns) const { return sched_.deadline(packets_, bits_, trace_ns); }
+
+  // Runs of due packets (a fixed packet rate without link emulation): every packet before
+  // due_by(now()) is due by the last clock reading, so the loop puts it with no deadline and no
+  // decision, and meets the pacer again (before_put) only at the end of the run or after a new
+  // clock reading (where lateness is acted on). A packet's deadline is then needed only for the
+  // departure errors: burst_deadlines() steps through a burst's, from its first packet's.
+  bool counts_due() const { return counts_due_; }
+  uint64_t packets() const { return packets_; }
+  uint64_t due_by(uint64_t t) const { return sched_.pps_due_by(t); }
+  Schedule::PpsSteps burst_deadlines(uint64_t first_packet) const { return sched_.pps_steps(first_packet); }
   // The packet that was due went into a slot (len bytes), or was offered to the emulated link and
   // lost there: either way the source's schedule moves on.
   void queued(uint32_t len) {
@@ -186,6 +231,7 @@ class Pacer {
  private:
   Schedule sched_;
   bool paced_;
+  bool counts_due_;
   uint64_t packets_ = 0, bits_ = 0;
   uint64_t now_ = 0;
   uint32_t burst_on_time_, burst_late_, burst_cap_;

@@ -104,10 +104,15 @@ class ReplayRun {
     const bool paced = pacer_.paced();
     const bool trace_timed = pacer_.mode() == RateMode::kMultiplier;
     const bool scheduled = cfg_.shared_start != nullptr;
+    // A fixed packet rate: packets before due_end_ are known due (see Pacer::counts_due), and
+    // none at or after the one that would be due at --duration.
+    const bool counts_due = pacer_.counts_due();
+    const uint64_t duration_end = counts_due && cfg_.duration_ns ? pacer_.due_by(cfg_.duration_ns - 1) : UINT64_MAX;
 
     ReplayEnd end = ReplayEnd::kDone;
     uint64_t last_progress = monotonic_ns();
     uint32_t since_check = 0;
+    std::string fault;  // a bad slot's description (tx_put), out of the loop: no string per packet
     for (;;) {
       if (stop_.requested()) {
         end = ReplayEnd::kStopped;
@@ -134,8 +139,11 @@ class ReplayRun {
       }
 
       // record -> due time -> the pacer decides wait/flush -> put
-      uint64_t due;
-      if (scheduled) due = src_.batch().due[src_.index()];  // one ring of several: the dispatcher's schedule
+      // (in a run of due packets, nothing: the run was counted from one clock reading)
+      const bool in_due_run = counts_due && pacer_.packets() < due_end_;
+      uint64_t due = 0;
+      if (in_due_run) due = 0;  // not needed: the burst's deadlines are stepped through at its sync
+      else if (scheduled) due = src_.batch().due[src_.index()];  // one ring of several: the dispatcher's schedule
       else due = pacer_.due(trace_timed ? src_.trace().rel_ns(p.sec, p.nsec) : 0);
       if (emu_.active() && !scheduled) {  // the emulated link between the source and the pacer
         LinkEmu::Out link = emu_.pass(due, len);
@@ -155,13 +163,15 @@ class ReplayRun {
         uint64_t first = 0;
         if (scheduled && !cfg_.shared_start->compare_exchange_strong(first, t0_)) t0_ = first;
       }
-      if (paced) {
+      if (paced && !in_due_run) {
         if (cfg_.duration_ns && due >= cfg_.duration_ns) {
           end = ReplayEnd::kDuration;
           break;
         }
         if (!pacer_.before_put(due, *this)) return finish(ReplayEnd::kError);
         if (stop_.requested()) continue;
+        // This packet is due now; so are those up to the last clock reading's count.
+        if (counts_due) due_end_ = std::min(pacer_.due_by(pacer_.now()), duration_end);
       }
 
       uint32_t need = tx_slots_for(r, len, frag);
@@ -169,7 +179,7 @@ class ReplayRun {
         if (!flush()) return finish(ReplayEnd::kError);
         if (ring_space(r) >= need) break;
         uint64_t w0 = monotonic_ns();
-        int rc = port_.wait(kWaitTx, 100, stop_.fd());
+        int rc = wait_port(kWaitTx, 100, stop_.fd());
         ++st_.ring_full_waits;
         st_.ring_full_ns += monotonic_ns() - w0;
         report_while_waiting(monotonic_ns());
@@ -178,14 +188,18 @@ class ReplayRun {
       }
       if (stop_.requested()) continue;
 
-      std::string fault;
       const uint32_t put_at = r.head;
       if (tx_put(r, p.data, len, frag, &fault) != TxPut::kOk) {
         port_.protocol_violation(fault);  // room and size were checked above: a bad slot
         return finish(ReplayEnd::kError);
       }
       ledger_.put(r, put_at, r.head, len);
-      burst_due_[burst_n_++] = due;
+      if (counts_due) {
+        if (burst_n_ == 0) burst_first_packet_ = pacer_.packets();
+        ++burst_n_;
+      } else {
+        burst_due_[burst_n_++] = due;
+      }
       pacer_.queued(len);
       ++st_.queued;
       st_.queued_bytes += len;
@@ -216,7 +230,10 @@ class ReplayRun {
 
   uint64_t clock() const { return monotonic_ns() - t0_; }
   uint32_t burst_n() const { return burst_n_; }
-  uint64_t burst_first_due() const { return burst_due_[0]; }
+  uint64_t burst_first_due() const {
+    if (!pacer_.counts_due()) return burst_due_[0];
+    return burst_n_ ? pacer_.burst_deadlines(burst_first_packet_).next() : 0;
+  }
   void wait(uint64_t until, bool coarse) {
     if (coarse) sleep_until_ns(t0_ + until);
     else wait_until(t0_ + until);
@@ -242,11 +259,32 @@ class ReplayRun {
     st_.last_sync_ns = now;
     uint64_t rel = now - t0_;
     pacer_.saw_clock(rel);
-    if (pacer_.paced()) {
-      for (uint32_t i = 0; i < burst_n_; ++i) st_.departure.record(rel > burst_due_[i] ? rel - burst_due_[i] : 0);
+    due_end_ = 0;  // a new clock reading: the pacer sees the next packet (lateness, burst size)
+    if (pacer_.counts_due()) {
+      // A run of due packets kept no deadlines: step through the burst's from its first packet's.
+      Schedule::PpsSteps due = pacer_.burst_deadlines(burst_first_packet_);
+      st_.departure.record_n(burst_n_, [&] {
+        const uint64_t d = due.next();
+        return rel > d ? rel - d : 0;
+      });
+    } else if (pacer_.paced()) {
+      const uint64_t* due = burst_due_.data();
+      st_.departure.record_n(burst_n_, [&] {
+        const uint64_t d = *due++;
+        return rel > d ? rel - d : 0;
+      });
     }
     burst_n_ = 0;
     return true;
+  }
+
+  // A port wait (TX room, the drain), its CPU time (the backend may spin before it sleeps)
+  // counted as waiting: two clock reads per wait, which lasts microseconds at least.
+  int wait_port(unsigned events, int timeout_ms, int wake_fd) {
+    const uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    int rc = port_.wait(events, timeout_ms, wake_fd);
+    st_.wait_cpu_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    return rc;
   }
 
   void wait_until(uint64_t abs) {
@@ -299,7 +337,7 @@ class ReplayRun {
       uint64_t last_pending = port_.tx_pending_total();
       while (port_.tx_pending_total() > 0) {
         // After a stop the stop fd stays readable, so wait on timeouts alone.
-        int rc = port_.wait(kWaitTxProgress, 50, stop_.requested() ? -1 : stop_.fd());
+        int rc = wait_port(kWaitTxProgress, 50, stop_.requested() ? -1 : stop_.fd());
         if (rc < 0) {
           end = port_.end() == PortEnd::kPeerClosed ? ReplayEnd::kPeerClosed : ReplayEnd::kError;
           break;
@@ -360,6 +398,7 @@ class ReplayRun {
     pc.burst = c.burst;
     pc.ring_slots = port.tx_rings().empty() ? 1 : port.tx_rings()[0].num_slots - 1;
     pc.emulated = c.emu.shapes_time();
+    pc.external_due = c.emu.active() || c.shared_start != nullptr;
     return pc;
   }
 
@@ -381,8 +420,10 @@ class ReplayRun {
 
   bool started_ = false;
   uint64_t t0_ = 0;
-  std::vector<uint64_t> burst_due_;  // deadline of each packet put since the last sync
+  std::vector<uint64_t> burst_due_;  // deadline of each packet put since the last sync (unless counts_due)
   uint32_t burst_n_ = 0;
+  uint64_t burst_first_packet_ = 0;  // counts_due: the schedule's number of the burst's first packet
+  uint64_t due_end_ = 0;             // counts_due: packets before this one are due by the last clock reading
 };
 
 }  // namespace

@@ -79,6 +79,10 @@ struct ReplayStats {
   uint64_t ring_full_waits = 0;  // times the TX ring was full and we waited for the port
   uint64_t ring_full_ns = 0;     // time spent in those waits
   uint64_t thread_cpu_ns = 0;  // CPU time of the sending thread (set at the end)
+  uint64_t wait_cpu_ns = 0;    // of it, spent in port waits (TX room, the drain: the thread's CPU
+                               // time across each wait), not on packets. Spinning for a deadline
+                               // (rates up to Pacer::kQuantumRatePps) is not in it: a thread CPU
+                               // reading after the spin would delay the departure it waited for
   uint64_t preemptions = 0;    // times the sending thread was descheduled against its will
   uint64_t emu_dropped = 0;    // lost on purpose by the emulated link (--loss)
   LatencyHistogram departure;  // paced modes: handed-over time minus deadline, per packet

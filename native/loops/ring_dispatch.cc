@@ -197,6 +197,7 @@ void add_ring_stats(ReplayStats& t, const ReplayStats& s) {
   t.ring_full_waits += s.ring_full_waits;
   t.ring_full_ns += s.ring_full_ns;
   t.thread_cpu_ns += s.thread_cpu_ns;
+  t.wait_cpu_ns += s.wait_cpu_ns;
   t.preemptions += s.preemptions;
   t.departure.merge(s.departure);
 }

@@ -28,6 +28,7 @@ const char* policy_name(int p) {
 SenderThreadState place_sender_thread(const SenderPlacement& want) {
   SenderThreadState st;
   st.tid = int(::syscall(SYS_gettid));
+  pthread_setname_np(pthread_self(), "nmreplay-send");  // for top -H and perf -t
   if (want.cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);

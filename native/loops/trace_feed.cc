@@ -1,6 +1,7 @@
 #include "loops/trace_feed.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,6 +103,7 @@ void TraceFeed::emit(FeedChunk* c) {
 }
 
 void TraceFeed::run() {
+  pthread_setname_np(pthread_self(), "nmreplay-read");
   for (;;) {
     File f;
     {
@@ -151,73 +153,52 @@ bool TraceFeed::read_file(const File& f) {
     if (c->data.size() < want) c->data.resize(want);
     if (!carry.empty()) std::memcpy(c->data.data(), carry.data(), carry.size());
     c->len = carry.size();
+    // Arrays for 64-byte packets to start with; grown (and kept) when a chunk holds more.
+    c->reserve(std::max<size_t>(1024, c->data.size() / 80));
     const uint64_t base = carry_at;
-    while (c->len < c->data.size() && !eof) {
-      ssize_t n = ::read(f.fd, c->data.data() + c->len, c->data.size() - c->len);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
+    const uint8_t* d = c->data.data();
+    size_t pos = 0;
+    bool failed = false, split = false;
+    uint32_t n = 0;
+    // Read the chunk a piece at a time and walk each piece at once, while its bytes are still in
+    // this core's cache (a whole chunk read first would have left its start in a slower cache by
+    // the time the walk reached it); stop at the chunk's end, the file's, an error, or a change
+    // of link type.
+    for (;;) {
+      if (!format_known && (c->len >= 4 || eof)) {
+        format_known = true;
+        pcapng = PcapngWalker::is_pcapng(d, c->len);
+      }
+      if (format_known && pcapng) {
+        n = walk_pcapng(ng, *c, base, pos, n, f.token, announced, failed, split);
+      } else if (format_known) {
+        if (!w.started()) {
+          PcapWalker::Step s = w.header(d, c->len);
+          if (s == PcapWalker::Step::kError) {
+            give_back(c);
+            events_.problem(f.token, true, w.error());
+            return false;
+          }
+          if (s == PcapWalker::Step::kRecord) {
+            pos = kPcapFileHeaderLen;
+            events_.file_started(f.token, w.link_type());
+          }
+        }
+        if (w.started()) n = walk_pcap(w, *c, base, pos, n, f.token, failed);
+      }
+      if (failed || split || eof || c->len == c->data.size()) break;
+      const size_t piece = std::min(kReadBytes, c->data.size() - c->len);
+      ssize_t got = ::read(f.fd, c->data.data() + c->len, piece);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
         int e = errno;
         give_back(c);
         events_.problem(f.token, true, TraceProblem{"ERR_TRACE_UNREADABLE", file_len, std::string("read failed: ") + std::strerror(e)});
         return false;
       }
-      if (n == 0) eof = true;
-      c->len += size_t(n);
-      file_len += uint64_t(n);
-    }
-    const uint8_t* d = c->data.data();
-    size_t pos = 0;
-    bool failed = false, split = false;
-    if (!format_known) {
-      format_known = true;
-      pcapng = PcapngWalker::is_pcapng(d, c->len);
-    }
-    uint32_t n = 0;
-    if (pcapng) {
-      n = walk_pcapng(ng, *c, base, pos, f.token, announced, failed, split);
-    } else {
-      if (!w.started()) {
-        PcapWalker::Step s = w.header(d, c->len);
-        if (s == PcapWalker::Step::kError) {
-          give_back(c);
-          events_.problem(f.token, true, w.error());
-          return false;
-        }
-        if (s == PcapWalker::Step::kRecord) {
-          pos = kPcapFileHeaderLen;
-          events_.file_started(f.token, w.link_type());
-        }
-      }
-      if (w.started()) {
-        c->link_type = w.link_type();
-        // Arrays for 64-byte packets to start with; grown (and kept) when a chunk holds more.
-        c->reserve(std::max<size_t>(1024, c->len / 80));
-        uint32_t *off = nullptr, *cap = nullptr, *orig = nullptr, *nsec = nullptr;
-        double* sec = nullptr;
-        size_t room = 0;
-        for (;; ++n) {
-          if (n == room) {
-            if (n == c->off.size()) c->reserve(2 * size_t(n));
-            off = c->off.data(), cap = c->caplen.data(), orig = c->origlen.data(), nsec = c->nsec.data(), sec = c->sec.data();
-            room = c->off.size();
-          }
-          TraceRecord r;
-          size_t used = 0;
-          PcapWalker::Step s = w.next(d + pos, c->len - pos, base + pos, r, used);
-          if (s == PcapWalker::Step::kNeed) break;
-          if (s == PcapWalker::Step::kError) {
-            failed = true;
-            break;
-          }
-          off[n] = uint32_t(pos + r.off);
-          cap[n] = r.caplen;
-          orig[n] = r.origlen;
-          sec[n] = r.sec;
-          nsec[n] = r.nsec;
-          pos += used;
-          if (w.take_warning(p)) events_.problem(f.token, false, p);
-        }
-      }
+      if (got == 0) eof = true;
+      c->len += size_t(got);
+      file_len += uint64_t(got);
     }
     carry.assign(d + pos, d + c->len);
     carry_at = base + pos;
@@ -247,13 +228,44 @@ bool TraceFeed::read_file(const File& f) {
   }
 }
 
-// The pcapng blocks of one chunk from `pos`: packets into c's arrays (returned: how many), all of
-// one link type; `split` when the chunk stops before a packet of another link type.
-uint32_t TraceFeed::walk_pcapng(PcapngWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t token, int& announced,
-                                bool& failed, bool& split) {
+// The classic pcap records of one chunk from `pos` (n of them already in c's arrays): the count.
+uint32_t TraceFeed::walk_pcap(PcapWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t n, uint32_t token, bool& failed) {
   const uint8_t* d = c.data.data();
-  c.reserve(std::max<size_t>(1024, c.len / 80));
-  uint32_t n = 0;
+  c.link_type = w.link_type();
+  uint32_t *off = c.off.data(), *cap = c.caplen.data(), *orig = c.origlen.data(), *nsec = c.nsec.data();
+  double* sec = c.sec.data();
+  size_t room = c.off.size();
+  TraceProblem p;
+  for (;; ++n) {
+    if (n == room) {
+      c.reserve(2 * size_t(n));
+      off = c.off.data(), cap = c.caplen.data(), orig = c.origlen.data(), nsec = c.nsec.data(), sec = c.sec.data();
+      room = c.off.size();
+    }
+    TraceRecord r;
+    size_t used = 0;
+    PcapWalker::Step s = w.next(d + pos, c.len - pos, base + pos, r, used);
+    if (s == PcapWalker::Step::kNeed) break;
+    if (s == PcapWalker::Step::kError) {
+      failed = true;
+      break;
+    }
+    off[n] = uint32_t(pos + r.off);
+    cap[n] = r.caplen;
+    orig[n] = r.origlen;
+    sec[n] = r.sec;
+    nsec[n] = r.nsec;
+    pos += used;
+    if (w.take_warning(p)) events_.problem(token, false, p);
+  }
+  return n;
+}
+
+// The pcapng blocks of one chunk from `pos` (n packets already in c's arrays): the count, all of
+// one link type; `split` when the chunk stops before a packet of another link type.
+uint32_t TraceFeed::walk_pcapng(PcapngWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t n, uint32_t token,
+                                int& announced, bool& failed, bool& split) {
+  const uint8_t* d = c.data.data();
   for (;;) {
     TraceRecord r;
     uint16_t lt = 0;

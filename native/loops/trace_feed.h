@@ -53,6 +53,8 @@ class TraceFeed {
   // Batch ids of the feed's chunks carry this bit (JS's own batches count up from 1).
   static constexpr uint32_t kIdBit = 0x80000000u;
   static constexpr size_t kChunkBytes = 1u << 20;
+  // Each chunk is read (and walked) this much at a time: the piece just read is still in cache.
+  static constexpr size_t kReadBytes = 128u << 10;
   static constexpr unsigned kChunks = 8;  // 8 MiB in flight (as the JS reader allows): ~10 ms of 64-byte packets at 10 Mpps
 
   TraceFeed(ReplayInput& input, TraceFeedEvents& events, size_t chunk_bytes = kChunkBytes, unsigned chunks = kChunks);
@@ -81,8 +83,9 @@ class TraceFeed {
   };
   // The walk of one file; false when the input must end (format error, read error, shutdown).
   bool read_file(const File& f);
-  uint32_t walk_pcapng(PcapngWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t token, int& announced, bool& failed,
-                       bool& split);
+  uint32_t walk_pcap(PcapWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t n, uint32_t token, bool& failed);
+  uint32_t walk_pcapng(PcapngWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t n, uint32_t token, int& announced,
+                       bool& failed, bool& split);
   FeedChunk* acquire();              // a free chunk (blocks); null on shutdown
   void emit(FeedChunk* c);            // to the replay loop (or the sync sink)
   void give_back(FeedChunk* c);

@@ -286,6 +286,8 @@ export interface NativeReplayStats {
   durationNs: number;
   /** CPU time of the sending thread, and how often it was descheduled against its will (at the end) */
   threadCpuNs: number;
+  /** of threadCpuNs: in port waits (TX room, the drain); deadline spins are not in it */
+  waitCpuNs: number;
   preemptions: number;
   /** lost on purpose by the emulated link (--loss) */
   emuDropped: number;
