@@ -28,6 +28,18 @@ describe('reading a regular file through mapped windows', () => {
     expect(readFileSync(path).equals(file)).toBe(true);
   });
 
+  it('every batch kept to the end still holds its packets (own arrays, windows alive while referenced)', async () => {
+    const path = join(dir, 'keep.pcap');
+    writeFileSync(path, file);
+    const kept = [];
+    for await (const b of openTrace(path, { chunkSize: 16 * 1024, batchPackets: 50 }).batches()) kept.push(b);
+    expect(kept.length).toBeGreaterThan(RECORDS / 50);
+    const got = kept.flatMap((b) => [...b]);
+    const want = readPacketsSync(file);
+    expect(got.map((p) => [p.ts, p.capLen, p.origLen, p.interface, p.blockType])).toEqual(want.map((p) => [p.ts, p.capLen, p.origLen, p.interface, p.blockType]));
+    got.forEach((p, i) => expect(p.data.equals(want[i]!.data)).toBe(true));
+  });
+
   it('follows a file that grows between batches', async () => {
     const path = join(dir, 'grow.pcap');
     writeFileSync(path, file);
