@@ -7,9 +7,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <string>
 #include <mutex>
 
 namespace nmc {
@@ -85,8 +82,7 @@ void unmap_window(Napi::Env, void* data, size_t* len) {
 }
 
 // Slots of the state array shared with JS (src/pcap/native-walk.ts names them the same).
-// kStop (walkAhead's answer, also after walk()) is left out for a state array of 4.
-enum StateSlot { kPos = 0, kCount = 1, kNeed = 2, kWarnAt = 3, kStateSlots = 4, kStop = 4 };
+enum StateSlot { kPos = 0, kCount = 1, kNeed = 2, kWarnAt = 3, kStateSlots = 4 };
 // What walk() returns: why it stopped.
 enum Stop { kStopNeed = 1, kStopFlush = 2, kStopBadCaplen = 3 };
 
@@ -101,7 +97,6 @@ T* data_of(const Napi::Value& v) {
 Napi::Function JsPcapRecordWalker::Init(Napi::Env env) {
   return DefineClass(env, "PcapRecordWalker",
                      {InstanceMethod<&JsPcapRecordWalker::Walk>("walk", napi_default_method),
-                      InstanceMethod<&JsPcapRecordWalker::WalkAhead>("walkAhead", napi_default_method),
                       StaticMethod<&JsPcapRecordWalker::Map>("map", napi_default_method)});
 }
 
@@ -152,7 +147,6 @@ JsPcapRecordWalker::JsPcapRecordWalker(const Napi::CallbackInfo& info) : Napi::O
     throw Napi::TypeError::New(env, "PcapRecordWalker: state must be a Float64Array of 4");
   state_ref_ = Napi::Reference<Napi::Float64Array>::New(state.As<Napi::Float64Array>(), 1);
   state_ = data_of<double>(state);
-  state_slots_ = state.ElementLength();
 }
 
 // walk(chunk, pos, end, base, dataOffset, capLen, origLen, tsSec, tsNsec, count, capacity) -> stop.
@@ -160,152 +154,52 @@ JsPcapRecordWalker::JsPcapRecordWalker(const Napi::CallbackInfo& info) : Napi::O
 // stopped (pos, count, need), the file offset of the first fraction carried into the seconds
 // (-1 if none). kStopBadCaplen: the record at state[kPos] claims more than the file allows (JS
 // reads the length there and says so in its own words).
-// The walk itself, shared by walk() and walkAhead(): records from buf[pos, end) go into the
-// columns from index n on until capacity, the input or an error stops it.
-JsPcapRecordWalker::Result JsPcapRecordWalker::walk_records(const uint8_t* buf, size_t pos, size_t end, uint64_t base,
-                                                            const Columns& out, uint32_t n, uint32_t capacity) {
-  Result res;
+Napi::Value JsPcapRecordWalker::Walk(const Napi::CallbackInfo& info) {
+  const auto chunk = info[0].As<Napi::Buffer<uint8_t>>();
+  const uint8_t* buf = chunk.Data();
+  size_t pos = info[1].As<Napi::Number>().Uint32Value();
+  const size_t end = info[2].As<Napi::Number>().Uint32Value();
+  const uint64_t base = uint64_t(info[3].As<Napi::Number>().DoubleValue());
+  uint32_t* data_offset = data_of<uint32_t>(info[4]);
+  uint32_t* cap_len = data_of<uint32_t>(info[5]);
+  uint32_t* orig_len = data_of<uint32_t>(info[6]);
+  double* ts_sec = data_of<double>(info[7]);
+  uint32_t* ts_nsec = data_of<uint32_t>(info[8]);
+  uint32_t n = info[9].As<Napi::Number>().Uint32Value();
+  const uint32_t capacity = info[10].As<Napi::Number>().Uint32Value();
+  if (end > chunk.Length() || pos > end || capacity > info[4].As<Napi::TypedArray>().ElementLength())
+    throw Napi::RangeError::New(info.Env(), "PcapRecordWalker.walk(): window or capacity out of bounds");
+  state_[kWarnAt] = -1;
+  int stop = kStopNeed;
   TraceRecord r;
   TraceProblem warning;
   for (;;) {
     if (n == capacity) {
-      res.stop = kStopFlush;
+      stop = kStopFlush;
       break;
     }
     size_t used = 0;
     const PcapWalker::Step step = walker_.next(buf + pos, end - pos, base + pos, r, used);
     if (step == PcapWalker::Step::kNeed) {
-      res.need = walker_.need();
+      state_[kNeed] = double(walker_.need());
       break;
     }
     if (step == PcapWalker::Step::kError) {  // the only error of a record: its captured length
-      res.stop = kStopBadCaplen;
+      stop = kStopBadCaplen;
       break;
     }
-    if (walker_.take_warning(warning)) res.warn_at = double(warning.offset);
-    out.data_offset[n] = uint32_t(pos + r.off);
-    out.cap_len[n] = r.caplen;
-    out.orig_len[n] = r.origlen;
-    out.ts_sec[n] = r.sec;
-    out.ts_nsec[n] = r.nsec;
+    if (walker_.take_warning(warning)) state_[kWarnAt] = double(warning.offset);
+    data_offset[n] = uint32_t(pos + r.off);
+    cap_len[n] = r.caplen;
+    orig_len[n] = r.origlen;
+    ts_sec[n] = r.sec;
+    ts_nsec[n] = r.nsec;
     ++n;
     pos += used;
   }
-  res.pos = pos;
-  res.count = n;
-  return res;
-}
-
-void JsPcapRecordWalker::publish(const Result& res) {
-  state_[kPos] = double(res.pos);
-  state_[kCount] = double(res.count);
-  state_[kWarnAt] = res.warn_at;
-  if (res.stop == kStopNeed) state_[kNeed] = double(res.need);
-  if (state_slots_ > kStop) state_[kStop] = res.stop;
-}
-
-Napi::Value JsPcapRecordWalker::Walk(const Napi::CallbackInfo& info) {
-  const auto chunk = info[0].As<Napi::Buffer<uint8_t>>();
-  const size_t pos = info[1].As<Napi::Number>().Uint32Value();
-  const size_t end = info[2].As<Napi::Number>().Uint32Value();
-  const uint64_t base = uint64_t(info[3].As<Napi::Number>().DoubleValue());
-  const Columns out{data_of<uint32_t>(info[4]), data_of<uint32_t>(info[5]), data_of<uint32_t>(info[6]),
-                    data_of<double>(info[7]), data_of<uint32_t>(info[8])};
-  const uint32_t n = info[9].As<Napi::Number>().Uint32Value();
-  const uint32_t capacity = info[10].As<Napi::Number>().Uint32Value();
-  if (end > chunk.Length() || pos > end || capacity > info[4].As<Napi::TypedArray>().ElementLength())
-    throw Napi::RangeError::New(info.Env(), "PcapRecordWalker.walk(): window or capacity out of bounds");
-  const Result res = walk_records(chunk.Data(), pos, end, base, out, n, capacity);
-  publish(res);
-  return Napi::Number::New(info.Env(), res.stop);
-}
-
-// walkAhead()'s work on a libuv thread: the walk of one window into the walker's own columns, then
-// the batch's arrays in one block of exactly its length (the layout of src/pcap/batch.ts
-// finishCopy: tsSec, dataOffset, capLen, origLen, iface, tsNsec as n each, then kinds). The fresh
-// block's page faults, the walk and the faults on a mapped window's pages all happen there,
-// while JS iterates the batch before.
-class JsPcapRecordWalker::Ahead : public Napi::AsyncWorker {
- public:
-  Ahead(Napi::Env env, JsPcapRecordWalker* walker, Napi::Object self, Napi::Object chunk, const uint8_t* buf, size_t pos,
-        size_t end, uint64_t base, uint32_t capacity)
-      : Napi::AsyncWorker(env, "nmcap.walkAhead"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        walker_(walker),
-        buf_(buf),
-        pos_(pos),
-        end_(end),
-        base_(base),
-        capacity_(capacity) {
-    self_ = Napi::Persistent(self);
-    chunk_ = Napi::Persistent(chunk);
-  }
-  ~Ahead() override { std::free(block_); }
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    Scratch& s = walker_->scratch_;
-    if (s.sec.size() < capacity_) {
-      s.off.resize(capacity_), s.cap.resize(capacity_), s.orig.resize(capacity_), s.nsec.resize(capacity_);
-      s.sec.resize(capacity_);
-    }
-    res_ = walker_->walk_records(buf_, pos_, end_, base_,
-                                 Columns{s.off.data(), s.cap.data(), s.orig.data(), s.sec.data(), s.nsec.data()}, 0, capacity_);
-    const size_t n = res_.count;
-    if (n == 0) return;
-    bytes_ = n * 29;
-    block_ = static_cast<uint8_t*>(std::malloc(bytes_));
-    if (block_ == nullptr) return SetError("out of memory for a batch of " + std::to_string(n) + " packets");
-    std::memcpy(block_, s.sec.data(), n * 8);
-    std::memcpy(block_ + n * 8, s.off.data(), n * 4);
-    std::memcpy(block_ + n * 12, s.cap.data(), n * 4);
-    std::memcpy(block_ + n * 16, s.orig.data(), n * 4);
-    std::memset(block_ + n * 20, 0, n * 4);  // iface: classic pcap has one
-    std::memcpy(block_ + n * 24, s.nsec.data(), n * 4);
-    std::memset(block_ + n * 28, 0, n);  // kinds: KIND_PCAP
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    walker_->publish(res_);
-    if (block_ == nullptr) return deferred_.Resolve(env.Undefined());
-    uint8_t* block = block_;
-    block_ = nullptr;
-    deferred_.Resolve(Napi::ArrayBuffer::New(env, block, bytes_, [](Napi::Env, void* data) { std::free(data); }));
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  JsPcapRecordWalker* walker_;
-  Napi::ObjectReference self_, chunk_;  // the walker and the window stay alive while walked
-  const uint8_t* buf_;
-  size_t pos_, end_;
-  uint64_t base_;
-  uint32_t capacity_;
-  Result res_;
-  uint8_t* block_ = nullptr;
-  size_t bytes_ = 0;
-};
-
-// walkAhead(chunk, pos, end, base, capacity) -> Promise<ArrayBuffer | undefined>: walk() of a
-// window from index 0 on a libuv thread, into arrays of the batch's own (undefined: no packet);
-// the state array says where it stopped, as after walk(). One walk at a time per walker.
-Napi::Value JsPcapRecordWalker::WalkAhead(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto chunk = info[0].As<Napi::Buffer<uint8_t>>();
-  const size_t pos = info[1].As<Napi::Number>().Uint32Value();
-  const size_t end = info[2].As<Napi::Number>().Uint32Value();
-  const uint64_t base = uint64_t(info[3].As<Napi::Number>().DoubleValue());
-  const uint32_t capacity = info[4].As<Napi::Number>().Uint32Value();
-  if (end > chunk.Length() || pos > end || capacity == 0)
-    throw Napi::RangeError::New(env, "PcapRecordWalker.walkAhead(): window or capacity out of bounds");
-  auto* work = new Ahead(env, this, info.This().As<Napi::Object>(), chunk, chunk.Data(), pos, end, base, capacity);
-  Napi::Promise p = work->promise();
-  work->Queue();
-  return p;
+  state_[kPos] = double(pos);
+  state_[kCount] = double(n);
+  return Napi::Number::New(info.Env(), stop);
 }
 
 }  // namespace nmc

@@ -19,8 +19,6 @@ export const WALK_COUNT = 1;
 export const WALK_NEED_BYTES = 2;
 /** File offset of the first record whose fraction was carried into the seconds, or -1. */
 export const WALK_WARN_AT = 3;
-/** Why the last walk stopped (WALK_NEED, WALK_FLUSH, WALK_BAD_CAPLEN), for walkAhead. */
-export const WALK_STOP = 4;
 
 export interface NativePcapRecordWalker {
   walk(
@@ -36,12 +34,6 @@ export interface NativePcapRecordWalker {
     count: number,
     capacity: number,
   ): number;
-  /**
-   * walk() of chunk[pos, end) from index 0 on a libuv thread, into arrays of the batch's own (an
-   * ArrayBuffer laid out as BatchBuilder.finishCopy's; undefined: no packet). The state array
-   * says where it stopped once the promise settles. One walk at a time.
-   */
-  walkAhead(chunk: Buffer, pos: number, end: number, base: number, capacity: number): Promise<ArrayBuffer | undefined>;
 }
 
 interface WalkerClass {

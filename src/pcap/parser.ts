@@ -24,7 +24,7 @@ import {
   PCAPNG_BYTE_ORDER_MAGIC_SWAPPED,
 } from './constants.js';
 import { u16be, u16le, u32be, u32le } from './bytes.js';
-import { KIND_EPB, KIND_PB, KIND_SPB, NO_TIMESTAMP, PacketBatch, type BatchBuilder } from './batch.js';
+import { KIND_EPB, KIND_PB, KIND_SPB, NO_TIMESTAMP, type BatchBuilder } from './batch.js';
 import {
   parseCustom,
   parseDsb,
@@ -43,7 +43,6 @@ import {
   WALK_FLUSH,
   WALK_NEED_BYTES,
   WALK_POS,
-  WALK_STOP,
   WALK_WARN_AT,
   type NativePcapRecordWalker,
 } from './native.js';
@@ -51,17 +50,6 @@ import {
 /** Why parse() returned. */
 export const STOP_NEED = 1;
 export const STOP_FLUSH = 2;
-
-/** TraceParser.walkAhead's answer. */
-export interface AheadWalk {
-  stop: typeof STOP_NEED | typeof STOP_FLUSH;
-  /** Where the walk stopped; with STOP_NEED, `need` bytes from there are needed. */
-  pos: number;
-  need: number;
-  batch: PacketBatch | undefined;
-  /** Set when the record at pos claims too big a captured length: throws the parser's error. */
-  fail?: () => never;
-}
 
 export interface ParserOptions {
   maxBlockLength: number;
@@ -89,7 +77,7 @@ export class TraceParser {
   private warnedTimestamp = false;
   /** The native walker of classic pcap records, where the addon is built (see native-walk.ts). */
   private native: NativePcapRecordWalker | undefined;
-  private readonly nativeState = new Float64Array(5);
+  private readonly nativeState = new Float64Array(4);
   private readonly maxBlock: number;
   private readonly warn: (w: PcapWarning) => void;
 
@@ -223,47 +211,6 @@ export class TraceParser {
     else if (stop === WALK_BAD_CAPLEN) this.badCaplen(buf, at, base);
     else this.needMore(st[WALK_NEED_BYTES]!);
     return at;
-  }
-
-  /**
-   * The classic pcap records of buf[pos, end) walked on a libuv thread (one walk at a time), for
-   * the reader's default mode: the next chunk is walked while the batch before is being iterated.
-   * Resolves to what parse() would have done with an empty builder: why it stopped, where, and the
-   * batch (undefined without packets), and for a record beyond the caplen limit `fail`, which
-   * throws what parse() throws (once the batch before it was delivered). undefined: not a classic
-   * pcap with the native walker.
-   */
-  walkAhead(buf: Buffer, pos: number, end: number, base: number, capacity: number): Promise<AheadWalk> | undefined {
-    const w = this.native;
-    const section = this.section;
-    if (w === undefined || this.format !== 'pcap' || section === undefined) return undefined;
-    return w.walkAhead(buf, pos, end, base, capacity).then((mem): AheadWalk => {
-      const st = this.nativeState;
-      if (st[WALK_WARN_AT]! >= 0) this.timestampWarning(st[WALK_WARN_AT]!);
-      const n = st[WALK_COUNT]!;
-      const batch =
-        mem === undefined
-          ? undefined
-          : new PacketBatch({
-              section,
-              count: n,
-              buffer: buf,
-              tsSec: new Float64Array(mem, 0, n),
-              dataOffset: new Uint32Array(mem, n * 8, n),
-              capLen: new Uint32Array(mem, n * 12, n),
-              origLen: new Uint32Array(mem, n * 16, n),
-              iface: new Uint32Array(mem, n * 20, n),
-              tsNsec: new Uint32Array(mem, n * 24, n),
-              kinds: new Uint8Array(mem, n * 28, n),
-              records: [],
-              extras: null,
-              streamOffset: base + pos,
-            });
-      const at = st[WALK_POS]!;
-      const stop = st[WALK_STOP]!;
-      if (stop === WALK_BAD_CAPLEN) return { stop: STOP_NEED, pos: at, need: 0, batch, fail: () => this.badCaplen(buf, at, base) };
-      return { stop: stop === WALK_FLUSH ? STOP_FLUSH : STOP_NEED, pos: at, need: st[WALK_NEED_BYTES]!, batch };
-    });
   }
 
   private badCaplen(buf: Buffer, pos: number, base: number): never {

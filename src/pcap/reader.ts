@@ -5,7 +5,7 @@
 import { PcapErrorCode, PcapFormatError, PcapWarningCode, type PcapWarning } from '../errors.js';
 import { BatchBuilder, type PacketBatch } from './batch.js';
 import { DEFAULT_BATCH_PACKETS, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOCK_LENGTH } from './constants.js';
-import { STOP_FLUSH, TraceParser, type AheadWalk } from './parser.js';
+import { STOP_FLUSH, TraceParser } from './parser.js';
 import { BufferSource, FileSource, StreamSource, type ChunkSource } from './sources.js';
 import type { Packet, SectionInfo, TraceFormat } from './types.js';
 
@@ -78,18 +78,11 @@ const EMPTY = Buffer.alloc(0);
  */
 function shrank(b: BatchBuilder, size: number, base: number): PcapFormatError {
   b.keepBefore(size - base);
-  return new PcapFormatError(PcapErrorCode.SHRANK, size, shrankReason(size));
-}
-
-function shrankReason(size: number): string {
-  return `the file was cut to ${size} bytes while it was being read (another program truncated it); the packets before that were read`;
-}
-
-/** The packets of a batch wholly before chunk offset `limit`. */
-function keepBefore(batch: PacketBatch, limit: number): PacketBatch {
-  let n = 0;
-  while (n < batch.count && batch.dataOffset[n]! + batch.capLen[n]! <= limit) n++;
-  return n === batch.count ? batch : batch.slice(0, n);
+  return new PcapFormatError(
+    PcapErrorCode.SHRANK,
+    size,
+    `the file was cut to ${size} bytes while it was being read (another program truncated it); the packets before that were read`,
+  );
 }
 
 /** What to do when the input ends at `pos` with the parser still wanting bytes. */
@@ -179,15 +172,6 @@ class Reader implements TraceReader {
           chunk = chunk.subarray(0, Math.max(pos, end - base));
           eof = true;
         }
-        // Past a classic pcap header, by default: each chunk is walked on a libuv thread while
-        // the batch before it is iterated.
-        if (!reuse && b.empty && parser.format === 'pcap') {
-          const first = parser.walkAhead(chunk, pos, chunk.length, base, capacity);
-          if (first !== undefined) {
-            yield* this.walkAhead(first, chunk, base, eof);
-            return;
-          }
-        }
         try {
           pos = parser.parse(chunk, pos, chunk.length, base, b);
         } catch (err) {
@@ -228,56 +212,6 @@ class Reader implements TraceReader {
       }
     } finally {
       await src.close();
-    }
-  }
-
-  /**
-   * The rest of a classic pcap file, a chunk's walk ahead of the consumer: the walk of what follows
-   * a batch (the same chunk after a full batch, else the next chunk) is started before the batch is
-   * handed out. Batches, warnings and errors come in the order parse() gives them.
-   */
-  private async *walkAhead(first: Promise<AheadWalk>, chunk: Buffer, base: number, eof: boolean): AsyncGenerator<PacketBatch> {
-    const parser = this.parser;
-    const src = this.source;
-    const capacity = this.opts.batchPackets;
-    let pending = first;
-    for (;;) {
-      const r = await pending;
-      let batch = r.batch;
-      const now = src.validEnd?.() ?? Infinity;
-      if (base + r.pos > now) {
-        // Cut during the walk: what it read past the new end may be zeros.
-        const e = new PcapFormatError(PcapErrorCode.SHRANK, now, shrankReason(now));
-        if (batch !== undefined) batch = keepBefore(batch, now - base);
-        if (batch !== undefined && batch.count > 0) yield batch;
-        throw e;
-      }
-      if (r.fail !== undefined) {
-        if (batch !== undefined) yield batch;
-        r.fail();
-      }
-      if (r.stop === STOP_FLUSH) {
-        pending = parser.walkAhead(chunk, r.pos, chunk.length, base, capacity)!;
-        if (batch !== undefined) yield batch;
-        continue;
-      }
-      if (eof) {
-        try {
-          parser.need = r.need;
-          if (!this.closing) endOfInput(parser, chunk, r.pos, base, this.emitWarning);
-        } finally {
-          if (batch !== undefined) yield batch;
-        }
-        return;
-      }
-      ({ chunk, base, eof } = await src.refill(chunk.subarray(r.pos), base + r.pos, r.need));
-      const end = src.validEnd?.() ?? Infinity;
-      if (base + chunk.length > end) {
-        chunk = chunk.subarray(0, Math.max(0, end - base));
-        eof = true;
-      }
-      pending = parser.walkAhead(chunk, 0, chunk.length, base, capacity)!;
-      if (batch !== undefined) yield batch;
     }
   }
 
