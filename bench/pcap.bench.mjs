@@ -255,7 +255,7 @@ try {
   console.log('\n1) iterate every packet (sum caplen, read ts, read a data byte); packets agree between readers');
   console.log(`   nmcap batches():  cold ${fmt(mpps(oursCold))} Mpps (${fmt(oursCold)} ms)   warm ${fmt(mpps(oursWarm))} Mpps (${fmt(oursWarm)} ms)`);
   const reuseCold = median(reuseRuns.map((r) => r.times[0]));
-  console.log(`   nmcap batches({reuse: true}): cold ${fmt(mpps(reuseCold))} Mpps (${fmt(reuseCold)} ms)  (recycled buffers: no fresh-page faults)`);
+  console.log(`   nmcap batches({reuse: true}): cold ${fmt(mpps(reuseCold))} Mpps (${fmt(reuseCold)} ms)  (the batch arrays recycled)`);
   const jsCold = median(jsRuns.map((r) => r.times[0]));
   const jsWarm = median(jsRuns.map((r) => Math.min(...r.times.slice(1))));
   console.log(`   nmcap batches(), JS loop only (NMCAP_JS_READER=1): cold ${fmt(mpps(jsCold))} Mpps (${fmt(jsCold)} ms)   warm ${fmt(mpps(jsWarm))} Mpps (${fmt(jsWarm)} ms)`);
