@@ -101,7 +101,8 @@ Napi::Function JsPcapRecordWalker::Init(Napi::Env env) {
 }
 
 // map(fd, offset, length) -> an ArrayBuffer over bytes [offset, offset + length) of the file, or
-// undefined (the reader then reads that window instead). offset is a multiple of the page size.
+// undefined (the reader then reads that window instead: over 1 GiB, too many windows alive, or
+// mmap refused). offset is a multiple of the page size.
 // A private, writable mapping: the page cache's own pages, neither copied nor zeroed (a cold read
 // spent most of its time copying the file into fresh memory and faulting that memory in), and a
 // batch may still be written to without touching the file. Unmapped when the ArrayBuffer is
@@ -113,8 +114,9 @@ Napi::Value JsPcapRecordWalker::Map(const Napi::CallbackInfo& info) {
   const int fd = info[0].As<Napi::Number>().Int32Value();
   const double offset = info[1].As<Napi::Number>().DoubleValue();
   const double length = info[2].As<Napi::Number>().DoubleValue();
-  if (!(offset >= 0) || !(length > 0) || length > double(1u << 30) || std::fmod(offset, double(sysconf(_SC_PAGESIZE))) != 0)
-    throw Napi::RangeError::New(env, "PcapRecordWalker.map(): offset must be page-aligned and length in (0, 1 GiB]");
+  if (!(offset >= 0) || !(length > 0) || std::fmod(offset, double(sysconf(_SC_PAGESIZE))) != 0)
+    throw Napi::RangeError::New(env, "PcapRecordWalker.map(): offset must be page-aligned and length above 0");
+  if (length > double(1u << 30)) return env.Undefined();  // a giant chunkSize: read instead
   std::lock_guard<std::mutex> lock(g_map_mutex);
   install_sigbus_handler();
   if (!g_bus_installed) return env.Undefined();

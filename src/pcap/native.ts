@@ -40,7 +40,6 @@ interface WalkerClass {
   new (fileHeader: Buffer, maxBlockLength: number, state: Float64Array): NativePcapRecordWalker;
   /** Bytes [offset, offset + length) of an open file, mapped (sources.ts), or undefined. */
   map?: (fd: number, offset: number, length: number) => ArrayBuffer | undefined;
-
 }
 
 /**
