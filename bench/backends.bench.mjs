@@ -7,11 +7,14 @@
 //   3. nmcap capturing the topspeed stream: every frame the interface received is in the file,
 //      drops reported 0, and CPU per captured packet at most half of tcpdump's (issue 9), while
 //      we write pcapng: both on the same frames at once, measured by perf stat while the
-//      traffic runs, to a tmpfs file and to /dev/null, repeated (dumpcap beside it).
+//      traffic runs, to a tmpfs file, to /dev/null and to a file on the disk (/var/tmp, where
+//      nmcap writes with O_DIRECT), repeated (dumpcap beside it). In the same runs, the floor:
+//      nmcap's count-only receiver (pkt-gen -f rx's loop, walking the TPACKET_V3 headers), and
+//      the same reading every line of each packet's data.
 // Every sender and receiver is measured the same way: the kernel's interface counters, sampled
 // every 5 ms inside the namespace (bench/netdev-sampler.mjs), over the steady middle of each run.
 import { execFileSync, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 
 import { ROOT, fmt, have, measuredPid, median, perfStat, scratch, startTimed, table, timed, udpFrame, udpTrace, verdict, waitForThread } from './harness.mjs';
 
@@ -84,6 +87,7 @@ function trafgenConfig(path) {
   return path;
 }
 
+let diskDir = null;
 setup();
 try {
   const trace = await udpTrace(tmp.path('udp64.pcap'), PACKETS, 64);
@@ -156,7 +160,9 @@ try {
     // divided by what that tool itself captured. Repeated; the medians are reported.
     const passes = Number(process.env.BENCH_CAPTURE_PASSES ?? 3);
     const capRuns = Number(process.env.BENCH_CAPTURE_RUNS ?? 5);
-    const targets = (process.env.BENCH_CAPTURE_TARGETS ?? 'tmpfs,null').split(',');
+    const targets = (process.env.BENCH_CAPTURE_TARGETS ?? 'tmpfs,null,disk').split(',');
+    // The disk target's files (deleted after each run, the directory at the end).
+    diskDir = targets.includes('disk') ? mkdtempSync('/var/tmp/nmcap-bench-backends-') : null;
     console.log(
       `\n3. capturing the topspeed stream from nmreplay (af_xdp:va, ${passes * PACKETS} frames per run) on vb: nmcap and tcpdump at once on the same frames, ` +
         `${capRuns} runs per output; CPU = perf stat (task-clock of every thread) while the traffic runs, per packet each tool captured`,
@@ -169,6 +175,14 @@ try {
       'nmcap-before': (out) => [`${before}/bin/nmcap`, '-i', 'af_packet:vb', '-w', out, '--json'],
       tcpdump: (out) => ['-i', 'vb', '-w', out, '-B', '4096', '-s', '262144', '-n'],
       dumpcap: (out) => ['-i', 'vb', '-w', out, '-B', '4', '-q'],
+      // The floor (no output): the capture loop's count-only mode, then also loading the data.
+      'nmcap-floor': () => [`${ROOT}/bench/baseline-rx.mjs`, 'af_packet:vb'],
+      'nmcap-floor-read': () => [`${ROOT}/bench/baseline-rx.mjs`, '--read', 'af_packet:vb'],
+    };
+    const viaNode = new Set(['nmcap-before', 'nmcap-floor', 'nmcap-floor-read']);
+    const floorCount = (r) => {
+      const j = JSON.parse(r.stdout);
+      return { captured: j.packets, drops: j.drops === null ? 'unknown' : String(j.drops) };
     };
     const nmcapCount = (r) => {
       const j = JSON.parse(r.stdout);
@@ -177,6 +191,8 @@ try {
     const countOf = {
       nmcap: nmcapCount,
       'nmcap-before': nmcapCount,
+      'nmcap-floor': floorCount,
+      'nmcap-floor-read': floorCount,
       tcpdump: (r) => ({
         captured: Number(/(\d+) packets? captured/.exec(r.stderr)?.[1]),
         drops: /(\d+) packets? dropped by kernel/.exec(r.stderr)?.[1] ?? 'n/a',
@@ -191,7 +207,7 @@ try {
     async function together(tools, outOf) {
       const procs = tools.map((t) => {
         const out = outOf(t);
-        return { t, out, p: startTimed(t === 'nmcap-before' ? process.execPath : t, captorArgs[t](out), { prefix, dir: tmp.dir }) };
+        return { t, out, p: startTimed(viaNode.has(t) ? process.execPath : t, captorArgs[t](out), { prefix, dir: tmp.dir }) };
       });
       await Promise.all(procs.map(({ t, p }) => p.waitFor(t === 'dumpcap' ? /File:|Capturing on/ : /listening on/)));
       const pids = procs.map(({ p }) => measuredPid(p.child.pid));
@@ -225,13 +241,17 @@ try {
       }
       return res;
     }
-    const outOf = (target, i) => (t) => (target === 'null' ? '/dev/null' : tmp.path(`cap-${i}-${t}.${t === 'tcpdump' ? 'pcap' : 'pcapng'}`));
-    const sideBySide = before ? ['nmcap', 'nmcap-before', 'tcpdump'] : ['nmcap', 'tcpdump'];
+    const dirOf = { tmpfs: tmp.dir, disk: diskDir };
+    const outOf = (target, i) => (t) =>
+      target === 'null' || t.startsWith('nmcap-floor') ? '/dev/null' : `${dirOf[target]}/cap-${i}-${t}.${t === 'tcpdump' ? 'pcap' : 'pcapng'}`;
+    const floors = process.env.BENCH_CAPTURE_FLOOR === '0' ? [] : ['nmcap-floor', 'nmcap-floor-read'];
+    const sideBySide = [...(before ? ['nmcap', 'nmcap-before', 'tcpdump'] : ['nmcap', 'tcpdump']), ...floors];
+    const labelOf = { null: '/dev/null', tmpfs: 'tmpfs file', disk: 'disk file (/var/tmp)' };
     const crow = [['output', 'captor', 'captured', 'vb received', 'drops', 'CPU/pkt', 'busiest thread/pkt', 'cycles/pkt', 'insn/pkt', 'runs (CPU ns/pkt)']];
     const verdicts = [];
     const cell = (runs, k, digits = 0) => (runs.some((r) => r[k] === null) ? 'n/a (no PMU)' : median(runs.map((r) => r[k])).toFixed(digits));
     for (const target of targets) {
-      const label = target === 'null' ? '/dev/null' : 'tmpfs file';
+      const label = labelOf[target];
       const runs = [];
       for (let i = 0; i < capRuns; i++) runs.push(await together(sideBySide, outOf(target, i)));
       const dump = have('dumpcap') && process.env.BENCH_CAPTURE_DUMPCAP !== '0' ? [await together(['nmcap', 'dumpcap'], outOf(target, 'd'))] : [];
@@ -239,6 +259,8 @@ try {
         ['nmcap', runs.map((r) => r.nmcap)],
         ['nmcap before (BENCH_NMCAP_BEFORE)', before ? runs.map((r) => r['nmcap-before']) : []],
         ['tcpdump', runs.map((r) => r.tcpdump)],
+        ['floor: nmcap count-only (same runs)', floors.length ? runs.map((r) => r['nmcap-floor']) : []],
+        ['floor: count-only + reading the data', floors.length ? runs.map((r) => r['nmcap-floor-read']) : []],
         ['dumpcap (own run, with nmcap)', dump.map((r) => r.dumpcap)],
       ];
       for (const [tool, rs] of rowsOf) {
@@ -274,6 +296,17 @@ try {
         if (beforeRatios) console.log(`  ${label}: nmcap / nmcap before per packet, same frames: ${median(beforeRatios).toFixed(2)}x (runs ${beforeRatios.map((x) => x.toFixed(2)).join(' ')})`);
         const byThread = ours.map((x) => x.threads.slice(0, 3).map((t) => `${t.name}-${t.tid} ${(t.cpuNs / x.captured).toFixed(0)}`).join(', '));
         console.log(`  ${label}: nmcap's busiest threads per packet (ns): ${byThread.join(' | ')}`);
+        if (floors.length) {
+          // The machine's floor for receiving these frames at all, in the same runs: no output, no EPBs.
+          const med = (t) => median(runs.map((x) => x[t].cpuPerPkt));
+          const [tcp, f, fr, mine] = [med('tcpdump'), med('nmcap-floor'), med('nmcap-floor-read'), med('nmcap')];
+          console.log(
+            `  ${label}: floor in the same runs: count-only ${f.toFixed(0)} ns/pkt, reading the data too ${fr.toFixed(0)} ns ` +
+              `(${(f / tcp).toFixed(2)}x / ${(fr / tcp).toFixed(2)}x of tcpdump's ${tcp.toFixed(0)} ns; half of it is ${(tcp / 2).toFixed(0)} ns); ` +
+              `nmcap ${mine.toFixed(0)} ns = the floor + ${(mine - fr).toFixed(0)} ns` +
+              (fr > tcp / 2 ? ': the floor alone is above half of tcpdump\'s, so 0.5x cannot be met on this machine' : ''),
+          );
+        }
         verdict(`${label}: CPU per captured packet <= half of tcpdump's (issue 9)`, r <= 0.5, `median ratio ${r.toFixed(2)}x (${fmt.ratio(median(ours.map((x) => x.cpuPerPkt)), median(runs.map((x) => x.tcpdump.cpuPerPkt)))} of the medians)`);
       });
     }
@@ -281,6 +314,7 @@ try {
     for (const v of verdicts) v();
   }
 } finally {
+  if (diskDir) rmSync(diskDir, { recursive: true, force: true });
   try {
     sh(`ip netns del ${ns}`);
   } catch {

@@ -85,6 +85,7 @@ JsCaptureSession::JsCaptureSession(const Napi::CallbackInfo& info) : JsSession<J
   cfg_.iface = u32_array(env, c, "ifaces");
   cfg_.ts_div = u32_array(env, c, "tsDivisors");
   cfg_.count_only = c.Get("countOnly").ToBoolean().Value();
+  cfg_.count_reads = c.Get("countReads").ToBoolean().Value();
   if (!c.Get("filter").IsUndefined() && !c.Get("filter").IsNull()) cfg_.filter = checked_program(env, c.Get("filter"));
   // The output file, when there is one: kept allocated ahead of what the loop produces.
   prealloc_fd_ = c.Get("preallocateFd").IsNumber() ? c.Get("preallocateFd").As<Napi::Number>().Int32Value() : -1;

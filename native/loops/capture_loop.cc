@@ -28,6 +28,19 @@ namespace {
 // into an unconditional 64-bit division (x / 1 == x), paid on every packet of a nanosecond ring.
 [[gnu::noinline]] uint64_t ts_in_units(uint64_t ns, uint32_t div) { return ns / div; }
 
+// memcpy for the frames most captures are made of (16 to 128 bytes) as a few 16-byte moves,
+// inline: a call to memcpy per packet spills the loop's registers around it. No byte outside
+// [src, src + n) is read (the last move overlaps the one before), none outside [dst, dst + n)
+// written.
+inline void copy_frame(uint8_t* dst, const uint8_t* src, uint32_t n) {
+  if (n < 16 || n > 128) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  for (uint32_t k = 0; k + 16 < n; k += 16) std::memcpy(dst + k, src + k, 16);
+  std::memcpy(dst + n - 16, src + n - 16, 16);
+}
+
 class CaptureRun {
  public:
   CaptureRun(Port& port, const CaptureConfig& cfg, CaptureSink& sink, StopSignal& stop)
@@ -86,9 +99,12 @@ class CaptureRun {
   }
 
   // The baseline receiver (CaptureConfig::count_only): the same wait and end as run(), and per
-  // ring one pass over [head, tail) reading only each slot's flags.
+  // ring one pass over [head, tail) reading only each slot's flags (with count_reads, also a
+  // byte of each line of the packet).
   CaptureResult count_only() {
+    uint32_t sum = 0;  // what count_reads loaded, kept in read_sink_ (at every wake-up) so the loads stay
     for (;;) {
+      read_sink_ = sum;
       if (stop_.requested()) return finish(CaptureEnd::kStopped);
       int rc = port_.wait(kWaitRx, 1000, stop_.fd());
       if (rc == kWaitTimeout || rc == kWaitWoken) continue;
@@ -97,6 +113,13 @@ class CaptureRun {
         uint32_t i = r.head;
         for (; i != r.tail; i = ring_next(r, i)) {
           if (r.slot[i].flags & NS_MOREFRAG) continue;
+          if (cfg_.count_reads) {
+            const Slot s = load_slot(r.slot[i]);
+            if (const uint8_t* d = rx_whole_slot(r, s)) {
+              for (uint32_t k = 0; k < s.len; k += 64) sum += d[k];
+              if (s.len) sum += d[s.len - 1];
+            }
+          }
           ++progress_.taken;
           if (cfg_.count && progress_.taken >= cfg_.count) {
             r.head = r.cur = ring_next(r, i);
@@ -109,49 +132,192 @@ class CaptureRun {
   }
 
   // Walks one ring; false when the count is reached, we were stopped waiting for a buffer, or
-  // the ring broke its protocol (port_.end() says so).
+  // the ring broke its protocol (port_.end() says so). Packets that are one whole slot (nearly
+  // all of them) go through drain_whole, a loop with nothing in it but what such a packet needs;
+  // a slot it does not take (a fragment chain, a slot failing its check) goes to the general
+  // walk, which hands back as soon as the next slot is a whole packet again.
   bool drain(Ring& r) {
     const uint32_t ring_no = r.index < cfg_.iface.size() ? r.index : 0;
     const uint32_t iface = cfg_.iface.empty() ? 0 : cfg_.iface[ring_no];
     const uint32_t ts_div = cfg_.ts_div.empty() || cfg_.ts_div[ring_no] == 0 ? 1 : cfg_.ts_div[ring_no];
+    for (;;) {
+      Drained d = drain_whole(r, iface, ts_div);
+      if (d == Drained::kOther) d = drain_general(r, iface, ts_div);
+      if (d == Drained::kAtTail) return true;
+      if (d == Drained::kStop) return false;
+    }
+  }
+
+  enum class Drained : uint8_t {
+    kAtTail,  // nothing (complete) left in the ring
+    kStop,    // count reached, stopped waiting for a buffer, or the ring broke its protocol
+    kOther,   // head is at a slot the other walk takes
+  };
+
+  // Counters of one drain_whole pass, kept in registers: stored into the members on every
+  // packet, they are reloaded after each copy (the output could alias them, as far as the
+  // compiler knows).
+  struct Tally {
+    uint64_t packets = 0, taken = 0, wire_bytes = 0, truncated = 0, filtered = 0, first_ts = 0, last_ts = 0;
+  };
+  void merge(Tally& t) {
+    progress_.packets += t.packets;
+    progress_.taken += t.taken;
+    progress_.wire_bytes += t.wire_bytes;
+    progress_.truncated += t.truncated;
+    progress_.filtered += t.filtered;
+    if (progress_.first_ts_ns == 0) progress_.first_ts_ns = t.first_ts;
+    if (t.packets) progress_.last_ts_ns = t.last_ts;
+    t = Tally{};
+  }
+
+  // Whole one-slot packets from head on, as the general walk would write them: the same checks
+  // (rx_whole_slot), filter, lengths, timestamps and EPBs.
+  Drained drain_whole(Ring& r, uint32_t iface, uint32_t ts_div) {
+    const uint64_t* const ts_of = r.slot_ts_ns;
+    const uint32_t* const wire_of = r.slot_wire_len;
+    const uint8_t* const dir_of = r.slot_direction;
+    const bool filtering = !cfg_.filter.empty();
+    const uint64_t limit = cfg_.count;
+    Tally t;
+    // The output cursor in registers too (same reason), stored back before anything that reads
+    // the members (make_room, hand_over, maybe_flush).
+    uint8_t* base = nullptr;
+    size_t cap = 0, used = 0, fetched = 0, last_at = 0;
+    const auto load_out = [&] {
+      base = buf_ ? buf_->data : nullptr;
+      cap = buf_ ? buf_->capacity : 0;
+      used = used_;
+      fetched = fetched_;
+      last_at = last_at_;
+    };
+    const auto store_out = [&] {
+      used_ = used;
+      fetched_ = fetched;
+      last_at_ = last_at;
+    };
+    load_out();
+    Drained why = Drained::kAtTail;
+    // Only an rxsync (on this thread) moves tail; read once, it stays in a register.
+    const uint32_t tail = r.tail;
+    uint32_t i = r.head;
+    while (i != tail) {
+      const Slot s = load_slot(r.slot[i]);
+      const uint8_t* data = rx_whole_slot(r, s);
+      if (!data) {
+        why = Drained::kOther;
+        break;
+      }
+      const uint64_t wire = wire_of ? wire_of[i] : s.len;
+      uint32_t caplen = std::min<uint32_t>(s.len, cfg_.snaplen);
+      if (filtering) {
+        const uint32_t keep = bpf_run(cfg_.filter.data(), data, s.len, clamp32(wire));
+        if (keep == 0) {
+          ++t.filtered;
+          ++t.taken;
+          i = ring_next(r, i);
+          continue;
+        }
+        caplen = std::min(caplen, keep);
+      }
+      const uint32_t flags = dir_of ? dir_of[i] : 0;
+      const uint32_t need = epb_size(caplen, flags);
+      if (!base || cap - used < need) {
+        store_out();
+        merge(t);  // hand_over() reports progress_
+        const Room room = make_room(need);
+        load_out();
+        if (room == Room::kStopped) {
+          why = Drained::kStop;
+          break;  // not taken: head stays at this packet
+        }
+        if (room == Room::kTooSmall) {
+          ++progress_.invalid;
+          ++t.taken;
+          i = ring_next(r, i);
+          if (limit && progress_.packets >= limit) {
+            why = Drained::kStop;
+            break;
+          }
+          continue;
+        }
+      }
+      const uint64_t ts = ts_of ? ts_of[i] : r.ts_ns;
+      if (used == 0) {
+        filled_since_ = monotonic_ns();
+        fetched = 0;
+      }
+      for (const size_t ahead = std::min(used + need + kOutPrefetchAhead, cap); fetched < ahead; fetched += 64)
+        __builtin_prefetch(base + fetched, 1);
+      last_at = used;
+      uint8_t* out = base + used;
+      copy_frame(out + kEpbHeaderBytes, data, caplen);
+      epb_begin(out, iface, ts_div == 1 ? ts : ts_in_units(ts, ts_div), caplen, clamp32(wire), flags);
+      used += epb_finish(out, caplen, flags);
+      if (t.first_ts == 0) t.first_ts = ts;
+      t.last_ts = ts;
+      ++t.packets;
+      ++t.taken;
+      t.wire_bytes += wire;
+      t.truncated += caplen < wire;
+      i = ring_next(r, i);
+      if (limit && progress_.packets + t.packets >= limit) {
+        why = Drained::kStop;
+        break;
+      }
+    }
+    store_out();
+    merge(t);
+    r.head = r.cur = i;
+    return why;
+  }
+
+  // The general walk (RxWalker: fragment chains, faulty slots) from head on, until the ring is
+  // empty, a stop, or the next slot is a whole packet (kOther: drain_whole goes on from there).
+  Drained drain_general(Ring& r, uint32_t iface, uint32_t ts_div) {
     RxWalker w(r);
     RxPacket p;
-    bool more = true;
+    Drained why = Drained::kAtTail;
     for (;;) {
       RxWalker::Step step = w.next(p);
       if (step == RxWalker::kEnd) break;
       if (step == RxWalker::kFault) {
         if (r.untrusted) {
           port_.protocol_violation(w.fault_text());
-          more = false;
+          why = Drained::kStop;
           break;
         }
         ++progress_.invalid;  // a slot we cannot read: skip the packet, count it
         take(w);
-        continue;
-      }
-      uint32_t caplen = uint32_t(std::min<uint64_t>(p.len, cfg_.snaplen));
-      if (!cfg_.filter.empty()) {
-        const uint32_t keep = run_filter(w, p);
-        if (keep == 0) {
-          ++progress_.filtered;
-          take(w);
-          continue;
+      } else {
+        uint32_t caplen = uint32_t(std::min<uint64_t>(p.len, cfg_.snaplen));
+        bool keep_it = true;
+        if (!cfg_.filter.empty()) {
+          const uint32_t keep = run_filter(w, p);
+          if (keep == 0) {
+            ++progress_.filtered;
+            keep_it = false;
+          }
+          caplen = std::min(caplen, keep);
         }
-        caplen = std::min(caplen, keep);
+        if (keep_it && !write_packet(w, iface, p.ts_ns, ts_div, caplen, p.wire_len, r.direction(p.first))) {
+          why = Drained::kStop;
+          break;
+        }
+        take(w);
+        if (cfg_.count && progress_.packets >= cfg_.count) {
+          why = Drained::kStop;
+          break;
+        }
       }
-      if (!write_packet(w, iface, p.ts_ns, ts_div, caplen, p.wire_len, r.direction(p.first))) {
-        more = false;
-        break;
-      }
-      take(w);
-      if (cfg_.count && progress_.packets >= cfg_.count) {
-        more = false;
+      const uint32_t at = w.cursor();
+      if (at != r.tail && rx_whole_slot(r, load_slot(r.slot[at]))) {
+        why = Drained::kOther;
         break;
       }
     }
     w.release();
-    return more;
+    return why;
   }
 
   // Moves past the packet at the cursor: from here on it counts as taken from the ring, whether
@@ -161,10 +327,12 @@ class CaptureRun {
     ++progress_.taken;
   }
 
+  static uint32_t clamp32(uint64_t v) { return v > 0xffffffffull ? 0xffffffffu : uint32_t(v); }
+
   // The filter's verdict on the packet next() returned: bytes to keep, 0 to drop. A packet spread
   // over several slots is gathered first.
   uint32_t run_filter(const RxWalker& w, const RxPacket& p) {
-    const uint32_t wire32 = p.wire_len > 0xffffffffull ? 0xffffffffu : uint32_t(p.wire_len);
+    const uint32_t wire32 = clamp32(p.wire_len);
     const auto& frags = w.fragments();
     if (frags.size() == 1) return bpf_run(cfg_.filter.data(), frags[0].data, frags[0].len, wire32);
     gather_.resize(size_t(p.len));
@@ -172,22 +340,23 @@ class CaptureRun {
     return bpf_run(cfg_.filter.data(), gather_.data(), n, wire32);
   }
 
-  // `flags` is the EPB's epb_flags (direction), 0 for none.
-  bool write_packet(const RxWalker& w, uint32_t iface, uint64_t ts_ns, uint32_t ts_div, uint32_t caplen, uint64_t wire,
-                    uint32_t flags) {
-    uint32_t need = epb_size(caplen, flags);
-    if (!buf_ || buf_->capacity - used_ < need) {
-      if (buf_ && used_) hand_over();
-      if (!buf_) {
-        buf_ = sink_.take_buffer(stop_);
-        if (!buf_) return false;
-        used_ = 0;
-        if (buf_->capacity < need) {  // a buffer smaller than one packet: cannot happen with sane sizes
-          ++progress_.invalid;
-          return true;
-        }
-      }
+  enum class Room : uint8_t { kOk, kStopped, kTooSmall };
+  // An output buffer with `need` bytes free at used_: the current one, or (after handing a
+  // filled one over) a new one from JS; kStopped when a stop came while we waited for it.
+  Room make_room(uint32_t need) {
+    if (buf_ && buf_->capacity - used_ >= need) return Room::kOk;
+    if (buf_ && used_) hand_over();
+    if (!buf_) {
+      buf_ = sink_.take_buffer(stop_);
+      if (!buf_) return Room::kStopped;
+      used_ = 0;
     }
+    // A buffer smaller than one packet: cannot happen with sane sizes; the packet is skipped.
+    return buf_->capacity < need ? Room::kTooSmall : Room::kOk;
+  }
+
+  // Where the next EPB (`need` bytes, make_room said they fit) goes.
+  uint8_t* epb_at(uint32_t need) {
     if (used_ == 0) {
       filled_since_ = monotonic_ns();
       fetched_ = 0;
@@ -196,10 +365,22 @@ class CaptureRun {
     for (const size_t ahead = std::min(used_ + need + kOutPrefetchAhead, buf_->capacity); fetched_ < ahead; fetched_ += 64)
       __builtin_prefetch(buf_->data + fetched_, 1);
     last_at_ = used_;
-    uint8_t* out = buf_->data + used_;
+    return buf_->data + used_;
+  }
+
+  // `flags` is the EPB's epb_flags (direction), 0 for none.
+  bool write_packet(const RxWalker& w, uint32_t iface, uint64_t ts_ns, uint32_t ts_div, uint32_t caplen, uint64_t wire,
+                    uint32_t flags) {
+    const uint32_t need = epb_size(caplen, flags);
+    const Room room = make_room(need);
+    if (room == Room::kStopped) return false;
+    if (room == Room::kTooSmall) {
+      ++progress_.invalid;
+      return true;
+    }
+    uint8_t* out = epb_at(need);
     w.copy(out + kEpbHeaderBytes, caplen);
-    uint32_t wire32 = wire > 0xffffffffull ? 0xffffffffu : uint32_t(wire);
-    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_in_units(ts_ns, ts_div), caplen, wire32, flags);
+    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_in_units(ts_ns, ts_div), caplen, clamp32(wire), flags);
     used_ += epb_finish(out, caplen, flags);
     ++progress_.packets;
     progress_.wire_bytes += wire;
@@ -248,6 +429,7 @@ class CaptureRun {
   size_t fetched_ = 0;  // buf_'s lines below this offset were prefetched
   uint64_t filled_since_ = 0;
   std::vector<uint8_t> gather_;  // a multi-slot packet, put together for the filter
+  volatile uint32_t read_sink_ = 0;  // count_reads' sum, so the compiler keeps its loads
 };
 
 }  // namespace

@@ -25,6 +25,9 @@ struct CaptureConfig {
   // count each ring's new slots by their flags alone, hand them back. No EPBs, no slot checks, no
   // buffers to JS: what draining the rings costs by itself.
   bool count_only = false;
+  // With count_only: also load one byte of every 64-byte line of each whole-slot packet, so the
+  // baseline includes bringing the data into this core's cache (what any copy of it pays first).
+  bool count_reads = false;
 };
 
 // Running totals, handed to JS with every batch.

@@ -111,6 +111,15 @@ class RxWalker {
   Slot fault_copy_{};
 };
 
+// The common case of RxWalker::next without its generality, for loops that walk slots themselves
+// (the capture loop's fast path): the bytes of slot copy `s` when it is a whole packet (no
+// NS_MOREFRAG) that passes check_slot with the readable-length rule; nullptr otherwise, and the
+// caller hands that slot to an RxWalker, which says what is wrong with it or joins the chain.
+inline const uint8_t* rx_whole_slot(const Ring& r, const Slot& s) {
+  if ((s.flags & NS_MOREFRAG) || check_slot(r, s, true) != SlotFault::kNone) return nullptr;
+  return slot_bytes(r, s);
+}
+
 // One slot's readable bytes, for code that looks at slots one by one (the Port API's readBuf):
 // its data and *len when it passes check_slot with the readable-length rule, else nullptr and
 // *fault says why.

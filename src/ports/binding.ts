@@ -142,6 +142,8 @@ export interface CaptureConfig {
   flushMs?: number;
   /** benchmarks only: drain and count, like pkt-gen -f rx (no EPBs, nothing handed over) */
   countOnly?: boolean;
+  /** benchmarks only, with countOnly: also load a byte of every 64-byte line of each packet */
+  countReads?: boolean;
   /** pcapng interface id of each RX ring */
   ifaces?: number[];
   /** ns per if_tsresol unit of each RX ring's interface (1 = ns, 1000 = us) */

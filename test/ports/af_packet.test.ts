@@ -101,9 +101,9 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
     expect(r.rxInfo.mode).toMatch(/TPACKET_V3/);
     expect(r.txInfo).toMatchObject({ tsSource: 'none', knowsRxDrops: false, rxRings: 0, txRings: 1 });
     expect(r.txInfo.mode).toMatch(/TPACKET_V2 tx, qdisc bypass/);
-    // Default geometry of native/ports/af_packet/port_af_packet.cc: 16 RX blocks of 512 KiB, each
-    // holding 3448 60-byte frames (+1 slot), and 4096 TX frames.
-    expect(r.rxRing.numSlots).toBe(16 * 3448 + 1);
+    // Default geometry of native/ports/af_packet/af_packet_port.h: 8 RX blocks of 1 MiB, each
+    // holding 6898 60-byte frames (+1 slot), and 4096 TX frames.
+    expect(r.rxRing.numSlots).toBe(8 * 6898 + 1);
     expect(r.txRing.numSlots).toBe(4096);
     expect(r.txRing.bufSize).toBeGreaterThanOrEqual(1518);
 
@@ -137,9 +137,9 @@ describe.skipIf(why !== null)(`af_packet backend on veth${why ? ` (skipped: ${wh
   });
 
   it('counts drops when the ring overflows: received = delivered + dropped, exactly', async () => {
-    // rxSlots 64 gives the smallest block ring (4 x 128 KiB); 3000 frames of ~800 bytes sent
-    // before anything is read cannot all fit.
-    const frames = frameSizes(3000).map((len, i) => makeFrame(i, len));
+    // rxSlots 64 gives the smallest block ring (4 x 1 MiB); 12000 frames of ~800 bytes (~10 MiB
+    // in the blocks) sent before anything is read cannot all fit.
+    const frames = frameSizes(12000).map((len, i) => makeFrame(i, len));
     const r = await txrx('overflow', frames, { rxSlots: 64 }, true);
     const drops = BigInt(r.rxCounters.rxDrops!);
     expect(drops).toBeGreaterThan(0n);
