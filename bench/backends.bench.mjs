@@ -172,14 +172,14 @@ try {
     const before = process.env.BENCH_NMCAP_BEFORE;
     const captorArgs = {
       nmcap: (out) => ['-i', 'af_packet:vb', '-w', out, '--json'],
-      'nmcap-before': (out) => [`${before}/bin/nmcap`, '-i', 'af_packet:vb', '-w', out, '--json'],
+      'nmcap-before': (out) => ['-i', 'af_packet:vb', '-w', out, '--json'],
       tcpdump: (out) => ['-i', 'vb', '-w', out, '-B', '4096', '-s', '262144', '-n'],
       dumpcap: (out) => ['-i', 'vb', '-w', out, '-B', '4', '-q'],
       // The floor (no output): the capture loop's count-only mode, then also loading the data.
       'nmcap-floor': () => [`${ROOT}/bench/baseline-rx.mjs`, 'af_packet:vb'],
       'nmcap-floor-read': () => [`${ROOT}/bench/baseline-rx.mjs`, '--read', 'af_packet:vb'],
     };
-    const viaNode = new Set(['nmcap-before', 'nmcap-floor', 'nmcap-floor-read']);
+    const viaNode = new Set(['nmcap-floor', 'nmcap-floor-read']);
     const floorCount = (r) => {
       const j = JSON.parse(r.stdout);
       return { captured: j.packets, drops: j.drops === null ? 'unknown' : String(j.drops) };
@@ -207,7 +207,8 @@ try {
     async function together(tools, outOf) {
       const procs = tools.map((t) => {
         const out = outOf(t);
-        return { t, out, p: startTimed(viaNode.has(t) ? process.execPath : t, captorArgs[t](out), { prefix, dir: tmp.dir }) };
+        const cmd = viaNode.has(t) ? process.execPath : t === 'nmcap-before' ? `${before}/bin/nmcap` : t;
+        return { t, out, p: startTimed(cmd, captorArgs[t](out), { prefix, dir: tmp.dir }) };
       });
       await Promise.all(procs.map(({ t, p }) => p.waitFor(t === 'dumpcap' ? /File:|Capturing on/ : /listening on/)));
       const pids = procs.map(({ p }) => measuredPid(p.child.pid));

@@ -53,7 +53,8 @@ export async function udpTrace(path, count, size = 64) {
 export function startTimed(cmd, args, opts = {}) {
   const timeFile = join(opts.dir ?? '/tmp', `time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const useNode = cmd in BIN;
-  const argv = useNode ? [process.execPath, BIN[cmd], ...args] : [cmd, ...args];
+  // Our tools run as a user runs them, through their launcher's #! line (with its Node flags).
+  const argv = useNode ? [BIN[cmd], ...args] : [cmd, ...args];
   const full = [...(opts.prefix ?? []), '/usr/bin/time', '-f', '%e %U %S %M', '-o', timeFile, ...argv];
   const child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let stdout = '';
