@@ -47,7 +47,6 @@ export const ERROR_CODES = {
   ERR_PCAP_BAD_OPTION: { class: 'PcapFormatError', meaning: 'An option that overruns its block or has a length its type does not allow.' },
   ERR_PCAP_BAD_BLOCK: { class: 'PcapFormatError', meaning: 'A block body too short for its fixed fields, or whose inner records overrun it.' },
   ERR_PCAP_BAD_LINKTYPE: { class: 'PcapFormatError', meaning: 'Reserved bits set in a classic pcap link-type word.' },
-  ERR_PCAP_SHRANK: { class: 'PcapFormatError', meaning: 'The file was cut shorter (truncated by another program) while it was being read.' },
 
   // --- capture files: writing
   ERR_PCAP_BAD_ARGUMENT: { class: 'PcapWriteError', meaning: 'An argument out of range: unknown interface index, negative timestamp, a packet over 4 GiB, ...' },
@@ -176,7 +175,6 @@ export const PcapErrorCode = codes('PcapFormatError', {
   BAD_OPTION: 'ERR_PCAP_BAD_OPTION',
   BAD_BLOCK: 'ERR_PCAP_BAD_BLOCK',
   BAD_LINKTYPE: 'ERR_PCAP_BAD_LINKTYPE',
-  SHRANK: 'ERR_PCAP_SHRANK',
 } as const);
 export type PcapErrorCode = CodeOf<'PcapFormatError'>;
 

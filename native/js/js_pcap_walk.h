@@ -20,7 +20,6 @@ class JsPcapRecordWalker : public Napi::ObjectWrap<JsPcapRecordWalker> {
 
  private:
   Napi::Value Walk(const Napi::CallbackInfo& info);
-  static Napi::Value Map(const Napi::CallbackInfo& info);
 
   PcapWalker walker_;
   Napi::Reference<Napi::Float64Array> state_ref_;

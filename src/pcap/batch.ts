@@ -233,14 +233,6 @@ export class BatchBuilder {
     this.iface.fill(0, 0, used);
   }
 
-  /** Drops the packets whose bytes reach past chunk offset `limit` (and every packet after them). */
-  keepBefore(limit: number): void {
-    let n = 0;
-    while (n < this.count && this.dataOffset[n]! + this.capLen[n]! <= limit) n++;
-    this.count = n;
-    if (this.extras !== null) this.extras.length = Math.min(this.extras.length, n);
-  }
-
   setExtras(i: number, x: PacketExtras): void {
     if (this.extras === null) this.extras = [];
     this.extras[i] = x;
@@ -253,9 +245,7 @@ export class BatchBuilder {
    */
   finishCopy(emptyBuffer: Buffer): PacketBatch {
     const n = this.count;
-    // Every byte is written below, so the memory need not be zeroed first (a cold read spent a
-    // tenth of its time clearing it); allocUnsafeSlow's memory is its own, at offset 0.
-    const mem = Buffer.allocUnsafeSlow(n * 29).buffer;
+    const mem = new ArrayBuffer(n * 29);
     const tsSec = new Float64Array(mem, 0, n);
     const dataOffset = new Uint32Array(mem, n * 8, n);
     const capLen = new Uint32Array(mem, n * 12, n);

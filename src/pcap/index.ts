@@ -11,7 +11,6 @@
 // batchPackets, and reuse (recycle buffers: a batch is valid only until the next one is asked for).
 // Classic pcap records are walked by the addon where it is built (native.ts); the JS loop is the
 // reference (NMCAP_JS_READER=1). Without reuse, each batch's arrays are its own, exactly its length.
-// Regular files are read through mapped windows (sources.ts), which a kept batch keeps alive.
 //
 // Writing: PcapngWriter (SHB, IDB per interface with if_tsresol ns by default, EPB with options, SPB
 // for packets without timestamp where legal (else an EPB marked so), ISB with unknown counters left out,

@@ -36,11 +36,7 @@ export interface NativePcapRecordWalker {
   ): number;
 }
 
-interface WalkerClass {
-  new (fileHeader: Buffer, maxBlockLength: number, state: Float64Array): NativePcapRecordWalker;
-  /** Bytes [offset, offset + length) of an open file, mapped (sources.ts), or undefined. */
-  map?: (fd: number, offset: number, length: number) => ArrayBuffer | undefined;
-}
+type WalkerClass = new (fileHeader: Buffer, maxBlockLength: number, state: Float64Array) => NativePcapRecordWalker;
 
 /**
  * Encodes packets [from, to) of a batch as little-endian EPBs of interface `iface` into out[at, lim);
@@ -69,21 +65,18 @@ interface PcapHelpers {
   encodeEpbs?: EncodeEpbs;
 }
 
-/**
- * The addon's helpers, or none where the addon is not built (the JS loops then work alone). Loaded
- * with this module, not at the first read: a one-shot read would otherwise spend its first
- * milliseconds in dlopen and the addon's set-up (the same module src/ports/binding.ts loads:
- * require caches it).
- */
-const helpers: PcapHelpers = ((): PcapHelpers => {
-  try {
-    return createRequire(import.meta.url)('../../build/Release/nmcap.node') as PcapHelpers;
-  } catch {
-    return {};
-  }
-})();
+let helpers: PcapHelpers | undefined;
 
+/** The addon's helpers, or none where the addon is not built (the JS loops then work alone). */
 function addon(): PcapHelpers {
+  if (helpers === undefined) {
+    try {
+      // The addon src/ports/binding.ts loads (the same module: require caches it).
+      helpers = createRequire(import.meta.url)('../../build/Release/nmcap.node') as PcapHelpers;
+    } catch {
+      helpers = {};
+    }
+  }
   return helpers;
 }
 
@@ -92,21 +85,6 @@ export function nativePcapWalker(fileHeader: Buffer, maxBlockLength: number, sta
   if (process.env.NMCAP_JS_READER === '1') return undefined;
   const W = addon().PcapRecordWalker;
   return typeof W === 'function' ? new W(fileHeader, maxBlockLength, state) : undefined;
-}
-
-/** Offsets of mapped windows are multiples of this (a multiple of every Linux page size). */
-export const MAP_ALIGN = 64 * 1024;
-
-/**
- * The file mapper of sources.ts: bytes [offset, offset + length) of fd (offset a multiple of
- * MAP_ALIGN) as an ArrayBuffer the page cache backs, unmapped once collected; or undefined where
- * the addon is not built, NMCAP_JS_READER=1 (the reference reads), or mapping failed (the caller
- * reads instead).
- */
-export function nativeMap(fd: number, offset: number, length: number): ArrayBuffer | undefined {
-  if (process.env.NMCAP_JS_READER === '1') return undefined;
-  const map = addon().PcapRecordWalker?.map;
-  return typeof map === 'function' ? map(fd, offset, length) : undefined;
 }
 
 /** The native EPB encoder, or undefined (no addon, or NMCAP_JS_WRITER=1). */

@@ -71,20 +71,6 @@ function asBuffer(u: Uint8Array): Buffer {
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * The error for a file truncated at stream offset `size` while its mapped window was being parsed
- * (sources.ts): bytes from there on may have read as zeros, so the batch keeps only the packets
- * wholly before it.
- */
-function shrank(b: BatchBuilder, size: number, base: number): PcapFormatError {
-  b.keepBefore(size - base);
-  return new PcapFormatError(
-    PcapErrorCode.SHRANK,
-    size,
-    `the file was cut to ${size} bytes while it was being read (another program truncated it); the packets before that were read`,
-  );
-}
-
 /** What to do when the input ends at `pos` with the parser still wanting bytes. */
 function endOfInput(parser: TraceParser, chunk: Buffer, pos: number, base: number, warn: (w: PcapWarning) => void): void {
   const left = chunk.length - pos;
@@ -165,28 +151,11 @@ class Reader implements TraceReader {
       let pos = 0;
       let b = fresh();
       for (;;) {
-        // A mapped file cut shorter since its window was mapped ends where it now ends, as a read
-        // of the shorter file would (a last record cut short is the usual warning).
-        const end = src.validEnd?.() ?? Infinity;
-        if (base + chunk.length > end) {
-          chunk = chunk.subarray(0, Math.max(pos, end - base));
-          eof = true;
-        }
         try {
           pos = parser.parse(chunk, pos, chunk.length, base, b);
         } catch (err) {
-          // Zeros where a file cut during the parse had its bytes can make the parser fail.
-          const now = src.validEnd?.() ?? Infinity;
-          const e = base + chunk.length > now ? shrank(b, now, base) : err;
           if (!b.empty) yield out(b);
-          throw e;
-        }
-        const now = src.validEnd?.() ?? Infinity;
-        if (base + pos > now) {
-          // Cut during the parse itself: what it read past the new end may be zeros.
-          const e = shrank(b, now, base);
-          if (!b.empty) yield out(b);
-          throw e;
+          throw err;
         }
         if (parser.stop === STOP_FLUSH) {
           yield out(b);

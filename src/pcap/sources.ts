@@ -1,13 +1,10 @@
-// Where the reader's bytes come from: a file (mapped window by window where the addon is built,
-// else fixed-size reads, the next one already in flight while the current chunk is parsed), a
-// Readable stream, or a buffer in memory. Each hands the driver a
+// Where the reader's bytes come from: a file (fixed-size reads, the next one already in flight while
+// the current chunk is parsed), a Readable stream, or a buffer in memory. Each hands the driver a
 // chunk that starts with the bytes the parser has not consumed yet (the "tail") followed by new data.
 // Memory stays bounded: chunks are chunkSize (a few MiB) except a one-off buffer for a single block
 // larger than that, which the parser has already checked against maxBlockLength.
 
-import { fstatSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { MAP_ALIGN, nativeMap } from './native.js';
 
 export interface Chunk {
   chunk: Buffer;
@@ -20,12 +17,6 @@ export interface Chunk {
 export interface ChunkSource {
   /** A chunk beginning with `tail` (at stream offset tailBase), holding `need` bytes if the input has them. */
   refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk>;
-  /**
-   * Where the bytes handed out end for good now: a mapped file's current size (bytes past it read
-   * as zeros once the file was truncated under its window), else Infinity. Cheap (one fstat); the
-   * reader asks before and after every parse.
-   */
-  validEnd?(): number;
   close(): Promise<void>;
 }
 
@@ -69,10 +60,6 @@ export class FileSource implements ChunkSource {
   /** Read buffer holding the current chunk, and buffers free for the next reads (reuse mode). */
   private current: Buffer | null = null;
   private readonly free: Buffer[] = [];
-  /** Windows of the file are mapped instead of read (decided at the first refill). */
-  private mapped: boolean | undefined;
-  /** File offset just past the furthest byte mapped so far. */
-  private mappedEnd = 0;
 
   /**
    * With `reuse`, a chunk's buffer is read into again once the next chunk has been handed out, so
@@ -111,13 +98,6 @@ export class FileSource implements ChunkSource {
   async refill(tail: Buffer, tailBase: number, need: number): Promise<Chunk> {
     if (this.closed || this.eof) return { chunk: tail, base: tailBase, eof: true };
     const fh = (this.fh ??= await this.opening);
-    if (this.mapped === undefined) this.mapped = fstatSync(fh.fd).isFile();
-    if (this.mapped) {
-      const c = this.refillMapped(fh, tail, tailBase, need);
-      if (c !== undefined) return c;
-      // The first window could not be mapped (no addon, or NMCAP_JS_READER=1): read the file.
-      this.mapped = false;
-    }
     this.readAhead(fh);
     const { buf, bytes } = await this.ahead.shift()!;
     if (this.closed) return { chunk: tail, base: tailBase, eof: true };
@@ -151,53 +131,6 @@ export class FileSource implements ChunkSource {
     }
     this.readAhead(fh);
     return { chunk, base: tailBase, eof: this.eof };
-  }
-
-  /**
-   * The next window of a mapped file: the page cache's pages themselves, so nothing is copied and
-   * no fresh memory is faulted in (which is what a cold read spent most of its time on). The window
-   * starts at the tail's first byte (its pages are mapped again: no copy) and holds chunkSize bytes
-   * past the tail, or `need`; the file's size is taken at each window, so a file that grows is
-   * followed as reads would follow it, and a window that brings nothing new is the end. Mappings
-   * are read-write and private: a batch written to leaves the file alone. undefined: the first
-   * window could not be mapped (the caller reads the file instead).
-   */
-  private refillMapped(fh: FileHandle, tail: Buffer, tailBase: number, need: number): Promise<Chunk> | undefined {
-    const size = fstatSync(fh.fd).size;
-    const t = tail.length;
-    const end = Math.min(size, tailBase + Math.max(need, t + this.chunkSize));
-    if (end <= tailBase + t) {
-      this.eof = true;
-      return Promise.resolve({ chunk: tail, base: tailBase, eof: true });
-    }
-    const start = tailBase - (tailBase % MAP_ALIGN);
-    const mem = nativeMap(fh.fd, start, end - start);
-    if (mem === undefined) {
-      if (this.mappedEnd === 0) return undefined;
-      return this.readWindow(fh, tail, tailBase, end);
-    }
-    this.mappedEnd = Math.max(this.mappedEnd, end);
-    return Promise.resolve({ chunk: Buffer.from(mem, tailBase - start, end - tailBase), base: tailBase, eof: false });
-  }
-
-  /** A window of a mapped file that could not be mapped (too many windows alive): read it. */
-  private async readWindow(fh: FileHandle, tail: Buffer, tailBase: number, end: number): Promise<Chunk> {
-    const chunk = Buffer.allocUnsafeSlow(end - tailBase);
-    tail.copy(chunk, 0);
-    let fill = tail.length;
-    while (tailBase + fill < end) {
-      const { bytesRead } = await fh.read(chunk, fill, end - tailBase - fill, tailBase + fill);
-      if (bytesRead === 0) break;
-      fill += bytesRead;
-    }
-    return { chunk: chunk.subarray(0, fill), base: tailBase, eof: false };
-  }
-
-  validEnd(): number {
-    if (this.mappedEnd === 0 || this.fh === undefined || this.closed) return Infinity;
-    // The size itself, not a fault, is what tells: the zeros of a cut also fill the rest of the
-    // page that holds the new end, where nothing faults.
-    return fstatSync(this.fh.fd).size;
   }
 
   /** The one-off path for a block bigger than a chunk: read straight into a buffer of `need` bytes. */
