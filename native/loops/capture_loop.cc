@@ -235,10 +235,6 @@ class CaptureRun {
           ++progress_.invalid;
           ++t.taken;
           i = ring_next(r, i);
-          if (limit && progress_.packets >= limit) {
-            why = Drained::kStop;
-            break;
-          }
           continue;
         }
       }
@@ -252,8 +248,7 @@ class CaptureRun {
       last_at = used;
       uint8_t* out = base + used;
       copy_frame(out + kEpbHeaderBytes, data, caplen);
-      epb_begin(out, iface, ts_div == 1 ? ts : ts_in_units(ts, ts_div), caplen, clamp32(wire), flags);
-      used += epb_finish(out, caplen, flags);
+      used += epb_fields(out, iface, ts, ts_div, caplen, wire, flags);
       if (t.first_ts == 0) t.first_ts = ts;
       t.last_ts = ts;
       ++t.packets;
@@ -329,6 +324,14 @@ class CaptureRun {
 
   static uint32_t clamp32(uint64_t v) { return v > 0xffffffffull ? 0xffffffffu : uint32_t(v); }
 
+  // The EPB around the caplen bytes already copied to out + kEpbHeaderBytes: its header (the
+  // time in the interface's units) and trailer; returns the block's size.
+  static uint32_t epb_fields(uint8_t* out, uint32_t iface, uint64_t ts_ns, uint32_t ts_div, uint32_t caplen, uint64_t wire,
+                             uint32_t flags) {
+    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_in_units(ts_ns, ts_div), caplen, clamp32(wire), flags);
+    return epb_finish(out, caplen, flags);
+  }
+
   // The filter's verdict on the packet next() returned: bytes to keep, 0 to drop. A packet spread
   // over several slots is gathered first.
   uint32_t run_filter(const RxWalker& w, const RxPacket& p) {
@@ -380,8 +383,7 @@ class CaptureRun {
     }
     uint8_t* out = epb_at(need);
     w.copy(out + kEpbHeaderBytes, caplen);
-    epb_begin(out, iface, ts_div == 1 ? ts_ns : ts_in_units(ts_ns, ts_div), caplen, clamp32(wire), flags);
-    used_ += epb_finish(out, caplen, flags);
+    used_ += epb_fields(out, iface, ts_ns, ts_div, caplen, wire, flags);
     ++progress_.packets;
     progress_.wire_bytes += wire;
     if (caplen < wire) ++progress_.truncated;

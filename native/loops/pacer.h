@@ -44,45 +44,12 @@ class Schedule {
     }
   }
 
-  // Packet k of a fixed packet rate: k * 1e9 * den / num, kept as an exact quotient and
-  // remainder that advance together when asked for k+1 (no division per packet, no drift).
-  uint64_t pps_deadline(uint64_t k) const {
-    using u128 = unsigned __int128;
-    if (k != pps_k_ + 1 || k == 0) {  // anything but the next packet: compute from scratch
-      u128 total = u128(k) * 1000000000u * rate_den_;
-      pps_q_ = uint64_t(total / rate_num_);
-      pps_r_ = uint64_t(total % rate_num_);
-      if (!pps_step_ready_) {
-        u128 step = u128(1000000000u) * rate_den_;
-        pps_step_q_ = uint64_t(step / rate_num_);
-        pps_step_r_ = uint64_t(step % rate_num_);
-        pps_step_ready_ = true;
-      }
-    } else {
-      pps_q_ += pps_step_q_;
-      pps_r_ += pps_step_r_;
-      if (pps_r_ >= rate_num_) {
-        pps_r_ -= rate_num_;
-        ++pps_q_;
-      }
-    }
-    pps_k_ = k;
-    return pps_q_;
-  }
-
-  // How many packets of a fixed packet rate are due by t (ns after the start): the packets k
-  // with k * 1e9 * den / num <= t, counted with one division. The replay loop puts that many
-  // without a deadline or a decision per packet.
-  uint64_t pps_due_by(uint64_t t) const {
-    using u128 = unsigned __int128;
-    const u128 per = u128(1000000000u) * rate_den_;
-    return uint64_t((u128(t + 1) * rate_num_ + per - 1) / per);
-  }
-
-  // The deadlines of packets k0, k0+1, ... of a fixed packet rate, in order, from next(): one
-  // division, then the same exact steps as pps_deadline (the schedule's cached position is left alone).
+  // The deadlines of packets k0, k0+1, ... of a fixed packet rate, in order, from next():
+  // k * 1e9 * den / num kept as an exact quotient and remainder that advance together (one
+  // division to start, none per packet, no drift).
   class PpsSteps {
    public:
+    PpsSteps() = default;
     PpsSteps(const Schedule& s, uint64_t k0) : num_(s.rate_num_) {
       using u128 = unsigned __int128;
       const u128 total = u128(k0) * 1000000000u * s.rate_den_;
@@ -99,13 +66,29 @@ class Schedule {
     }
 
    private:
-    uint64_t num_, q_, r_, sq_, sr_;
+    uint64_t num_ = 1, q_ = 0, r_ = 0, sq_ = 0, sr_ = 0;
   };
   PpsSteps pps_steps(uint64_t k0) const { return PpsSteps(*this, k0); }
 
+  // Packet k of a fixed packet rate, stepped on from packet k-1 when that was the last one asked.
+  uint64_t pps_deadline(uint64_t k) const {
+    if (k != pps_k_ + 1 || k == 0) pps_next_ = PpsSteps(*this, k);  // anything but the next packet: from scratch
+    pps_k_ = k;
+    return pps_next_.next();
+  }
+
+  // How many packets of a fixed packet rate are due by t (ns after the start): the packets k
+  // with k * 1e9 * den / num <= t, counted with one division. The replay loop puts that many
+  // without a deadline or a decision per packet.
+  uint64_t pps_due_by(uint64_t t) const {
+    using u128 = unsigned __int128;
+    const u128 per = u128(1000000000u) * rate_den_;
+    return uint64_t((u128(t + 1) * rate_num_ + per - 1) / per);
+  }
+
  private:
-  mutable uint64_t pps_k_ = UINT64_MAX, pps_q_ = 0, pps_r_ = 0, pps_step_q_ = 0, pps_step_r_ = 0;
-  mutable bool pps_step_ready_ = false;
+  mutable uint64_t pps_k_ = UINT64_MAX;
+  mutable PpsSteps pps_next_;  // at packet pps_k_ + 1
   RateMode mode_;
   uint64_t rate_num_, rate_den_, mult_num_, mult_den_;
 };

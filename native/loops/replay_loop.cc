@@ -138,10 +138,11 @@ class ReplayRun {
         continue;
       }
 
-      // record -> due time -> the pacer decides wait/flush -> put
-      // (in a run of due packets, nothing: the run was counted from one clock reading)
+      // record -> due time -> the pacer decides wait/flush -> put (in a run of due packets, no due
+      // time and no decision: the run was counted from one clock reading, and the burst's
+      // deadlines are stepped through at its sync)
       const bool in_due_run = counts_due && pacer_.packets() < due_end_;
-      uint64_t due = 0;  // in a run of due packets, unused: the burst's deadlines are stepped through at its sync
+      uint64_t due = 0;
       if (!in_due_run) {
         if (scheduled) due = src_.batch().due[src_.index()];  // one ring of several: the dispatcher's schedule
         else due = pacer_.due(trace_timed ? src_.trace().rel_ns(p.sec, p.nsec) : 0);
