@@ -152,6 +152,7 @@ export class CaptureFiles {
   private readonly rotating: boolean;
   private fileNo = 0;
   private readonly kept: string[] = [];
+  /** Files being finished, each after the one before it (see finishInOrder). */
   private readonly closing: Promise<void>[] = [];
   private written = 0;
   private discarded = 0;
@@ -400,9 +401,21 @@ export class CaptureFiles {
 
   private rotate(why: CutReason): void {
     const f = this.current!;
-    this.closing.push(this.finish(f, false));
+    void this.finishInOrder(f, false);
     // Periods follow each other without gaps, whenever the packet that ended one came in.
     this.current = this.open(why === 'time' ? f.deadlineMs : undefined);
+  }
+
+  /**
+   * finish() once the file before has been finished (whether or not that failed): a file's close
+   * waits for its writes, which may settle after the next file's, and the names (the result's
+   * list, the ring buffer's deletions, printname) must still come in file order.
+   */
+  private finishInOrder(f: OpenFile, last: boolean): Promise<void> {
+    const before = this.closing.at(-1) ?? Promise.resolve();
+    const p = before.catch(() => undefined).then(() => this.finish(f, last));
+    this.closing.push(p);
+    return p;
   }
 
   /** ISBs, close, rename, ring buffer, printname. */
@@ -477,7 +490,7 @@ export class CaptureFiles {
     const errors: unknown[] = [];
     const settle = (p: Promise<void>): Promise<void> => p.catch((e: unknown) => void errors.push(e));
     await Promise.all(this.closing.map(settle));
-    if (f !== undefined) await settle(this.finish(f, true));
+    if (f !== undefined) await settle(this.finishInOrder(f, true));
     if (errors.length > 0 && this.failure === undefined) throw errors[0];
     const res: CaptureFilesResult = {
       written: this.written,
