@@ -188,8 +188,14 @@ class PipePort final : public Port {
 
   // Spin a little before sleeping: with a busy peer the condition usually turns true within
   // microseconds, and a sleep/wake pair costs syscalls on both sides. Then say we sleep (the
-  // waiting flags in shared memory), look once more, and sleep on the socket.
+  // waiting flags in shared memory), look once more, and sleep on the socket. How long to spin
+  // is learnt (spin_budget_): a peer that sends in bursts (a paced sender) leaves gaps no spin
+  // bridges, and on a machine with few cores a spin that fails takes the CPU the peer needs.
   int block(unsigned events, uint64_t timeout_ns, int wake_fd) override;
+  // cpu_relax rounds of the next spin: doubled after a spin that saw the peer move, halved
+  // after one that did not, within these bounds.
+  static constexpr uint32_t kSpinMin = 16, kSpinMax = 512;
+  uint32_t spin_budget_ = kSpinMax;
 
   // Has the peer moved the shared counters since our last sync? (No syscall, no state change.)
   bool shared_moved(unsigned events);

@@ -2,6 +2,8 @@
 // pipe_port.h for the design).
 #include "ports/pipe/pipe_port.h"
 
+#include <algorithm>
+
 namespace nmc::pipe {
 
 PipePort::PipePort(const PipeName& pn, const OpenOptions& opts) : pn_(pn), opts_(opts) {
@@ -112,14 +114,16 @@ void PipePort::close() {
   rx_.clear();
 }
 
-// Spin a little before sleeping: with a busy peer the condition usually turns true within
-// microseconds, and a sleep/wake pair costs syscalls on both sides. Then say we sleep (the
-// waiting flags in shared memory), look once more, and sleep on the socket.
 int PipePort::block(unsigned events, uint64_t timeout_ns, int wake_fd) {
-  for (int i = 0; i < 512; ++i) {
-    if (shared_moved(events)) return 0;
+  const uint32_t budget = spin_budget_;
+  for (uint32_t i = 0; i < budget; ++i) {
+    if (shared_moved(events)) {
+      spin_budget_ = std::min(2 * budget, kSpinMax);
+      return 0;
+    }
     cpu_relax();
   }
+  spin_budget_ = std::max(budget / 2, kSpinMin);
   set_waiting(events, 1);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (shared_moved(events)) {
