@@ -212,7 +212,13 @@ export class Replay {
     let started = false;
     try {
       if (preloaded) {
-        for (const b of preloaded) push(session, b, b === preloaded[0], this.linkTypeOf(b));
+        let loopStart = true;
+        for (const b of preloaded) {
+          for (const [run, lt] of this.linkTypeRuns(b)) {
+            push(session, run, loopStart, lt);
+            loopStart = false;
+          }
+        }
         session.endInput();
         session.start();
         started = true;
@@ -320,18 +326,23 @@ export class Replay {
 
   private readonly linkTypesSeen = new Set<number>();
 
-  /** The batch's link type (of its first record's interface); says once what becomes of each kind. */
-  private linkTypeOf(b: PacketBatch): number {
+  /**
+   * The batch as runs of records of one link type each (a pcapng batch may mix interfaces of
+   * different link types; the native session takes one link type per batch), each with its link
+   * type; says once what becomes of each kind. A batch of one link type is one run, not copied.
+   */
+  private *linkTypeRuns(b: PacketBatch): Generator<[PacketBatch, number]> {
     const ifaces = b.section.interfaces;
-    const lt = ifaces[b.iface[0] ?? 0]?.linkType ?? 1;
-    for (let i = 1; i < b.count; i++) {
-      if ((ifaces[b.iface[i]!]?.linkType ?? 1) !== lt) {
-        this.notice(-1, 'a batch mixes interfaces of different link types: all its records are taken as the first one\'s');
-        break;
-      }
+    const ltAt = (i: number) => ifaces[b.iface[i] ?? 0]?.linkType ?? 1;
+    let from = 0;
+    while (from < b.count) {
+      const lt = ltAt(from);
+      let to = from + 1;
+      while (to < b.count && ltAt(to) === lt) to++;
+      this.noticeLinkType(lt);
+      yield [from === 0 && to === b.count ? b : b.slice(from, to), lt];
+      from = to;
     }
-    this.noticeLinkType(lt);
-    return lt;
   }
 
   /** Says once what becomes of records of link type lt on an Ethernet port. */
@@ -434,12 +445,14 @@ export class Replay {
               }
               if (this.stopped || isEnded()) return undefined;
               if (b.count === 0) continue;
-              const slot = pool.take(b);
-              const id = session.push(slot.data, slot.off, slot.capLen, slot.origLen, slot.sec, slot.nsec, slot.count, passStart, this.linkTypeOf(b));
-              passStart = false;
+              for (const [run, lt] of this.linkTypeRuns(b)) {
+                const slot = pool.take(run);
+                const id = session.push(slot.data, slot.off, slot.capLen, slot.origLen, slot.sec, slot.nsec, slot.count, passStart, lt);
+                passStart = false;
+                inflight.set(id, slot);
+                addBytes(slot.bytes);
+              }
               sentSomething = true;
-              inflight.set(id, slot);
-              addBytes(slot.bytes);
               await throttle();
             }
           } catch (e) {
