@@ -6,7 +6,8 @@
 //   2. Loops without -K: a 10-packet trace, -t -l 0 -L 300000, near the -K rate; tcpreplay alongside.
 //   3. -l 2000 smtp.pcap --rate 100kpps holds the rate; tcpreplay --pps alongside.
 //   4. Streamed replay keeps memory flat: max RSS for an 80 MB and a 400 MB trace (<= 100 MB).
-//   5. --rate 1Mpps through a pipe with and without --realtime --cpu 1: departure error p50/p99/max
+//   5. --rate 1Mpps through a pipe with and without --realtime --cpu N (N: the CPU where an ideal sender is
+//      least disturbed, measured first): departure error p50/p99/max
 //      side by side (target: p99 under 10 us with it); what link emulation costs per packet.
 //   6. Where a streamed replay's CPU goes: the native reader against the JS reader (src/pcap,
 //      forced with NMCAP_JS_READER=1) and -K, at --rate 10Mpps over 20 M packets; classic pcap,
@@ -18,6 +19,7 @@ import { createRequire } from 'node:module';
 import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 
 import { fmt, have, scratch, startTimed, table, tcpreplayReport, timed, udpFrame, udpTrace, verdict, vethNamespace } from './harness.mjs';
 
@@ -179,36 +181,42 @@ try {
   }
 
   if (!SKIP.has(5)) {
-    // 5. --realtime --cpu 1 (netmap nmreplay's -C): departure precision at 1 Mpps while the receiver runs.
+    // 5. --realtime --cpu N (netmap nmreplay's -C): departure precision at 1 Mpps while the receiver runs.
     const loops = Math.max(1, Math.ceil(2_000_000 / PACKETS));
-    console.log(`\n5. --rate 1Mpps -> pipe -> nmcap -w /dev/null, ${PACKETS * loops} packets, without and with --realtime --cpu 1`);
-    const plain = await toPipe(['-q', '--rate', '1Mpps', '-K', '-l', String(loops), trace]);
-    const rtArgs = ['-q', '--rate', '1Mpps', '-K', '-l', String(loops), '--realtime', '--cpu', '1', trace];
-    const rt = await toPipe(rtArgs);
     // The kernel's real-time throttling stops a spinning SCHED_FIFO thread for the rest of each
-    // period (50 ms of every second by default): run once more with it off, as root, and put it back.
+    // period (50 ms of every second by default): the realtime runs go once more with it off, as
+    // root, and it is put back.
     const RT_RUNTIME = '/proc/sys/kernel/sched_rt_runtime_us';
     const throttle = readFileSync(RT_RUNTIME, 'utf8').trim();
-    let unthrottled;
-    // The machine's own floor: an ideal sender placed the same way that only reads the clock
-    // (native/test/js_spin_probe.cc). Whatever it sees late, no sender can send on time.
-    const spinFloor = (realtime) => testAddon().spinProbe({ ratePps: 1e6, durationMs: 2000, realtime, cpu: 1 });
-    let floor;
-    if (throttle !== '-1' && process.getuid?.() === 0) {
+    const canUnthrottle = throttle !== '-1' && process.getuid?.() === 0;
+    const unthrottled = async (fn) => {
+      if (!canUnthrottle) return fn();
+      writeFileSync(RT_RUNTIME, '-1');
       try {
-        writeFileSync(RT_RUNTIME, '-1');
-        unthrottled = await toPipe(rtArgs);
-        floor = spinFloor(true);
+        return await fn();
       } finally {
         writeFileSync(RT_RUNTIME, throttle);
       }
-    }
+    };
+    // The machine's own floor, CPU by CPU: an ideal sender placed as nmreplay's is that only reads
+    // the clock (native/test/js_spin_probe.cc). Whatever it sees late, no sender can send on time.
+    // The CPUs differ (here the block device's interrupts all go to one), so the sender is pinned
+    // to the quieter one, as a user would pin it.
+    const cpus = Array.from({ length: Math.min(availableParallelism(), 4) }, (_, i) => i);
+    const floors = await unthrottled(() => cpus.map((cpu) => testAddon().spinProbe({ ratePps: 1e6, durationMs: 2000, realtime: true, cpu })));
+    const quiet = floors.reduce((best, f, i) => (f.p99Ns < floors[best].p99Ns ? i : best), 0);
+    const floor = floors[quiet];
+    console.log(`\n5. --rate 1Mpps -> pipe -> nmcap -w /dev/null, ${PACKETS * loops} packets, without and with --realtime --cpu ${quiet} (the quietest CPU below)`);
+    const plain = await toPipe(['-q', '--rate', '1Mpps', '-K', '-l', String(loops), trace]);
+    const rtArgs = ['-q', '--rate', '1Mpps', '-K', '-l', String(loops), '--realtime', '--cpu', String(quiet), trace];
+    const rt = await toPipe(rtArgs);
+    const rtFree = canUnthrottle ? await unthrottled(() => toPipe(rtArgs)) : undefined;
     table([
       ['run', 'achieved', 'departure p50', 'p99', 'max', 'preempted', 'port full', 'sender thread'],
       ...[
         ['normal scheduling', plain],
-        [`--realtime --cpu 1 (rt_runtime ${throttle})`, rt],
-        ...(unthrottled ? [['--realtime --cpu 1 (rt_runtime -1)', unthrottled]] : []),
+        [`--realtime --cpu ${quiet} (rt_runtime ${throttle})`, rt],
+        ...(rtFree ? [[`--realtime --cpu ${quiet} (rt_runtime -1)`, rtFree]] : []),
       ].map(([label, { r }]) => [
         label,
         fmt.mpps(r.pacedRate),
@@ -221,18 +229,18 @@ try {
       ]),
     ]);
     if (rt.r.sender.realtimeError) console.log(`  ${rt.r.sender.realtimeError}`);
-    floor ??= spinFloor(true);
-    console.log(
-      `  machine floor (an ideal sender on CPU 1, ${floor.policy}${unthrottled ? ', rt_runtime -1' : ''}, no receiver, 2 s at 1 Mpps): ` +
-        `p50 ${fmt.ns(floor.p50Ns)}, p99 ${fmt.ns(floor.p99Ns)}, max ${fmt.ns(floor.maxNs)}; ` +
-        `${floor.stalls} stalls over 10 us took ${fmt.ns(floor.stalledNs)}`,
-    );
-    const best = unthrottled ?? rt;
-    console.log(`  p99 ratio normal / realtime${unthrottled ? ' (unthrottled)' : ''}: ${fmt.ratio(plain.r.departure.p99Ns, best.r.departure.p99Ns)}`);
+    for (const [cpu, f] of floors.entries()) {
+      console.log(
+        `  machine floor on CPU ${cpu} (an ideal sender, ${f.policy}${canUnthrottle ? ', rt_runtime -1' : ''}, no receiver, 2 s at 1 Mpps): ` +
+          `p50 ${fmt.ns(f.p50Ns)}, p99 ${fmt.ns(f.p99Ns)}, max ${fmt.ns(f.maxNs)}; ${f.stalls} stalls over 10 us took ${fmt.ns(f.stalledNs)}`,
+      );
+    }
+    const best = rtFree ?? rt;
+    console.log(`  p99 ratio normal / realtime${rtFree ? ' (unthrottled)' : ''}: ${fmt.ratio(plain.r.departure.p99Ns, best.r.departure.p99Ns)}`);
     verdict(
-      '--realtime --cpu 1 keeps p99 departure error under 10 us at 1 Mpps',
+      `--realtime --cpu ${quiet} keeps p99 departure error under 10 us at 1 Mpps`,
       best.r.departure.p99Ns < 10_000,
-      `${fmt.ns(best.r.departure.p99Ns)}; the machine's floor ${fmt.ns(floor.p99Ns)}${floor.p99Ns >= 10_000 ? ': not reachable on this machine' : ''}`,
+      `${fmt.ns(best.r.departure.p99Ns)}; the machine's floor on that CPU ${fmt.ns(floor.p99Ns)}${floor.p99Ns >= 10_000 ? ': not reachable on this machine' : ''}`,
     );
 
     // What the link emulation stage costs per packet at topspeed (sender CPU), and that it holds a bandwidth.
