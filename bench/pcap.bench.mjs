@@ -3,8 +3,9 @@
 //  1. iterate a 1 M-packet, 64-byte Ethernet/IPv4/UDP pcap through our batch API (and its JS
 //     reference, NMCAP_JS_READER=1) vs pcap-parser,
 //     touching every packet (sum caplen, read the timestamp, read a data byte). Target >= 20 Mpps.
-//     The floor beside it: the same consumer over ready batches (no file, no walk), and the same
-//     with each batch's arrays copied into fresh memory as the default mode does.
+//     The floors beside it: the same consumer over ready batches (no file, no walk), the same with
+//     each batch's arrays copied into fresh memory as the default mode does, and the file alone
+//     (the reader's own source, no walk, no consumer).
 //  2. `nmcap -r in.pcap -w out.pcapng` vs `editcap -F pcapng in.pcap out2.pcapng` on a 5 M-packet
 //     trace (hyperfine when installed, else repeated runs), then a check that both outputs hold
 //     identical packets. Target: nmcap at least 3x faster.
@@ -92,6 +93,22 @@ async function childFloor(path, passes, fresh) {
   return timePasses(passes, batches);
 }
 
+/** The file alone: the reader's own source (default chunk size, fresh buffers), no walk, no consumer. */
+async function childReadAlone(path, passes) {
+  const { FileSource } = await import(join(ROOT, 'dist', 'pcap', 'sources.js'));
+  const { DEFAULT_CHUNK_SIZE } = await import(join(ROOT, 'dist', 'pcap', 'index.js'));
+  const empty = Buffer.alloc(0);
+  async function* chunks() {
+    const src = new FileSource(path, DEFAULT_CHUNK_SIZE);
+    try {
+      for (let r = await src.refill(empty, 0, 0); !r.eof; r = await src.refill(empty, 0, 0)) yield { count: 0 };
+    } finally {
+      await src.close();
+    }
+  }
+  return timePasses(passes, chunks);
+}
+
 async function childPcapParser(path, passes) {
   const pcapp = (await import('pcap-parser')).default;
   const times = [];
@@ -124,7 +141,9 @@ if (process.argv[2] === '--child') {
   const r =
     which === 'pcap-parser'
       ? await childPcapParser(path, Number(passes))
-      : which.startsWith('floor')
+      : which === 'read-alone'
+        ? await childReadAlone(path, Number(passes))
+        : which.startsWith('floor')
         ? await childFloor(path, Number(passes), which === 'floor-fresh')
         : await childOurs(path, Number(passes), which === 'ours-reuse');
   process.stdout.write(JSON.stringify(r));
@@ -254,7 +273,12 @@ try {
   // The floor (no file, no walk) and the floor with fresh arrays, alternating with ours.
   const floorRuns = [];
   const freshRuns = [];
-  for (let k = 0; k < 5; k++) floorRuns.push(runChild('floor-ready', input, 4)), freshRuns.push(runChild('floor-fresh', input, 4));
+  const readRuns = [];
+  for (let k = 0; k < 5; k++) {
+    floorRuns.push(runChild('floor-ready', input, 4));
+    freshRuns.push(runChild('floor-fresh', input, 4));
+    readRuns.push(runChild('read-alone', input, 4));
+  }
   if (oursRuns[0].check !== ppRuns[0].check) throw new Error(`readers disagree: ${oursRuns[0].check} vs ${ppRuns[0].check}`);
   const oursCold = median(oursRuns.map((r) => r.times[0]));
   const oursWarm = median(oursRuns.map((r) => Math.min(...r.times.slice(1))));
@@ -273,6 +297,7 @@ try {
   for (const [name, runs] of [
     ['floor: the consumer over ready batches (no file, no walk)', floorRuns],
     ['floor + fresh arrays per batch (as the default mode)', freshRuns],
+    ['the file alone (the reader\'s source: fresh chunks, no walk, no consumer)', readRuns],
   ]) {
     const cold = median(runs.map((r) => r.times[0]));
     const warm = median(runs.map((r) => Math.min(...r.times.slice(1))));
