@@ -234,7 +234,7 @@ uint32_t TraceFeed::walk_pcap(PcapWalker& w, FeedChunk& c, uint64_t base, size_t
   PcapWalker::Step s;
   // kFull: the arrays grow (and stay grown) and the walk goes on.
   while ((s = w.walk(c.data.data(), pos, c.len, base, c.arrays(), n, uint32_t(c.off.size()))) == PcapWalker::Step::kFull)
-    c.reserve(2 * size_t(n));
+    c.reserve(std::max<size_t>(1024, 2 * size_t(n)));
   TraceProblem p;
   if (w.take_warning(p)) events_.problem(token, false, p);
   failed = s == PcapWalker::Step::kError;
