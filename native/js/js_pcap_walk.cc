@@ -56,36 +56,16 @@ Napi::Value JsPcapRecordWalker::Walk(const Napi::CallbackInfo& info) {
   uint32_t* ts_nsec = data_of<uint32_t>(info[8]);
   uint32_t n = info[9].As<Napi::Number>().Uint32Value();
   const uint32_t capacity = info[10].As<Napi::Number>().Uint32Value();
-  if (end > chunk.Length() || pos > end || capacity > info[4].As<Napi::TypedArray>().ElementLength())
+  if (end > chunk.Length() || pos > end || n > capacity || capacity > info[4].As<Napi::TypedArray>().ElementLength())
     throw Napi::RangeError::New(info.Env(), "PcapRecordWalker.walk(): window or capacity out of bounds");
   state_[kWarnAt] = -1;
+  const PcapWalker::Step step = walker_.walk(buf, pos, end, base, {data_offset, cap_len, orig_len, ts_sec, ts_nsec}, n, capacity);
   int stop = kStopNeed;
-  TraceRecord r;
+  if (step == PcapWalker::Step::kFull) stop = kStopFlush;
+  else if (step == PcapWalker::Step::kError) stop = kStopBadCaplen;  // the only error of a record: its captured length
+  else state_[kNeed] = double(walker_.need());
   TraceProblem warning;
-  for (;;) {
-    if (n == capacity) {
-      stop = kStopFlush;
-      break;
-    }
-    size_t used = 0;
-    const PcapWalker::Step step = walker_.next(buf + pos, end - pos, base + pos, r, used);
-    if (step == PcapWalker::Step::kNeed) {
-      state_[kNeed] = double(walker_.need());
-      break;
-    }
-    if (step == PcapWalker::Step::kError) {  // the only error of a record: its captured length
-      stop = kStopBadCaplen;
-      break;
-    }
-    if (walker_.take_warning(warning)) state_[kWarnAt] = double(warning.offset);
-    data_offset[n] = uint32_t(pos + r.off);
-    cap_len[n] = r.caplen;
-    orig_len[n] = r.origlen;
-    ts_sec[n] = r.sec;
-    ts_nsec[n] = r.nsec;
-    ++n;
-    pos += used;
-  }
+  if (walker_.take_warning(warning)) state_[kWarnAt] = double(warning.offset);
   state_[kPos] = double(pos);
   state_[kCount] = double(n);
   return Napi::Number::New(info.Env(), stop);

@@ -230,34 +230,14 @@ bool TraceFeed::read_file(const File& f) {
 
 // The classic pcap records of one chunk from `pos` (n of them already in c's arrays): the count.
 uint32_t TraceFeed::walk_pcap(PcapWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t n, uint32_t token, bool& failed) {
-  const uint8_t* d = c.data.data();
   c.link_type = w.link_type();
-  uint32_t *off = c.off.data(), *cap = c.caplen.data(), *orig = c.origlen.data(), *nsec = c.nsec.data();
-  double* sec = c.sec.data();
-  size_t room = c.off.size();
+  PcapWalker::Step s;
+  // kFull: the arrays grow (and stay grown) and the walk goes on.
+  while ((s = w.walk(c.data.data(), pos, c.len, base, c.arrays(), n, uint32_t(c.off.size()))) == PcapWalker::Step::kFull)
+    c.reserve(std::max<size_t>(1024, 2 * size_t(n)));
   TraceProblem p;
-  for (;; ++n) {
-    if (n == room) {
-      c.reserve(2 * size_t(n));
-      off = c.off.data(), cap = c.caplen.data(), orig = c.origlen.data(), nsec = c.nsec.data(), sec = c.sec.data();
-      room = c.off.size();
-    }
-    TraceRecord r;
-    size_t used = 0;
-    PcapWalker::Step s = w.next(d + pos, c.len - pos, base + pos, r, used);
-    if (s == PcapWalker::Step::kNeed) break;
-    if (s == PcapWalker::Step::kError) {
-      failed = true;
-      break;
-    }
-    off[n] = uint32_t(pos + r.off);
-    cap[n] = r.caplen;
-    orig[n] = r.origlen;
-    sec[n] = r.sec;
-    nsec[n] = r.nsec;
-    pos += used;
-    if (w.take_warning(p)) events_.problem(token, false, p);
-  }
+  if (w.take_warning(p)) events_.problem(token, false, p);
+  failed = s == PcapWalker::Step::kError;
   return n;
 }
 

@@ -46,6 +46,7 @@ struct FeedChunk {
     if (off.size() >= records) return;
     off.resize(records), caplen.resize(records), origlen.resize(records), nsec.resize(records), sec.resize(records);
   }
+  TraceRecordArrays arrays() { return {off.data(), caplen.data(), origlen.data(), sec.data(), nsec.data()}; }
 };
 
 class TraceFeed {

@@ -48,8 +48,6 @@ PcapWalker::Step PcapWalker::header(const uint8_t* p, size_t avail) {
   else if (magic == kPcapMagicUsSwapped || magic == kPcapMagicNsSwapped) le_ = false;
   else return fail("ERR_PCAP_BAD_MAGIC", 0, "not a pcap or pcapng file: it starts with " + trace_hex32(load_be32(p)));
   nano_ = magic == kPcapMagicNs || magic == kPcapMagicNsSwapped;
-  per_sec_ = nano_ ? 1000000000u : 1000000u;
-  frac_to_ns_ = nano_ ? 1u : 1000u;
   if (avail < kPcapFileHeaderLen) {
     need_ = kPcapFileHeaderLen;
     return Step::kNeed;
@@ -75,15 +73,12 @@ PcapWalker::Step PcapWalker::caplen_error(uint64_t at, uint32_t incl) {
                   std::to_string(cap_limit_) + " this file allows");
 }
 
-// A fraction of 1 s or more is carried into the seconds, with a warning once per file.
-uint32_t PcapWalker::carry_fraction(uint64_t at, double& sec, uint32_t frac) {
-  sec += frac / per_sec_;
-  if (!warned_ts_) {
-    warned_ts_ = warning_pending_ = true;
-    warning_ = {"WARN_PCAP_BAD_TIMESTAMP", at,
-                "pcap record timestamp fraction is 1 s or more; carried into the seconds (first of possibly several)"};
-  }
-  return frac % per_sec_;
+// The first record whose fraction was carried into the seconds: the file's one warning about it.
+void PcapWalker::timestamp_carried(uint64_t at) {
+  if (warned_ts_) return;
+  warned_ts_ = warning_pending_ = true;
+  warning_ = {"WARN_PCAP_BAD_TIMESTAMP", at,
+              "pcap record timestamp fraction is 1 s or more; carried into the seconds (first of possibly several)"};
 }
 
 TraceEnd trace_end_of_input(bool started, uint64_t at, size_t left, size_t need, uint64_t file_len, TraceProblem& out) {

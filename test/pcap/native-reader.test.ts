@@ -136,6 +136,22 @@ describe('native classic pcap records in the reader vs the JS reference', () => 
     }
   }
 
+  for (const o of orders) {
+    for (const nanos of [false, true]) {
+      it(`agrees at batch and chunk boundaries: full batches, records ending at a chunk's end, fractions carried there (${o}, ${nanos ? 'ns' : 'µs'})`, async () => {
+        const per = nanos ? 1e9 : 1e6;
+        // 40-byte records: the 64-byte chunks of a file read end exactly after a record every 5 records
+        // (24 + 40 = 64); batches of 7 and 5 fill exactly; fractions of 1 s or more at and around
+        // the batch ends (6, 7, 13, 14) and at the last record
+        const carried = new Set([6, 7, 13, 14, 34]);
+        const recs = Array.from({ length: 35 }, (_, i) => pcapRecord(o, 50 + i, carried.has(i) ? per + i : i, bytesOf(24, i), 60));
+        const r = await expectSame(Buffer.concat([pcapHeader(o, nanos, 65535, 1), ...recs]));
+        expect(r.warnings.map((w) => w.offset)).toEqual([24 + 6 * 40]);
+        expect(r.batches.length).toBe(5);
+      });
+    }
+  }
+
   it('keeps the maxBlockLength option: a record beyond it is refused by both', () => {
     const file = Buffer.concat([pcapHeader('le', false, 65535, 1), pcapRecord('le', 1, 0, bytesOf(40)), pcapRecord('le', 2, 0, bytesOf(300))]);
     const read = (): string => {

@@ -61,6 +61,25 @@ describe('native pcap walker vs src/pcap', () => {
     }
   }
 
+  for (const o of orders) {
+    for (const nanos of [false, true]) {
+      it(`agrees where records end exactly at a chunk's end, and where a chunk's arrays grow (${o}, ${nanos ? 'ns' : 'µs'})`, () => {
+        const per = nanos ? 1e9 : 1e6;
+        // 64-byte records: chunks of 64 and 24 + 3 x 64 bytes end exactly after a record
+        const even = Array.from({ length: 12 }, (_, i) => pcapRecord(o, 1000 + i, i * 3, bytesOf(48, i)));
+        expectSame(Buffer.concat([pcapHeader(o, nanos, 65535, 1), ...even]), [64, 24 + 3 * 64, 128]);
+        // 3000 empty records in one chunk: its arrays (room for 1024 first) grow twice mid-walk;
+        // fractions of 1 s or more at the growth points and right after them, and at the end
+        const carried = new Set([1023, 1024, 1025, 2048, 2999]);
+        const many = Array.from({ length: 3000 }, (_, i) => pcapRecord(o, i, carried.has(i) ? per * 2 + i : i % per, Buffer.alloc(0), i));
+        const w = expectSame(Buffer.concat([pcapHeader(o, nanos, 65535, 1), ...many]), [1 << 16, 16 * 1000 + 24]);
+        expect(w.packets.length).toBe(3000);
+        expect(w.warnings.map((x) => x.offset)).toEqual([24 + 1023 * 16]);
+        expect(w.packets[1024]).toMatchObject({ sec: 1026, nsec: (1024 * (nanos ? 1 : 1000)) });
+      });
+    }
+  }
+
   it('agrees on every truncation of a file: a cut last record keeps every complete packet', () => {
     const file = Buffer.concat([pcapHeader('le', false, 65535, 1), ...Array.from({ length: 5 }, (_, i) => pcapRecord('le', 10 + i, i, bytesOf(30 + i, i)))]);
     let warned = 0;
