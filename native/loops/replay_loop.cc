@@ -109,9 +109,25 @@ class ReplayRun {
     const bool counts_due = pacer_.counts_due();
     const uint64_t duration_end = counts_due && cfg_.duration_ns ? pacer_.due_by(cfg_.duration_ns - 1) : UINT64_MAX;
 
+    // Runs of plain packets need the source's schedule (or none) to be the loop's own, and frames
+    // of one slot each.
+    const bool runs = !emu_.active() && !scheduled;
+    const uint32_t whole_max = std::min(max_frame, tx_slot_capacity(r));
+
     ReplayEnd end = ReplayEnd::kDone;
     uint64_t last_progress = monotonic_ns();
     uint32_t since_check = 0;
+    // Every kCheckEvery packets: progress, and --duration at topspeed. True once that is over.
+    const auto checkpoint = [&] {
+      since_check = 0;
+      const uint64_t now = monotonic_ns();
+      if (cfg_.duration_ns && !paced && now - t0_ >= cfg_.duration_ns) return true;
+      if (now - last_progress >= cfg_.progress_ns) {
+        last_progress = now;
+        report_progress();
+      }
+      return false;
+    };
     std::string fault;  // a bad slot's description (tx_put), out of the loop: no string per packet
     for (;;) {
       if (stop_.requested()) {
@@ -129,6 +145,25 @@ class ReplayRun {
         end = ReplayEnd::kLimit;
         break;
       }
+      // A run of plain packets (put_run): due by the last clock reading or at topspeed, nothing
+      // between the record and its slot. The loop meets them again at the run's end.
+      if (runs && started_ && (counts_due ? pacer_.packets() < due_end_ : !paced) &&
+          !(rewrite_on_ && rewrite_.needed(src_.batch().link_type))) {
+        uint64_t most = std::min<uint64_t>(ring_space(r), pacer_.burst_cap() - std::min(burst_n_, pacer_.burst_cap()));
+        most = std::min<uint64_t>(most, kCheckEvery - since_check);
+        if (counts_due) most = std::min(most, due_end_ - pacer_.packets());
+        if (cfg_.limit) most = std::min(most, cfg_.limit - (st_.queued + st_.failed + st_.emu_dropped));
+        if (const uint32_t n = most ? put_run(r, whole_max, uint32_t(most)) : 0) {
+          if (burst_n_ >= pacer_.burst_cap() && !flush()) return finish(ReplayEnd::kError);
+          since_check += n;
+          if (since_check >= kCheckEvery && checkpoint()) {
+            end = ReplayEnd::kDuration;
+            break;
+          }
+          continue;
+        }
+      }
+
       uint32_t len = 0;
       FrameFit fit = fit_frame(rewrite_, rewrite_on_, src_.batch().link_type, max_frame, cfg_.truncate_oversize, p, &len);
       if (fit != FrameFit::kOk) {
@@ -209,17 +244,9 @@ class ReplayRun {
       advance();
       if (burst_n_ >= pacer_.burst_cap() && !flush()) return finish(ReplayEnd::kError);
 
-      if (++since_check >= 256) {
-        since_check = 0;
-        uint64_t now = monotonic_ns();
-        if (cfg_.duration_ns && !paced && now - t0_ >= cfg_.duration_ns) {
-          end = ReplayEnd::kDuration;
-          break;
-        }
-        if (now - last_progress >= cfg_.progress_ns) {
-          last_progress = now;
-          report_progress();
-        }
+      if (++since_check >= kCheckEvery && checkpoint()) {
+        end = ReplayEnd::kDuration;
+        break;
       }
     }
     return finish(end);
@@ -246,6 +273,60 @@ class ReplayRun {
   void advance() { src_.advance(); }
 
   // --- slots ----------------------------------------------------------------------------------
+
+  static constexpr uint32_t kCheckEvery = 256;
+  // How far ahead put_run asks for cache lines: the slot array (4 slots a line) further than the
+  // buffers, since finding a buffer reads its slot.
+  static constexpr uint32_t kSlotsAhead = 16;
+  static constexpr uint32_t kBufsAhead = 4;
+
+  // Puts up to `most` records of the current batch from the cursor on, one slot each, as the
+  // loop's general path would put them (the same checks, slots, ledger, counts and schedule), with
+  // what it keeps per packet in registers. It stops before a record the general path must look at
+  // (empty, larger than max_len, outside its batch) and before a slot whose buf_idx fails its check
+  // (tx_put then reports it); the caller bounds `most` by the ring's room and the burst, run and
+  // limit counts. Returns how many it put.
+  uint32_t put_run(Ring& r, uint32_t max_len, uint32_t most) {
+    const ReplayBatch& b = src_.batch();
+    const uint32_t first = src_.index();
+    const uint32_t end = first + std::min(most, b.count - first);
+    const uint32_t n_slots = r.num_slots;
+    Slot* const slots = r.slot;
+    const auto ahead = [n_slots](uint32_t i, uint32_t d) { return i + d >= n_slots ? i + d - n_slots : i + d; };
+    uint32_t head = r.head;
+    uint32_t k = first;
+    uint64_t bytes = 0, truncated = 0;
+    for (; k < end; ++k) {
+      const uint32_t off = b.off[k], len = b.caplen[k];
+      if (len == 0 || len > max_len || size_t(off) + len > b.data_len) break;
+      // Hints for the packets to come: the slot array, a buffer (its slot read as a hint only),
+      // a record's bytes.
+      prefetch_for_write(&slots[ahead(head, kSlotsAhead)]);
+      prefetch_for_write(r.buf(__atomic_load_n(&slots[ahead(head, kBufsAhead)].buf_idx, __ATOMIC_RELAXED)));
+      if (k + kBufsAhead < end) __builtin_prefetch(b.data + b.off[k + kBufsAhead]);
+      // As tx_put: the slot read once, its buf_idx checked before a byte is written.
+      const Slot s = load_slot(slots[head]);
+      if (!r.valid_buf(s.buf_idx)) break;
+      tx_copy(r.buf(s.buf_idx), b.data + off, len);
+      slots[head].len = uint16_t(len);
+      slots[head].flags = 0;
+      ledger_.put_whole(head, len);
+      bytes += len;
+      truncated += len < b.origlen[k];
+      head = head + 1 == n_slots ? 0 : head + 1;
+    }
+    const uint32_t n = k - first;
+    if (n == 0) return 0;
+    r.head = r.cur = head;
+    if (burst_n_ == 0) burst_first_packet_ = pacer_.packets();
+    burst_n_ += n;
+    pacer_.queued_run(n, bytes);
+    st_.queued += n;
+    st_.queued_bytes += bytes;
+    st_.truncated += truncated;
+    src_.advance_by(n);
+    return n;
+  }
 
   // txsync the current burst and account for its departures. False on a port error.
   bool flush() {
