@@ -105,6 +105,16 @@ describe('a corrupting pipe peer, through the capture and replay loops', () => {
     expect(r.packets).toBe(0);
   });
 
+  it('replay: a bad TX slot inside a run of packets ends the run the same way, after the good slots', async () => {
+    const name = uniq();
+    await corrupt(`pipe:${name}}0`, 'tx-bufidx-5');
+    // 60-byte frames at topspeed: after the first packet the rest go as runs (the loop's put_run)
+    const r = await replay({ port: `pipe:${name}{0`, files: [demo], topspeed: true });
+    expect(r.reason).toBe('error');
+    expect(r.error).toMatchObject({ code: 'ERR_PORT_PROTOCOL', message: expect.stringMatching(/tx ring 0 slot 5 names buffer 4294967280/) });
+    expect(r.queued).toBe(5);
+  });
+
   it('capture: packets before the bad slot are kept in a valid file, then ERR_PORT_PROTOCOL', async () => {
     const name = uniq();
     const out = join(dir, `${name}.pcapng`);
