@@ -275,44 +275,49 @@ class ReplayRun {
   // --- slots ----------------------------------------------------------------------------------
 
   static constexpr uint32_t kCheckEvery = 256;
-  // How far ahead put_run asks for cache lines: the slot array (4 slots a line) further than the
-  // buffers, since finding a buffer reads its slot.
-  static constexpr uint32_t kSlotsAhead = 16;
-  static constexpr uint32_t kBufsAhead = 4;
+  // How many records ahead put_run asks for a record's bytes (written by the reader thread, often
+  // on the other core). Asking for the TX slots and buffers ahead (prefetchw, 4 to 64 slots) did
+  // not pay here: the run was as fast or slower (2 cores, pipe into nmcap -w /dev/null).
+  static constexpr uint32_t kRecordsAhead = 8;
 
   // Puts up to `most` records of the current batch from the cursor on, one slot each, as the
   // loop's general path would put them (the same checks, slots, ledger, counts and schedule), with
   // what it keeps per packet in registers. It stops before a record the general path must look at
   // (empty, larger than max_len, outside its batch) and before a slot whose buf_idx fails its check
   // (tx_put then reports it); the caller bounds `most` by the ring's room and the burst, run and
-  // limit counts. Returns how many it put.
-  uint32_t put_run(Ring& r, uint32_t max_len, uint32_t most) {
+  // limit counts. Returns how many it put. Out of line (one call a run): inlined into run(), its
+  // locals were spilled to the stack.
+  __attribute__((noinline)) uint32_t put_run(Ring& r, uint32_t max_len, uint32_t most) {
+    // Everything the loop reads in locals: its stores into the buffers (bytes) could alias any
+    // member as far as the compiler knows, which would reload them after every copy.
     const ReplayBatch& b = src_.batch();
+    const uint8_t* const data = b.data;
+    const size_t data_len = b.data_len;
+    const uint32_t *const offs = b.off, *const caplens = b.caplen, *const origlens = b.origlen;
     const uint32_t first = src_.index();
     const uint32_t end = first + std::min(most, b.count - first);
     const uint32_t n_slots = r.num_slots;
     Slot* const slots = r.slot;
-    const auto ahead = [n_slots](uint32_t i, uint32_t d) { return i + d >= n_slots ? i + d - n_slots : i + d; };
+    uint8_t* const buf_base = r.buf_base;
+    const size_t stride = r.buf_stride ? r.buf_stride : r.buf_size;
+    const uint32_t num_bufs = r.num_bufs;
+    uint32_t* const booked = ledger_.booked();
     uint32_t head = r.head;
     uint32_t k = first;
     uint64_t bytes = 0, truncated = 0;
     for (; k < end; ++k) {
-      const uint32_t off = b.off[k], len = b.caplen[k];
-      if (len == 0 || len > max_len || size_t(off) + len > b.data_len) break;
-      // Hints for the packets to come: the slot array, a buffer (its slot read as a hint only),
-      // a record's bytes.
-      prefetch_for_write(&slots[ahead(head, kSlotsAhead)]);
-      prefetch_for_write(r.buf(__atomic_load_n(&slots[ahead(head, kBufsAhead)].buf_idx, __ATOMIC_RELAXED)));
-      if (k + kBufsAhead < end) __builtin_prefetch(b.data + b.off[k + kBufsAhead]);
-      // As tx_put: the slot read once, its buf_idx checked before a byte is written.
+      const uint32_t off = offs[k], len = caplens[k];
+      if (len == 0 || len > max_len || size_t(off) + len > data_len) break;
+      if (k + kRecordsAhead < end) __builtin_prefetch(data + offs[k + kRecordsAhead]);
+      // As tx_put: the slot read once, its buf_idx checked (Ring::valid_buf) before a byte is written.
       const Slot s = load_slot(slots[head]);
-      if (!r.valid_buf(s.buf_idx)) break;
-      tx_copy(r.buf(s.buf_idx), b.data + off, len);
+      if (num_bufs != 0 && s.buf_idx >= num_bufs) break;
+      tx_copy(buf_base + size_t(s.buf_idx) * stride, data + off, len);
       slots[head].len = uint16_t(len);
       slots[head].flags = 0;
-      ledger_.put_whole(head, len);
+      booked[head] = len;
       bytes += len;
-      truncated += len < b.origlen[k];
+      truncated += len < origlens[k];
       head = head + 1 == n_slots ? 0 : head + 1;
     }
     const uint32_t n = k - first;

@@ -24,9 +24,9 @@ class TxLedger {
     bytes_[ring_prev(r, to)] = len;
   }
 
-  // put() for a packet in the one slot i (< num_slots, the ring reset() saw): the replay loop's
-  // run of one-slot packets books them with nothing else around.
-  void put_whole(uint32_t i, uint32_t len) { bytes_[i] = len; }
+  // put() for packets of one slot each, in a loop: booked[i] = len for the packet in slot i
+  // (< num_slots, the ring reset() saw). A plain array, so the loop keeps it in a register.
+  uint32_t* booked() { return bytes_.data(); }
 
   // Packets and bytes handed to the backend and not yet completed: the slots after tail up to head.
   void pending(const Ring& r, uint64_t* packets, uint64_t* bytes) const {

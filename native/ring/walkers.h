@@ -163,18 +163,6 @@ inline void tx_copy(uint8_t* dst, const uint8_t* src, uint32_t n) {
   std::memcpy(dst + n - 16, src + n - 16, 16);
 }
 
-// Asks for the cache line at p with intent to write, ahead of the write. A TX slot (and its
-// buffer) was last touched by the receiver, often on the other core: taking the line for writing
-// then costs an ownership transfer that this overlaps with the packets before it. A hint only:
-// it never faults, whatever the address.
-inline void prefetch_for_write(const void* p) {
-#if defined(__x86_64__)
-  __asm__ volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
-#else
-  __builtin_prefetch(p, 1);
-#endif
-}
-
 enum class TxPut : uint8_t {
   kOk,
   kNoRoom,  // fewer free slots than the packet needs
