@@ -277,7 +277,9 @@ class ReplayRun {
   static constexpr uint32_t kCheckEvery = 256;
   // How many records ahead put_run asks for a record's bytes (written by the reader thread, often
   // on the other core). Asking for the TX slots and buffers ahead (prefetchw, 4 to 64 slots) did
-  // not pay here: the run was as fast or slower (2 cores, pipe into nmcap -w /dev/null).
+  // not pay here: the run was as fast or slower (2 cores, pipe into nmcap -w /dev/null); nor did
+  // non-temporal stores into the buffers, which left the receiver reading them from memory (6x
+  // its cost per packet).
   static constexpr uint32_t kRecordsAhead = 8;
 
   // Puts up to `most` records of the current batch from the cursor on, one slot each, as the
