@@ -314,7 +314,7 @@ class ReplayRun {
       // As tx_put: the slot read once, its buf_idx checked (Ring::valid_buf) before a byte is written.
       const Slot s = load_slot(slots[head]);
       if (num_bufs != 0 && s.buf_idx >= num_bufs) break;
-      tx_copy(buf_base + size_t(s.buf_idx) * stride, data + off, len);
+      copy_frame_bytes(buf_base + size_t(s.buf_idx) * stride, data + off, len);
       slots[head].len = uint16_t(len);
       slots[head].flags = 0;
       booked[head] = len;

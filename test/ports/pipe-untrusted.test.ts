@@ -96,23 +96,19 @@ describe('a corrupting pipe peer, through the Port API', () => {
 });
 
 describe('a corrupting pipe peer, through the capture and replay loops', () => {
-  it('replay: the first bad TX slot ends the run with ERR_PORT_PROTOCOL', async () => {
+  // 60-byte frames at topspeed: the first packet goes through the loop's general path (tx_put),
+  // the ones after it as runs (put_run); each path meets the bad slot once.
+  it.each([
+    ['the first bad TX slot', 'tx-bufidx', 0],
+    ['a bad TX slot inside a run of packets', 'tx-bufidx-5', 5],
+  ])('replay: %s ends the run with ERR_PORT_PROTOCOL naming it, after the good slots', async (_what, mode, slot) => {
     const name = uniq();
-    await corrupt(`pipe:${name}}0`, 'tx-bufidx');
+    await corrupt(`pipe:${name}}0`, mode);
     const r = await replay({ port: `pipe:${name}{0`, files: [demo], topspeed: true });
     expect(r.reason).toBe('error');
-    expect(r.error).toMatchObject({ code: 'ERR_PORT_PROTOCOL', message: expect.stringMatching(/tx ring 0 slot 0 names buffer 4294967280/) });
+    expect(r.error).toMatchObject({ code: 'ERR_PORT_PROTOCOL', message: expect.stringMatching(new RegExp(`tx ring 0 slot ${slot} names buffer 4294967280`)) });
+    expect(r.queued).toBe(slot);
     expect(r.packets).toBe(0);
-  });
-
-  it('replay: a bad TX slot inside a run of packets ends the run the same way, after the good slots', async () => {
-    const name = uniq();
-    await corrupt(`pipe:${name}}0`, 'tx-bufidx-5');
-    // 60-byte frames at topspeed: after the first packet the rest go as runs (the loop's put_run)
-    const r = await replay({ port: `pipe:${name}{0`, files: [demo], topspeed: true });
-    expect(r.reason).toBe('error');
-    expect(r.error).toMatchObject({ code: 'ERR_PORT_PROTOCOL', message: expect.stringMatching(/tx ring 0 slot 5 names buffer 4294967280/) });
-    expect(r.queued).toBe(5);
   });
 
   it('capture: packets before the bad slot are kept in a valid file, then ERR_PORT_PROTOCOL', async () => {
