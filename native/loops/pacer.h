@@ -165,6 +165,12 @@ class Pacer {
     bits_ += uint64_t(len) * 8;
   }
 
+  // queued() for n packets of `bytes` bytes in all (a run of due packets, or topspeed).
+  void queued_run(uint32_t n, uint64_t bytes) {
+    packets_ += n;
+    bits_ += bytes * 8;
+  }
+
   // Clock readings, in ns after the start. A packet due by the last reading is due now, so the
   // loop needs to read the clock only when needs_clock(due).
   bool needs_clock(uint64_t due) const { return due > now_; }

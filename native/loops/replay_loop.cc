@@ -109,9 +109,25 @@ class ReplayRun {
     const bool counts_due = pacer_.counts_due();
     const uint64_t duration_end = counts_due && cfg_.duration_ns ? pacer_.due_by(cfg_.duration_ns - 1) : UINT64_MAX;
 
+    // Runs of plain packets need the source's schedule (or none) to be the loop's own, and frames
+    // of one slot each.
+    const bool runs = !emu_.active() && !scheduled;
+    const uint32_t whole_max = std::min(max_frame, tx_slot_capacity(r));
+
     ReplayEnd end = ReplayEnd::kDone;
     uint64_t last_progress = monotonic_ns();
     uint32_t since_check = 0;
+    // Every kCheckEvery packets: progress, and --duration at topspeed. True once that is over.
+    const auto checkpoint = [&] {
+      since_check = 0;
+      const uint64_t now = monotonic_ns();
+      if (cfg_.duration_ns && !paced && now - t0_ >= cfg_.duration_ns) return true;
+      if (now - last_progress >= cfg_.progress_ns) {
+        last_progress = now;
+        report_progress();
+      }
+      return false;
+    };
     std::string fault;  // a bad slot's description (tx_put), out of the loop: no string per packet
     for (;;) {
       if (stop_.requested()) {
@@ -129,6 +145,25 @@ class ReplayRun {
         end = ReplayEnd::kLimit;
         break;
       }
+      // A run of plain packets (put_run): due by the last clock reading or at topspeed, nothing
+      // between the record and its slot. The loop meets them again at the run's end.
+      if (runs && started_ && (counts_due ? pacer_.packets() < due_end_ : !paced) &&
+          !(rewrite_on_ && rewrite_.needed(src_.batch().link_type))) {
+        uint64_t most = std::min<uint64_t>(ring_space(r), pacer_.burst_cap() - std::min(burst_n_, pacer_.burst_cap()));
+        most = std::min<uint64_t>(most, kCheckEvery - since_check);
+        if (counts_due) most = std::min(most, due_end_ - pacer_.packets());
+        if (cfg_.limit) most = std::min(most, cfg_.limit - (st_.queued + st_.failed + st_.emu_dropped));
+        if (const uint32_t n = most ? put_run(r, whole_max, uint32_t(most)) : 0) {
+          if (burst_n_ >= pacer_.burst_cap() && !flush()) return finish(ReplayEnd::kError);
+          since_check += n;
+          if (since_check >= kCheckEvery && checkpoint()) {
+            end = ReplayEnd::kDuration;
+            break;
+          }
+          continue;
+        }
+      }
+
       uint32_t len = 0;
       FrameFit fit = fit_frame(rewrite_, rewrite_on_, src_.batch().link_type, max_frame, cfg_.truncate_oversize, p, &len);
       if (fit != FrameFit::kOk) {
@@ -209,17 +244,9 @@ class ReplayRun {
       advance();
       if (burst_n_ >= pacer_.burst_cap() && !flush()) return finish(ReplayEnd::kError);
 
-      if (++since_check >= 256) {
-        since_check = 0;
-        uint64_t now = monotonic_ns();
-        if (cfg_.duration_ns && !paced && now - t0_ >= cfg_.duration_ns) {
-          end = ReplayEnd::kDuration;
-          break;
-        }
-        if (now - last_progress >= cfg_.progress_ns) {
-          last_progress = now;
-          report_progress();
-        }
+      if (++since_check >= kCheckEvery && checkpoint()) {
+        end = ReplayEnd::kDuration;
+        break;
       }
     }
     return finish(end);
@@ -246,6 +273,67 @@ class ReplayRun {
   void advance() { src_.advance(); }
 
   // --- slots ----------------------------------------------------------------------------------
+
+  static constexpr uint32_t kCheckEvery = 256;
+  // How many records ahead put_run asks for a record's bytes (written by the reader thread, often
+  // on the other core). Asking for the TX slots and buffers ahead (prefetchw, 4 to 64 slots) did
+  // not pay here: the run was as fast or slower (2 cores, pipe into nmcap -w /dev/null); nor did
+  // non-temporal stores into the buffers, which left the receiver reading them from memory (6x
+  // its cost per packet).
+  static constexpr uint32_t kRecordsAhead = 8;
+
+  // Puts up to `most` records of the current batch from the cursor on, one slot each, as the
+  // loop's general path would put them (the same checks, slots, ledger, counts and schedule), with
+  // what it keeps per packet in registers. It stops before a record the general path must look at
+  // (empty, larger than max_len, outside its batch) and before a slot whose buf_idx fails its check
+  // (tx_put then reports it); the caller bounds `most` by the ring's room and the burst, run and
+  // limit counts. Returns how many it put. Out of line (one call a run): inlined into run(), its
+  // locals were spilled to the stack.
+  __attribute__((noinline)) uint32_t put_run(Ring& r, uint32_t max_len, uint32_t most) {
+    // Everything the loop reads in locals: its stores into the buffers (bytes) could alias any
+    // member as far as the compiler knows, which would reload them after every copy.
+    const ReplayBatch& b = src_.batch();
+    const uint8_t* const data = b.data;
+    const size_t data_len = b.data_len;
+    const uint32_t *const offs = b.off, *const caplens = b.caplen, *const origlens = b.origlen;
+    const uint32_t first = src_.index();
+    const uint32_t end = first + std::min(most, b.count - first);
+    const uint32_t n_slots = r.num_slots;
+    Slot* const slots = r.slot;
+    uint8_t* const buf_base = r.buf_base;
+    const size_t stride = r.buf_stride ? r.buf_stride : r.buf_size;
+    const uint32_t num_bufs = r.num_bufs;
+    uint32_t* const booked = ledger_.booked();
+    uint32_t head = r.head;
+    uint32_t k = first;
+    uint64_t bytes = 0, truncated = 0;
+    for (; k < end; ++k) {
+      const uint32_t off = offs[k], len = caplens[k];
+      if (len == 0 || len > max_len || size_t(off) + len > data_len) break;
+      if (k + kRecordsAhead < end) __builtin_prefetch(data + offs[k + kRecordsAhead]);
+      // As tx_put: the slot read once, its buf_idx checked (Ring::valid_buf) before a byte is written.
+      const Slot s = load_slot(slots[head]);
+      if (num_bufs != 0 && s.buf_idx >= num_bufs) break;
+      copy_frame_bytes(buf_base + size_t(s.buf_idx) * stride, data + off, len);
+      slots[head].len = uint16_t(len);
+      slots[head].flags = 0;
+      booked[head] = len;
+      bytes += len;
+      truncated += len < origlens[k];
+      head = head + 1 == n_slots ? 0 : head + 1;
+    }
+    const uint32_t n = k - first;
+    if (n == 0) return 0;
+    r.head = r.cur = head;
+    if (burst_n_ == 0) burst_first_packet_ = pacer_.packets();
+    burst_n_ += n;
+    pacer_.queued_run(n, bytes);
+    st_.queued += n;
+    st_.queued_bytes += bytes;
+    st_.truncated += truncated;
+    src_.advance_by(n);
+    return n;
+  }
 
   // txsync the current burst and account for its departures. False on a port error.
   bool flush() {

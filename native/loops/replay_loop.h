@@ -162,6 +162,8 @@ class RecordCursor {
     }
   }
   void advance() { ++idx_; }
+  // Past n records of the batch under the cursor, all of them checked by the caller (a run).
+  void advance_by(uint32_t n) { idx_ += n; }
 
   const ReplayBatch& batch() const { return cur_; }
   uint32_t index() const { return idx_; }

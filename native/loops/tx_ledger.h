@@ -24,6 +24,10 @@ class TxLedger {
     bytes_[ring_prev(r, to)] = len;
   }
 
+  // put() for packets of one slot each, in a loop: booked[i] = len for the packet in slot i
+  // (< num_slots, the ring reset() saw). A plain array, so the loop keeps it in a register.
+  uint32_t* booked() { return bytes_.data(); }
+
   // Packets and bytes handed to the backend and not yet completed: the slots after tail up to head.
   void pending(const Ring& r, uint64_t* packets, uint64_t* bytes) const {
     *packets = *bytes = 0;

@@ -151,6 +151,19 @@ inline uint32_t tx_max_frame(const PortInfo& info, const Ring& r) {
   return uint32_t(std::min<uint64_t>(m ? m : 65535, ring_bytes));
 }
 
+// memcpy for the frames most replays and captures are made of (16 to 128 bytes: 64-byte test
+// traffic) as a few 16-byte moves, inline, instead of a call into the library's memcpy and its
+// size dispatch per packet. No byte outside [src, src + n) is read (the last move overlaps the one
+// before), none outside [dst, dst + n) written.
+inline void copy_frame_bytes(uint8_t* dst, const uint8_t* src, uint32_t n) {
+  if (n < 16 || n > 128) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  for (uint32_t k = 0; k + 16 < n; k += 16) std::memcpy(dst + k, src + k, 16);
+  std::memcpy(dst + n - 16, src + n - 16, 16);
+}
+
 enum class TxPut : uint8_t {
   kOk,
   kNoRoom,  // fewer free slots than the packet needs
@@ -179,7 +192,7 @@ inline TxPut tx_put(Ring& r, const uint8_t* src, uint32_t len, bool fragments, s
       return TxPut::kFault;
     }
     const uint32_t n = std::min(len - off, cap);
-    std::memcpy(r.buf(s.buf_idx), src + off, n);
+    copy_frame_bytes(r.buf(s.buf_idx), src + off, n);
     off += n;
     Slot& out = r.slot[i];
     out.len = uint16_t(n);

@@ -96,12 +96,18 @@ describe('a corrupting pipe peer, through the Port API', () => {
 });
 
 describe('a corrupting pipe peer, through the capture and replay loops', () => {
-  it('replay: the first bad TX slot ends the run with ERR_PORT_PROTOCOL', async () => {
+  // 60-byte frames at topspeed: the first packet goes through the loop's general path (tx_put),
+  // the ones after it as runs (put_run); each path meets the bad slot once.
+  it.each([
+    ['the first bad TX slot', 'tx-bufidx', 0],
+    ['a bad TX slot inside a run of packets', 'tx-bufidx-5', 5],
+  ])('replay: %s ends the run with ERR_PORT_PROTOCOL naming it, after the good slots', async (_what, mode, slot) => {
     const name = uniq();
-    await corrupt(`pipe:${name}}0`, 'tx-bufidx');
+    await corrupt(`pipe:${name}}0`, mode);
     const r = await replay({ port: `pipe:${name}{0`, files: [demo], topspeed: true });
     expect(r.reason).toBe('error');
-    expect(r.error).toMatchObject({ code: 'ERR_PORT_PROTOCOL', message: expect.stringMatching(/tx ring 0 slot 0 names buffer 4294967280/) });
+    expect(r.error).toMatchObject({ code: 'ERR_PORT_PROTOCOL', message: expect.stringMatching(new RegExp(`tx ring 0 slot ${slot} names buffer 4294967280`)) });
+    expect(r.queued).toBe(slot);
     expect(r.packets).toBe(0);
   });
 

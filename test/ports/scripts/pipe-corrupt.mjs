@@ -7,6 +7,7 @@
 //   rx-indirect  sends "good", then an NS_INDIRECT slot pointing at address 0x1000
 //   rx-prod      sets the producer index to 99999 (beyond the ring)
 //   tx-bufidx    (as receiver) rewrites every slot's buffer index to 0xfffffff0
+//   tx-bufidx-5  (as receiver) the same from slot 5 on (the sender meets it inside a run of packets)
 //   tx-cons      (as receiver) sets the consumer index to 99999
 // Prints "open\n" once the end is open, "done\n" once the damage is done; then waits for its
 // stdin to close.
@@ -51,8 +52,8 @@ if (mode.startsWith('rx-') && mode !== 'rx-prod') {
   setProd((at + 1) % numSlots);
 } else if (mode === 'rx-prod') {
   setProd(99999);
-} else if (mode === 'tx-bufidx') {
-  for (let i = 0; i < numSlots; i++) writeSlot(i, { bufIdx: 0xfffffff0 });
+} else if (mode === 'tx-bufidx' || mode === 'tx-bufidx-5') {
+  for (let i = mode === 'tx-bufidx' ? 0 : 5; i < numSlots; i++) writeSlot(i, { bufIdx: 0xfffffff0 });
 } else if (mode === 'tx-cons') {
   setCons(99999);
 } else {
