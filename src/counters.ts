@@ -49,6 +49,7 @@ export const REPLAY_COUNTERS = [
   { key: 'unconvertible', native: 'unconvertible', meaning: 'records of a link type that cannot be sent on this port (counted in failed too)', unknownable: false },
   { key: 'threadCpuNs', native: 'threadCpuNs', meaning: "nanoseconds of CPU the sending thread used", unknownable: false },
   { key: 'waitCpuNs', native: 'waitCpuNs', meaning: 'of those, nanoseconds spent in port waits (for TX room, the drain), not on packets; spinning for a deadline (up to 4 Mpps) is not in it', unknownable: false },
+  { key: 'sleepCpuNs', native: 'sleepCpuNs', meaning: "of those, nanoseconds in the pacer's sleeps between quanta (above 4 Mpps): the kernel's side of each sleep and wake-up", unknownable: false },
   { key: 'emuDropped', native: 'emuDropped', meaning: 'packets the emulated link lost on purpose (--loss)', unknownable: false },
   { key: 'preemptions', native: 'preemptions', meaning: 'times the sending thread was taken off its CPU against its will', unknownable: false },
 ] as const satisfies readonly CounterDef<keyof NativeReplayStats>[];

@@ -55,6 +55,7 @@ Napi::Object stats_object(Napi::Env env, const ReplayStats& s) {
   o.Set("durationNs", num(started && s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0));
   o.Set("threadCpuNs", num(s.thread_cpu_ns));
   o.Set("waitCpuNs", num(s.wait_cpu_ns));
+  o.Set("sleepCpuNs", num(s.sleep_cpu_ns));
   o.Set("preemptions", num(s.preemptions));
   o.Set("emuDropped", num(s.emu_dropped));
   if (s.departure.count()) {

@@ -28,19 +28,6 @@ namespace {
 // into an unconditional 64-bit division (x / 1 == x), paid on every packet of a nanosecond ring.
 [[gnu::noinline]] uint64_t ts_in_units(uint64_t ns, uint32_t div) { return ns / div; }
 
-// memcpy for the frames most captures are made of (16 to 128 bytes) as a few 16-byte moves,
-// inline: a call to memcpy per packet spills the loop's registers around it. No byte outside
-// [src, src + n) is read (the last move overlaps the one before), none outside [dst, dst + n)
-// written.
-inline void copy_frame(uint8_t* dst, const uint8_t* src, uint32_t n) {
-  if (n < 16 || n > 128) {
-    std::memcpy(dst, src, n);
-    return;
-  }
-  for (uint32_t k = 0; k + 16 < n; k += 16) std::memcpy(dst + k, src + k, 16);
-  std::memcpy(dst + n - 16, src + n - 16, 16);
-}
-
 class CaptureRun {
  public:
   CaptureRun(Port& port, const CaptureConfig& cfg, CaptureSink& sink, StopSignal& stop)
@@ -251,7 +238,7 @@ class CaptureRun {
         __builtin_prefetch(base + fetched, 1);
       last_at = used;
       uint8_t* out = base + used;
-      copy_frame(out + kEpbHeaderBytes, data, caplen);
+      copy_frame_bytes(out + kEpbHeaderBytes, data, caplen);
       used += epb_fields(out, iface, ts, ts_div, caplen, wire, flags);
       if (t.first_ts == 0) t.first_ts = ts;
       t.last_ts = ts;

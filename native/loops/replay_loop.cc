@@ -264,7 +264,13 @@ class ReplayRun {
     return burst_n_ ? pacer_.burst_deadlines(burst_first_packet_).next() : 0;
   }
   void wait(uint64_t until, bool coarse) {
-    if (coarse) sleep_until_ns(t0_ + until);
+    if (coarse) {
+      // A sleep between quanta: its CPU (the kernel's side of the sleep and the wake-up) is
+      // measured apart, two clock reads per quantum; a precise wait spins and is not measured.
+      const uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+      sleep_until_ns(t0_ + until);
+      st_.sleep_cpu_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    }
     else wait_until(t0_ + until);
   }
 

@@ -83,6 +83,9 @@ struct ReplayStats {
                                // time across each wait), not on packets. Spinning for a deadline
                                // (rates up to Pacer::kQuantumRatePps) is not in it: a thread CPU
                                // reading after the spin would delay the departure it waited for
+  uint64_t sleep_cpu_ns = 0;   // of it, spent in the pacer's sleeps between quanta (rates above
+                               // Pacer::kQuantumRatePps): the kernel's side of each sleep and
+                               // wake-up, paid per quantum of ~kQuantumNs, not per packet
   uint64_t preemptions = 0;    // times the sending thread was descheduled against its will
   uint64_t emu_dropped = 0;    // lost on purpose by the emulated link (--loss)
   LatencyHistogram departure;  // paced modes: handed-over time minus deadline, per packet

@@ -198,6 +198,7 @@ void add_ring_stats(ReplayStats& t, const ReplayStats& s) {
   t.ring_full_ns += s.ring_full_ns;
   t.thread_cpu_ns += s.thread_cpu_ns;
   t.wait_cpu_ns += s.wait_cpu_ns;
+  t.sleep_cpu_ns += s.sleep_cpu_ns;
   t.preemptions += s.preemptions;
   t.departure.merge(s.departure);
 }

@@ -239,9 +239,10 @@ export class Capture {
         },
       });
       this.files = files;
+      const buffers = this.outputBuffers(snaplen);
       for (const p of this.ports) o.onListening?.(p.opened);
       o.onWriteMode?.(files.mode);
-      ends = await this.drive(files, snaplen);
+      ends = await this.drive(files, snaplen, buffers);
       const out = await files.close();
       return this.result(ends, out, files.mode, stopWhy);
     } finally {
@@ -292,16 +293,26 @@ export class Capture {
   }
 
   /**
+   * The buffers each port's capture thread writes EPBs into, every page touched before the
+   * capture is said to listen: a fresh page costs microseconds on first touch (4-9 us on a VM
+   * here), and 16 MiB of them met while the first packets arrive would have the capture start
+   * behind (drops on a NIC; on a pipe, a sender held back for ~15 ms).
+   */
+  private outputBuffers(snaplen: number): Buffer[][] {
+    const size = Math.max(this.opts.bufferSize ?? 4 << 20, snaplen + 64, 65536);
+    const count = Math.max(2, this.opts.buffers ?? 4);
+    return this.ports.map(() => Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size).fill(0)));
+  }
+
+  /**
    * Runs one native capture session per port, all writing in order into the one sink. A port
    * ending for any reason but its pipe peer closing (a count, a duration, a fault) ends them all;
    * with every peer closed the capture is over. With several ports a packet count
    * is for them all: each session stops at it on its own, and the batch that passes it is cut
    * after the last packet still wanted.
    */
-  private drive(files: CaptureFiles, snaplen: number): Promise<CaptureEndEvent[]> {
+  private drive(files: CaptureFiles, snaplen: number, portBuffers: Buffer[][]): Promise<CaptureEndEvent[]> {
     const o = this.opts;
-    const bufferSize = Math.max(o.bufferSize ?? 4 << 20, snaplen + 64, 65536);
-    const nbuf = Math.max(2, o.buffers ?? 4);
     const limit = o.count ?? 0;
     let writeError: unknown;
     let writes = Promise.resolve();
@@ -313,7 +324,7 @@ export class Capture {
     };
     return new Promise<CaptureEndEvent[]>((resolve) => {
       this.ports.forEach((p, k) => {
-        const buffers: Buffer[] = [];
+        const buffers = portBuffers[k]!;
         let seen = 0; // this session's packet count at its previous batch
         const session = new native.CaptureSession(
           p.opened.port,
@@ -373,11 +384,7 @@ export class Capture {
             }
           }) as never,
         );
-        for (let i = 0; i < nbuf; i++) {
-          const b = Buffer.allocUnsafeSlow(bufferSize);
-          buffers.push(b);
-          session.supply(b);
-        }
+        for (const b of buffers) session.supply(b);
         p.session = session;
       });
       for (const p of this.ports) p.session!.start();

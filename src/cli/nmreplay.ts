@@ -246,8 +246,8 @@ export function shortfall(r: ReplayResult): string | undefined {
   } else if (r.senderCpuSeconds / threads < span * 0.8 && r.preemptions > 0) {
     why = `the sending thread${threads > 1 ? 's' : ''} had a CPU for only ${((r.senderCpuSeconds / threads / span) * 100).toFixed(0)}% of the run${threads > 1 ? ' each, on average' : ''} (descheduled ${r.preemptions} times: the machine is busy)`;
   } else {
-    const ns = ((r.senderCpuSeconds * 1e9 - r.waitCpuNs) / Math.max(1, r.queued));
-    why = `the sender's per-packet cost is the limit on this machine (${ns.toFixed(0)} ns of CPU per packet, waits left out; bursts grew to ${r.bursts.max} packets per sync)`;
+    const ns = ((r.senderCpuSeconds * 1e9 - r.waitCpuNs - r.sleepCpuNs) / Math.max(1, r.queued));
+    why = `the sender's per-packet cost is the limit on this machine (${ns.toFixed(0)} ns of CPU per packet, waits and sleeps left out; bursts grew to ${r.bursts.max} packets per sync)`;
   }
   return `reached ${formatSi(achieved)}${unit} of the ${formatSi(r.target)}${unit} target (${pct}%): ${why}`;
 }

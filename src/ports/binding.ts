@@ -290,6 +290,7 @@ export interface NativeReplayStats {
   threadCpuNs: number;
   /** of threadCpuNs: in port waits (TX room, the drain); deadline spins are not in it */
   waitCpuNs: number;
+  sleepCpuNs: number;
   preemptions: number;
   /** lost on purpose by the emulated link (--loss) */
   emuDropped: number;

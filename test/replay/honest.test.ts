@@ -89,7 +89,7 @@ describe('why a rate was missed', () => {
     reason: 'done', port: 'pipe:x{0', backend: 'pipe', mode: 'pps', target: 10e6, pacedRate: 5e6,
     bursts: { syncs: 2, max: 8, mean: 5 }, departure: null, loops: 1, inputWaits: 0, ringFullWaits: 0,
     ringFullSeconds: 0, senderCpuSeconds: 0.00002, preemptions: 0, inMemory: true, warnings: [],
-    unconvertible: 0, queuedBytes: 600, syncs: 2, burstMax: 8, loopsDone: 1, ringFullNs: 0, sendNs: 20000, durationNs: 20000, threadCpuNs: 20000, waitCpuNs: 0,
+    unconvertible: 0, queuedBytes: 600, syncs: 2, burstMax: 8, loopsDone: 1, ringFullNs: 0, sendNs: 20000, durationNs: 20000, threadCpuNs: 20000, waitCpuNs: 0, sleepCpuNs: 0,
     emuDropped: 0, sender: { tid: 1, policy: 'SCHED_OTHER', priority: 0, cpus: [0], realtimeError: null, cpuError: null }, rings: [],
   };
 
