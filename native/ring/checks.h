@@ -74,20 +74,14 @@ inline const uint8_t* slot_bytes(const Ring& r, const Slot& s) {
   return r.buf(s.buf_idx);
 }
 
-// Asks the cache for slot i's buffer (its first line) ahead of its use, `write` when it is to
-// be written, and for the slot line `slots_ahead` further on, so that the slot is at hand when
-// its own turn to be prefetched comes. Why: a packet's bytes and slot were last written (RX) or
-// read (TX) on the other core, so the first touch of each is a cache-line transfer the loop would
-// otherwise wait for, packet by packet. The slot is read and checked as for its use: a bad index
-// prefetches nothing.
-inline void prefetch_slot_bytes(const Ring& r, uint32_t i, uint32_t slots_ahead, bool write) {
-  uint32_t j = i + slots_ahead;
-  if (j >= r.num_slots) j -= r.num_slots;
-  __builtin_prefetch(&r.slot[j], 0);
+// Asks the cache for the first line of slot i's buffer ahead of its use by an RX loop. Why: a
+// packet's bytes were last written on the other core, so the first touch of each buffer is a
+// cache-line transfer the loop would otherwise wait for, packet by packet. The slot is read and
+// checked as for its use: a bad index prefetches nothing. Only for slots the other side has
+// handed over (before tail): a line it is still writing would be pulled away from it.
+inline void prefetch_slot_bytes(const Ring& r, uint32_t i) {
   const Slot s = load_slot(r.slot[i]);
-  if (check_slot(r, s, false) != SlotFault::kNone) return;
-  if (write) __builtin_prefetch(slot_bytes(r, s), 1);
-  else __builtin_prefetch(slot_bytes(r, s), 0);
+  if (check_slot(r, s, false) == SlotFault::kNone) __builtin_prefetch(slot_bytes(r, s), 0);
 }
 
 inline std::string slot_fault_text(const Ring& r, uint32_t i, const Slot& s, SlotFault f) {

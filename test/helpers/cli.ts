@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { afterAll } from 'vitest';
+
 import { scaled } from './slowness.mjs';
 
 export const BIN = {
@@ -28,6 +30,14 @@ export interface Running {
   stderr(): string;
 }
 
+// Processes started here and still running. A test that fails or times out while waiting on
+// one (a capture waiting for packets that never came) would leave it behind, holding its
+// namespace, files and CPU for the rest of the suite: they are killed after the test file.
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 /** Start a command (node script or executable). `prefix` (e.g. ['ip','netns','exec',ns]) wraps it. */
 export function start(cmd: keyof typeof BIN | string, args: string[], opts: SpawnOptions & { prefix?: string[] } = {}): Running {
   const file = cmd in BIN ? BIN[cmd as keyof typeof BIN] : cmd;
@@ -48,8 +58,12 @@ export function start(cmd: keyof typeof BIN | string, args: string[], opts: Spaw
       }
     }
   });
+  running.add(child);
   const done = new Promise<Finished>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal, stdout: out, stderr: err });
+    });
   });
   return {
     child,
