@@ -81,7 +81,12 @@ export class FileSource implements ChunkSource {
       const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
       const at = this.issuePos;
       this.issuePos += this.chunkSize;
-      this.ahead.push(fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead })));
+      const read = fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead }));
+      // A read ahead that fails (EISDIR, EIO) is reported by the refill that awaits it; one still in
+      // flight when an earlier read's error ended the reader is never awaited, and must not bring
+      // the process down as an unhandled rejection.
+      read.catch(() => undefined);
+      this.ahead.push(read);
     }
   }
 
