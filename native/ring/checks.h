@@ -74,16 +74,6 @@ inline const uint8_t* slot_bytes(const Ring& r, const Slot& s) {
   return r.buf(s.buf_idx);
 }
 
-// Asks the cache for the first line of slot i's buffer ahead of its use by an RX loop. Why: a
-// packet's bytes were last written on the other core, so the first touch of each buffer is a
-// cache-line transfer the loop would otherwise wait for, packet by packet. The slot is read and
-// checked as for its use: a bad index prefetches nothing. Only for slots the other side has
-// handed over (before tail): a line it is still writing would be pulled away from it.
-inline void prefetch_slot_bytes(const Ring& r, uint32_t i) {
-  const Slot s = load_slot(r.slot[i]);
-  if (check_slot(r, s, false) == SlotFault::kNone) __builtin_prefetch(slot_bytes(r, s), 0);
-}
-
 inline std::string slot_fault_text(const Ring& r, uint32_t i, const Slot& s, SlotFault f) {
   std::string at = std::string(r.is_tx ? "tx" : "rx") + " ring " + std::to_string(r.index) + " slot " + std::to_string(i);
   switch (f) {
