@@ -160,10 +160,7 @@ class Pacer {
   Schedule::PpsSteps burst_deadlines(uint64_t first_packet) const { return sched_.pps_steps(first_packet); }
   // The packet that was due went into a slot (len bytes), or was offered to the emulated link and
   // lost there: either way the source's schedule moves on.
-  void queued(uint32_t len) {
-    ++packets_;
-    bits_ += uint64_t(len) * 8;
-  }
+  void queued(uint32_t len) { queued_run(1, len); }
 
   // queued() for n packets of `bytes` bytes in all (a run of due packets, or topspeed).
   void queued_run(uint32_t n, uint64_t bytes) {
