@@ -25,6 +25,11 @@ struct MacRewrite {
   uint8_t dmac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};  // for headers we make: broadcast
   uint8_t smac[6] = {0, 0, 0, 0, 0, 0};
   bool any() const { return set_dmac || set_smac; }
+  // Writes the MACs asked for over an Ethernet frame's first 12 bytes (at least 14 are there).
+  void write_over(uint8_t* frame) const {
+    if (set_dmac) std::memcpy(frame, dmac, 6);
+    if (set_smac) std::memcpy(frame + 6, smac, 6);
+  }
 };
 
 class FrameRewrite {
@@ -39,6 +44,10 @@ class FrameRewrite {
   }
   // Whether a record of this link type needs the scratch copy (false: send it as it is).
   bool needed(uint16_t link) const { return link != kLinkEthernet || mac_.any(); }
+  // Whether its rewrite can be done in its slot instead, over the copied frame (an Ethernet record
+  // whose MACs are replaced: mac().write_over). Other link types get a new header: scratch.
+  static bool in_slot(uint16_t link) { return link == kLinkEthernet; }
+  const MacRewrite& mac() const { return mac_; }
 
   // The frame to send for record [data, len) of link type `link`; nullptr if it cannot be made
   // an Ethernet frame (unknown family or IP version, too short). *out_len is its length.
@@ -48,8 +57,7 @@ class FrameRewrite {
     if (!plan(link, data, len, &ethertype, &skip)) return nullptr;
     if (link == kLinkEthernet) {
       scratch_.assign(data, data + len);
-      if (mac_.set_dmac) std::memcpy(scratch_.data(), mac_.dmac, 6);
-      if (mac_.set_smac) std::memcpy(scratch_.data() + 6, mac_.smac, 6);
+      mac_.write_over(scratch_.data());
       *out_len = len;
       return scratch_.data();
     }

@@ -146,14 +146,18 @@ class ReplayRun {
         break;
       }
       // A run of plain packets (put_run): due by the last clock reading or at topspeed, nothing
-      // between the record and its slot. The loop meets them again at the run's end.
+      // between the record and its slot but --dmac/--smac. The loop meets them again at the
+      // run's end.
+      const uint16_t link = src_.batch().link_type;
+      const bool rewritten = rewrite_on_ && rewrite_.needed(link);
       if (runs && started_ && (counts_due ? pacer_.packets() < due_end_ : !paced) &&
-          !(rewrite_on_ && rewrite_.needed(src_.batch().link_type))) {
+          (!rewritten || FrameRewrite::in_slot(link))) {
         uint64_t most = std::min<uint64_t>(ring_space(r), pacer_.burst_cap() - std::min(burst_n_, pacer_.burst_cap()));
         most = std::min<uint64_t>(most, kCheckEvery - since_check);
         if (counts_due) most = std::min(most, due_end_ - pacer_.packets());
         if (cfg_.limit) most = std::min(most, cfg_.limit - (st_.queued + st_.failed + st_.emu_dropped));
-        if (const uint32_t n = most ? put_run(r, whole_max, uint32_t(most)) : 0) {
+        const uint32_t n = !most ? 0 : rewritten ? put_run<true>(r, whole_max, uint32_t(most)) : put_run<false>(r, whole_max, uint32_t(most));
+        if (n) {
           if (burst_n_ >= pacer_.burst_cap() && !flush()) return finish(ReplayEnd::kError);
           since_check += n;
           if (since_check >= kCheckEvery && checkpoint()) {
@@ -293,11 +297,15 @@ class ReplayRun {
   // what it keeps per packet in registers. It stops before a record the general path must look at
   // (empty, larger than max_len, outside its batch) and before a slot whose buf_idx fails its check
   // (tx_put then reports it); the caller bounds `most` by the ring's room and the burst, run and
-  // limit counts. Returns how many it put. Out of line (one call a run): inlined into run(), its
-  // locals were spilled to the stack.
+  // limit counts. With kMacs (--dmac/--smac on Ethernet records) the MACs are written over the
+  // frame in its slot, and a record too short for an Ethernet header is left to the general path
+  // (which refuses it). Returns how many it put. Out of line (one call a run): inlined into run(),
+  // its locals were spilled to the stack.
+  template <bool kMacs>
   __attribute__((noinline)) uint32_t put_run(Ring& r, uint32_t max_len, uint32_t most) {
     // Everything the loop reads in locals: its stores into the buffers (bytes) could alias any
     // member as far as the compiler knows, which would reload them after every copy.
+    const MacRewrite mac = rewrite_.mac();
     const ReplayBatch& b = src_.batch();
     const uint8_t* const data = b.data;
     const size_t data_len = b.data_len;
@@ -316,11 +324,14 @@ class ReplayRun {
     for (; k < end; ++k) {
       const uint32_t off = offs[k], len = caplens[k];
       if (len == 0 || len > max_len || size_t(off) + len > data_len) break;
+      if (kMacs && len < FrameRewrite::kEthHeader) break;
       if (k + kRecordsAhead < end) __builtin_prefetch(data + offs[k + kRecordsAhead]);
       // As tx_put: the slot read once, its buf_idx checked (Ring::valid_buf) before a byte is written.
       const Slot s = load_slot(slots[head]);
       if (num_bufs != 0 && s.buf_idx >= num_bufs) break;
-      copy_frame_bytes(buf_base + size_t(s.buf_idx) * stride, data + off, len);
+      uint8_t* const frame = buf_base + size_t(s.buf_idx) * stride;
+      copy_frame_bytes(frame, data + off, len);
+      if (kMacs) mac.write_over(frame);
       slots[head].len = uint16_t(len);
       slots[head].flags = 0;
       booked[head] = len;

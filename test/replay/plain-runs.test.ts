@@ -1,8 +1,10 @@
-// The replay loop puts runs of plain packets (one slot each, no rewrite, no link emulation) in a
-// loop of their own (put_run) and hands every other record to its general path. A trace that
-// mixes both, at topspeed and at fixed packet rates (runs of due packets), must arrive as the
-// general path alone would send it: every packet's bytes in order, the empty records failed, the
-// cut ones counted as truncated, the large ones (two pipe slots) whole. Real pipe, real receiver.
+// The replay loop puts runs of plain packets (one slot each, no link emulation, nothing rewritten
+// but --dmac/--smac) in a loop of their own (put_run) and hands every other record to its general
+// path. A trace that mixes both, at topspeed and at fixed packet rates (runs of due packets), must
+// arrive as the general path alone would send it: every packet's bytes in order, the empty records
+// failed, the cut ones counted as truncated, the large ones (two pipe slots) whole, and with
+// --dmac/--smac the MACs replaced and the records too short for an Ethernet header refused. Real
+// pipe, real receiver.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePcapHeader, encodePcapRecord, readPacketsSync } from '../../src/pcap/index.js';
@@ -12,15 +14,25 @@ const tmp = tempDir('nmcap-runs-');
 let trace: string;
 const RECORDS = 3000;
 // What the loop must do with record i: 0 bytes (failed), cut by the snaplen (truncated), larger
-// than a 2048-byte slot (general path, two slots), or plain.
-const kind = (i: number) => (i % 97 === 5 ? 'empty' : i % 13 === 0 ? 'cut' : i % 211 === 7 ? 'large' : 'plain');
+// than a 2048-byte slot (general path, two slots), shorter than an Ethernet header (sent as it is;
+// refused when MACs are to be replaced), or plain.
+const kind = (i: number) =>
+  i % 97 === 5 ? 'empty' : i % 89 === 3 ? 'runt' : i % 13 === 0 ? 'cut' : i % 211 === 7 ? 'large' : 'plain';
 const frame = (i: number): Buffer => {
-  const len = kind(i) === 'empty' ? 0 : kind(i) === 'large' ? 3000 : 60 + (i % 7) * 8;
+  const len = kind(i) === 'empty' ? 0 : kind(i) === 'runt' ? 10 : kind(i) === 'large' ? 3000 : 60 + (i % 7) * 8;
   const d = Buffer.alloc(len, i & 0xff);
   if (len >= 18) d.writeUInt32BE(i, 14);
   return d;
 };
-const expected = Array.from({ length: RECORDS }, (_, i) => i).filter((i) => kind(i) !== 'empty');
+const DMAC = Buffer.from([0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01]);
+const SMAC = Buffer.from([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]);
+/** What record i becomes on the wire: --dmac/--smac write over bytes 0-5 and 6-11. */
+const sent = (i: number, macs: { dmac?: boolean; smac?: boolean }): Buffer => {
+  const d = Buffer.from(frame(i));
+  if (macs.dmac) DMAC.copy(d, 0);
+  if (macs.smac) SMAC.copy(d, 6);
+  return d;
+};
 
 beforeAll(() => {
   trace = tmp.path('mixed.pcap');
@@ -34,33 +46,47 @@ beforeAll(() => {
 
 afterAll(() => tmp.cleanup());
 
+const RATES: [string, string[]][] = [
+  ['topspeed, streamed', ['-t']],
+  ['topspeed, in memory', ['-t', '-K']],
+  ['10 Mpps (quanta)', ['--rate', '10Mpps']],
+  ['200 kpps (packet by packet)', ['--rate', '200kpps']],
+];
+const MACS: [string, string[], { dmac?: boolean; smac?: boolean }][] = [
+  ['as they are', [], {}],
+  ['--dmac', ['--dmac', '02:aa:bb:cc:dd:01'], { dmac: true }],
+  ['--dmac --smac', ['--dmac', '02:aa:bb:cc:dd:01', '--smac', '02:11:22:33:44:55'], { dmac: true, smac: true }],
+];
+
 describe('runs of plain packets and the records between them', () => {
-  it.each([
-    ['topspeed, streamed', ['-t']],
-    ['topspeed, in memory', ['-t', '-K']],
-    ['10 Mpps (quanta)', ['--rate', '10Mpps']],
-    ['200 kpps (packet by packet)', ['--rate', '200kpps']],
-  ])('%s: every packet in order, byte for byte, and the counts', async (_what, args) => {
-    const name = pipeName('runs');
-    const out = tmp.path(`${name}.pcapng`);
-    const cap = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
-    await cap.waitFor(/^listening on/);
-    const r = await run('nmreplay', ['-i', `pipe:${name}{0`, trace, '--json', '-q', ...args]);
-    const c = await cap.done;
-    expect(r.code, r.stderr).toBe(0);
-    expect(c.code, c.stderr).toBe(0);
-    const rep = JSON.parse(r.stdout);
-    expect(rep).toMatchObject({
-      queued: expected.length,
-      packets: expected.length,
-      failed: RECORDS - expected.length,
-      truncated: expected.filter((i) => kind(i) === 'cut').length,
-      queuedBytes: expected.reduce((n, i) => n + frame(i).length, 0),
-    });
-    if (args[0] === '--rate') expect(rep.departure.count).toBe(expected.length);
-    const got = readPacketsSync(readFileSync(out));
-    expect(got.length).toBe(expected.length);
-    const wrong = got.findIndex((p, k) => !Buffer.from(p.data).equals(frame(expected[k])));
-    expect(wrong).toBe(-1);
-  });
+  it.each(MACS.flatMap(([m, macArgs, macs]) => RATES.map(([what, args]) => [`${what}, ${m}`, [...args, ...macArgs], macs] as const)))(
+    '%s: every packet in order, byte for byte, and the counts',
+    async (_what, args, macs) => {
+      const rewriting = Boolean(macs.dmac || macs.smac);
+      const refused = (i: number) => kind(i) === 'empty' || (rewriting && kind(i) === 'runt');
+      const expected = Array.from({ length: RECORDS }, (_, i) => i).filter((i) => !refused(i));
+      const name = pipeName('runs');
+      const out = tmp.path(`${name}.pcapng`);
+      const cap = start('nmcap', ['-i', `pipe:${name}}0`, '-w', out, '--json']);
+      await cap.waitFor(/^listening on/);
+      const r = await run('nmreplay', ['-i', `pipe:${name}{0`, trace, '--json', '-q', ...args]);
+      const c = await cap.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(c.code, c.stderr).toBe(0);
+      const rep = JSON.parse(r.stdout);
+      expect(rep).toMatchObject({
+        queued: expected.length,
+        packets: expected.length,
+        failed: RECORDS - expected.length,
+        unconvertible: rewriting ? RECORDS - expected.length : 0, // no Ethernet header to write over (the empty ones too)
+        truncated: expected.filter((i) => kind(i) === 'cut').length,
+        queuedBytes: expected.reduce((n, i) => n + frame(i).length, 0),
+      });
+      if (args[0] === '--rate') expect(rep.departure.count).toBe(expected.length);
+      const got = readPacketsSync(readFileSync(out));
+      expect(got.length).toBe(expected.length);
+      const wrong = got.findIndex((p, k) => !Buffer.from(p.data).equals(sent(expected[k]!, macs)));
+      expect(wrong).toBe(-1);
+    },
+  );
 });
