@@ -144,8 +144,15 @@ JsReplaySession::JsReplaySession(const Napi::CallbackInfo& info) : JsSession<JsR
     std::memcpy(dst, v.As<Napi::Uint8Array>().Data(), 6);
     *set = true;
   };
-  mac("dmac", &cfg_.mac.set_dmac, cfg_.mac.dmac);
-  mac("smac", &cfg_.mac.set_smac, cfg_.mac.smac);
+  mac("dmac", &cfg_.edits.mac.set_dmac, cfg_.edits.mac.dmac);
+  mac("smac", &cfg_.edits.mac.set_smac, cfg_.edits.mac.smac);
+  if (c.Get("vlanPush").IsNumber()) {
+    const int64_t tci = c.Get("vlanPush").ToNumber().Int64Value();
+    if (tci < 0 || tci > 0xffff) throw Napi::RangeError::New(env, "vlanPush must be a TCI (0 to 65535)");
+    cfg_.edits.vlan = {VlanEdit::kPush, uint16_t(tci)};
+  } else if (opt_bool(c, "vlanPop", false)) {
+    cfg_.edits.vlan = {VlanEdit::kPop, 0};
+  }
   if (c.Get("linkEmu").IsObject()) cfg_.emu = link_emu_config(c.Get("linkEmu").As<Napi::Object>());
   cfg_.placement.realtime = opt_bool(c, "realtime", false);
   if (c.Get("cpu").IsNumber()) cfg_.placement.cpu = c.Get("cpu").ToNumber().Int32Value();

@@ -1,12 +1,14 @@
 // Rewriting on the way to an Ethernet port, on the native path (no per-packet JS): --dmac/--smac,
-// and records whose link type is not Ethernet given an Ethernet header where that is well defined
-// (raw IPv4/IPv6, BSD and OpenBSD loopback with an IPv4/IPv6 family). Anything else is refused
-// (counted as failed), never sent as garbage.
+// --vlan-push/--vlan-pop, and records whose link type is not Ethernet given an Ethernet header
+// where that is well defined (raw IPv4/IPv6, BSD and OpenBSD loopback with an IPv4/IPv6 family).
+// Anything else is refused (counted as failed), never sent as garbage.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "ring/walkers.h"
 
 namespace nmc {
 
@@ -32,22 +34,72 @@ struct MacRewrite {
   }
 };
 
+// --vlan-push: an 802.1Q tag put after the MACs; --vlan-pop: the outer tag taken off.
+struct VlanEdit {
+  enum Op : uint8_t { kNone, kPush, kPop };
+  Op op = kNone;
+  uint16_t tci = 0;  // kPush: PCP (3 bits), DEI 0, VID (12 bits)
+  static constexpr uint32_t kTag = 4;
+  // An outer 802.1Q or 802.1ad tag followed by an ethertype: what kPop takes off.
+  static bool tagged(const uint8_t* frame, uint32_t len) {
+    return len >= 18 && ((frame[12] == 0x81 && frame[13] == 0x00) || (frame[12] == 0x88 && frame[13] == 0xa8));
+  }
+};
+
+// What is done to every Ethernet frame on its way out (--dmac/--smac, --vlan-push/--vlan-pop),
+// written straight into its slot on the fast path, into scratch on the general one.
+struct EthernetEdits {
+  MacRewrite mac;
+  VlanEdit vlan;
+  bool any() const { return mac.any() || vlan.op != VlanEdit::kNone; }
+  // The most a frame grows (the port's frame limit counts it).
+  uint32_t growth() const { return vlan.op == VlanEdit::kPush ? VlanEdit::kTag : 0; }
+  // Length of record [src, len) as it leaves (len >= 14).
+  uint32_t length(const uint8_t* src, uint32_t len) const {
+    if (vlan.op == VlanEdit::kPush) return len + VlanEdit::kTag;
+    if (vlan.op == VlanEdit::kPop && VlanEdit::tagged(src, len)) return len - VlanEdit::kTag;
+    return len;
+  }
+  // Writes record [src, len) (Ethernet, len >= 14) as it leaves into dst (room for len + growth()):
+  // the tag pushed or popped, then the MACs written over. Returns the frame's length.
+  uint32_t write(uint8_t* dst, const uint8_t* src, uint32_t len) const {
+    uint32_t out = len;
+    if (vlan.op == VlanEdit::kPush) {
+      std::memcpy(dst, src, 12);
+      dst[12] = 0x81;
+      dst[13] = 0x00;
+      dst[14] = uint8_t(vlan.tci >> 8);
+      dst[15] = uint8_t(vlan.tci);
+      copy_frame_bytes(dst + 16, src + 12, len - 12);
+      out = len + VlanEdit::kTag;
+    } else if (vlan.op == VlanEdit::kPop && VlanEdit::tagged(src, len)) {
+      std::memcpy(dst, src, 12);
+      copy_frame_bytes(dst + 12, src + 16, len - 16);
+      out = len - VlanEdit::kTag;
+    } else {
+      copy_frame_bytes(dst, src, len);
+    }
+    mac.write_over(dst);
+    return out;
+  }
+};
+
 class FrameRewrite {
  public:
   static constexpr uint32_t kEthHeader = 14;
 
-  explicit FrameRewrite(const MacRewrite& m) : mac_(m) {}
+  explicit FrameRewrite(const EthernetEdits& e) : edits_(e) {}
 
   // Whether records of this link type can go to an Ethernet port at all.
   static bool convertible(uint16_t link) {
     return link == kLinkEthernet || link == kLinkRaw || link == kLinkIpv4 || link == kLinkIpv6 || link == kLinkNull || link == kLinkLoop;
   }
-  // Whether a record of this link type needs the scratch copy (false: send it as it is).
-  bool needed(uint16_t link) const { return link != kLinkEthernet || mac_.any(); }
-  // Whether its rewrite can be done in its slot instead, over the copied frame (an Ethernet record
-  // whose MACs are replaced: mac().write_over). Other link types get a new header: scratch.
+  // Whether a record of this link type is changed on its way (false: send it as it is).
+  bool needed(uint16_t link) const { return link != kLinkEthernet || edits_.any(); }
+  // Whether the change can be written straight into its slot (an Ethernet record: edits().write)
+  // instead of through scratch (other link types get a new header).
   static bool in_slot(uint16_t link) { return link == kLinkEthernet; }
-  const MacRewrite& mac() const { return mac_; }
+  const EthernetEdits& edits() const { return edits_; }
 
   // The frame to send for record [data, len) of link type `link`; nullptr if it cannot be made
   // an Ethernet frame (unknown family or IP version, too short). *out_len is its length.
@@ -56,29 +108,40 @@ class FrameRewrite {
     uint32_t skip = 0;
     if (!plan(link, data, len, &ethertype, &skip)) return nullptr;
     if (link == kLinkEthernet) {
-      scratch_.assign(data, data + len);
-      mac_.write_over(scratch_.data());
-      *out_len = len;
+      scratch_.resize(len + edits_.growth());
+      *out_len = edits_.write(scratch_.data(), data, len);
       return scratch_.data();
     }
-    uint32_t body = len - skip;
-    scratch_.resize(kEthHeader + body);
-    std::memcpy(scratch_.data(), mac_.dmac, 6);
-    std::memcpy(scratch_.data() + 6, mac_.smac, 6);
-    scratch_[12] = uint8_t(ethertype >> 8);
-    scratch_[13] = uint8_t(ethertype);
-    std::memcpy(scratch_.data() + kEthHeader, data + skip, body);
-    *out_len = kEthHeader + body;
-    return scratch_.data();
+    // A header we make: the MACs asked for (else broadcast and zero), a pushed tag, the ethertype
+    // (there is no tag to pop).
+    const MacRewrite& mac = edits_.mac;
+    const bool push = edits_.vlan.op == VlanEdit::kPush;
+    const uint32_t hdr = kEthHeader + (push ? VlanEdit::kTag : 0), body = len - skip;
+    scratch_.resize(hdr + body);
+    uint8_t* f = scratch_.data();
+    std::memcpy(f, mac.dmac, 6);
+    std::memcpy(f + 6, mac.smac, 6);
+    if (push) {
+      f[12] = 0x81;
+      f[13] = 0x00;
+      f[14] = uint8_t(edits_.vlan.tci >> 8);
+      f[15] = uint8_t(edits_.vlan.tci);
+    }
+    f[hdr - 2] = uint8_t(ethertype >> 8);
+    f[hdr - 1] = uint8_t(ethertype);
+    std::memcpy(f + hdr, data + skip, body);
+    *out_len = hdr + body;
+    return f;
   }
 
   // The length apply() would give the record, without making the frame; 0 if it cannot be made.
   // (The --threads dispatcher needs only the length: each ring makes the frame itself.)
-  static uint32_t length(uint16_t link, const uint8_t* data, uint32_t len) {
+  uint32_t length(uint16_t link, const uint8_t* data, uint32_t len) const {
     uint16_t ethertype = 0;
     uint32_t skip = 0;
     if (!plan(link, data, len, &ethertype, &skip)) return 0;
-    return link == kLinkEthernet ? len : kEthHeader + len - skip;
+    if (link == kLinkEthernet) return edits_.length(data, len);
+    return kEthHeader + edits_.growth() + len - skip;
   }
 
  private:
@@ -126,7 +189,7 @@ class FrameRewrite {
     return 0;
   }
 
-  MacRewrite mac_;
+  EthernetEdits edits_;
   std::vector<uint8_t> scratch_;
 };
 

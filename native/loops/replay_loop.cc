@@ -83,7 +83,7 @@ class ReplayRun {
         events_(events),
         stop_(stop),
         pacer_(pacer_config(cfg, port)),
-        rewrite_(cfg.mac),
+        rewrite_(cfg.edits),
         rewrite_on_(port.info().link_type == kLinkEthernet),
         emu_(cfg.emu),
         src_(cfg, input, events, stop, st_) {}
@@ -146,8 +146,8 @@ class ReplayRun {
         break;
       }
       // A run of plain packets (put_run): due by the last clock reading or at topspeed, nothing
-      // between the record and its slot but --dmac/--smac. The loop meets them again at the
-      // run's end.
+      // between the record and its slot but the Ethernet edits (MACs, VLAN tag). The loop meets
+      // them again at the run's end.
       const uint16_t link = src_.batch().link_type;
       const bool rewritten = rewrite_on_ && rewrite_.needed(link);
       if (runs && started_ && (counts_due ? pacer_.packets() < due_end_ : !paced) &&
@@ -297,15 +297,17 @@ class ReplayRun {
   // what it keeps per packet in registers. It stops before a record the general path must look at
   // (empty, larger than max_len, outside its batch) and before a slot whose buf_idx fails its check
   // (tx_put then reports it); the caller bounds `most` by the ring's room and the burst, run and
-  // limit counts. With kMacs (--dmac/--smac on Ethernet records) the MACs are written over the
-  // frame in its slot, and a record too short for an Ethernet header is left to the general path
-  // (which refuses it). Returns how many it put. Out of line (one call a run): inlined into run(),
-  // its locals were spilled to the stack.
-  template <bool kMacs>
+  // limit counts. With kEdits (Ethernet records, --dmac/--smac/--vlan-push/--vlan-pop) each frame
+  // is written into its slot as it leaves (EthernetEdits::write); a record too short for an
+  // Ethernet header, or one a pushed tag makes too large, is left to the general path. Returns
+  // how many it put. Out of line (one call a run): inlined into run(), its locals were spilled to
+  // the stack.
+  template <bool kEdits>
   __attribute__((noinline)) uint32_t put_run(Ring& r, uint32_t max_len, uint32_t most) {
     // Everything the loop reads in locals: its stores into the buffers (bytes) could alias any
     // member as far as the compiler knows, which would reload them after every copy.
-    const MacRewrite mac = rewrite_.mac();
+    const EthernetEdits edits = rewrite_.edits();
+    const uint32_t fit_len = max_len - std::min(max_len, edits.growth());  // largest record a push keeps within max_len
     const ReplayBatch& b = src_.batch();
     const uint8_t* const data = b.data;
     const size_t data_len = b.data_len;
@@ -323,20 +325,21 @@ class ReplayRun {
     uint64_t bytes = 0, truncated = 0;
     for (; k < end; ++k) {
       const uint32_t off = offs[k], len = caplens[k];
-      if (len == 0 || len > max_len || size_t(off) + len > data_len) break;
-      if (kMacs && len < FrameRewrite::kEthHeader) break;
+      if (len == 0 || len > (kEdits ? fit_len : max_len) || size_t(off) + len > data_len) break;
+      if (kEdits && len < FrameRewrite::kEthHeader) break;
       if (k + kRecordsAhead < end) __builtin_prefetch(data + offs[k + kRecordsAhead]);
       // As tx_put: the slot read once, its buf_idx checked (Ring::valid_buf) before a byte is written.
       const Slot s = load_slot(slots[head]);
       if (num_bufs != 0 && s.buf_idx >= num_bufs) break;
       uint8_t* const frame = buf_base + size_t(s.buf_idx) * stride;
-      copy_frame_bytes(frame, data + off, len);
-      if (kMacs) mac.write_over(frame);
-      slots[head].len = uint16_t(len);
+      uint32_t out = len;
+      if (kEdits) out = edits.write(frame, data + off, len);
+      else copy_frame_bytes(frame, data + off, len);
+      slots[head].len = uint16_t(out);
       slots[head].flags = 0;
-      booked[head] = len;
-      bytes += len;
-      truncated += len < origlens[k];
+      booked[head] = out;
+      bytes += out;
+      truncated += len < origlens[k];  // cut by the snaplen (an edit changes both lengths alike)
       head = head + 1 == n_slots ? 0 : head + 1;
     }
     const uint32_t n = k - first;

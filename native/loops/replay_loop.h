@@ -49,7 +49,7 @@ struct ReplayConfig {
   uint64_t progress_ns = 250000000;
   uint64_t drain_timeout_ns = 0;   // after a stop: how long to wait for pending packets (0 = 2 s)
   uint64_t drain_idle_ns = 0;      // after the last packet: give up once nothing left for this long (0 = wait)
-  MacRewrite mac;                  // --dmac / --smac
+  EthernetEdits edits;             // --dmac / --smac / --vlan-push / --vlan-pop
   LinkEmuConfig emu;               // --delay / --loss / --bandwidth / --seed
   SenderPlacement placement;       // --realtime / --cpu
   // Scheduled (one ring of several, loops/ring_dispatch.h): each record comes with its deadline
@@ -252,7 +252,10 @@ inline FrameFit fit_frame(FrameRewrite& rewrite, bool rewrite_on, uint16_t link_
     uint32_t out = 0;
     p.data = rewrite.apply(link_type, p.data, len, &out);
     if (!p.data) return FrameFit::kUnconvertible;
-    if (out > len) p.origlen += out - len;
+    // The length on the wire changes with the frame (a header made or a tag pushed or popped): a
+    // record is cut (truncated) only if it was cut before.
+    if (out >= len) p.origlen += out - len;
+    else p.origlen -= std::min(p.origlen, len - out);
     len = out;
   }
   return fit_length(len, max_frame, truncate_oversize, len_out);
@@ -264,7 +267,7 @@ inline FrameFit fit_frame_length(const FrameRewrite& rewrite, bool rewrite_on, u
                                  bool truncate_oversize, const Record& p, uint32_t* len_out) {
   uint32_t len = p.caplen;
   if (rewrite_on && rewrite.needed(link_type)) {
-    len = FrameRewrite::length(link_type, p.data, len);
+    len = rewrite.length(link_type, p.data, len);
     if (len == 0) return FrameFit::kUnconvertible;
   }
   return fit_length(len, max_frame, truncate_oversize, len_out);

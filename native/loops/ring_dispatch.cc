@@ -344,7 +344,7 @@ ReplayResult RingDispatch::run(const ReplayConfig& cfg, ReplayInput& input, Repl
   const bool paced = sched.paced() || cfg.emu.shapes_time();
   const bool trace_timed = cfg.mode == RateMode::kMultiplier;
   LinkEmu emu(cfg.emu);
-  FrameRewrite rewrite(cfg.mac);
+  FrameRewrite rewrite(cfg.edits);
   Port& first = *ports_[0];
   const bool rewrite_on = first.info().link_type == kLinkEthernet;
   const uint32_t max_frame = first.tx_rings().empty() ? 0 : tx_max_frame(first.info(), first.tx_rings()[0]);

@@ -10,7 +10,7 @@ import { LinkWatch, linkDownLine } from '../ports/link-watch.js';
 import { formatRate, formatSi, parseMultiplier, parseRate, type Rate } from '../replay/rate.js';
 import { describeLinkEmu, linkEmuConfig } from '../replay/link-emu.js';
 import { allowedCpus, rtThrottlingLine } from '../replay/sender-cpus.js';
-import { Replay, parseMac, type ReplayResult } from '../replay/replay.js';
+import { Replay, parseMac, vlanEdit, type ReplayResult } from '../replay/replay.js';
 import { EXIT_OK, EXIT_RUNTIME, UsageError, onInterrupt, reportError, type OptionDef } from './common.js';
 
 const PROGRAM = 'nmreplay';
@@ -30,6 +30,9 @@ interface ReplayArgs {
   burst?: number;
   truncate?: boolean;
   dmac?: string;
+  vlanPush?: number;
+  vlanPcp?: number;
+  vlanPop?: boolean;
   smac?: string;
   delay?: string;
   loss?: string;
@@ -75,6 +78,9 @@ export const NMREPLAY_OPTIONS: readonly OptionDef[] = [
   { name: 'truncate', type: 'boolean', describe: 'send the first MTU bytes of packets too big for the port (default: skip and count them as failed)' },
   { name: 'dmac', type: 'string', arg: 'MAC', describe: 'rewrite the destination MAC of every frame (aa:bb:cc:dd:ee:ff)' },
   { name: 'smac', type: 'string', arg: 'MAC', describe: 'rewrite the source MAC of every frame' },
+  { name: 'vlan-push', type: 'number', arg: 'VID', describe: 'put an 802.1Q tag with VLAN ID VID after the MACs of every frame (tcprewrite --enet-vlan=add)' },
+  { name: 'vlan-pcp', type: 'number', arg: 'P', describe: 'with --vlan-push: the tag\'s priority, 0-7 (default 0)' },
+  { name: 'vlan-pop', type: 'boolean', describe: 'take the outer VLAN tag (802.1Q or 802.1ad) off every frame that has one (tcprewrite --enet-vlan=del)' },
   { name: 'delay', short: 'D', type: 'string', arg: 'D', describe: 'emulated link delay: 10us, 10us..50us (uniform,MIN,MAX), exp,MEAN,MIN; never reorders' },
   { name: 'loss', type: 'string', arg: 'L', describe: 'emulated link loss: a packet loss rate (0.01, 1%, plr,0.01) or a bit error rate (ber,1e-6)' },
   { name: 'bandwidth', short: 'B', type: 'string', arg: 'BW', describe: "emulated link bandwidth in bits/s (1Gbps); ',eth' adds Ethernet's 24 bytes of framing per packet" },
@@ -156,6 +162,11 @@ function validate(a: ReplayArgs): void {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+  }
+  try {
+    vlanEdit(a);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration needs a positive number of seconds`);
   linkEmuConfig(a); // the forms of --delay, --loss, --bandwidth and --seed (the run draws its own seed)
@@ -323,6 +334,9 @@ export async function main(argv: string[]): Promise<void> {
     truncate: a.truncate,
     dmac: a.dmac,
     smac: a.smac,
+    vlanPush: a.vlanPush,
+    vlanPcp: a.vlanPcp,
+    vlanPop: a.vlanPop,
     delay: a.delay,
     loss: a.loss,
     bandwidth: a.bandwidth,

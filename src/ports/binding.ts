@@ -223,6 +223,10 @@ export interface ReplayConfig {
   /** --dmac / --smac: 6 bytes each */
   dmac?: Uint8Array;
   smac?: Uint8Array;
+  /** --vlan-push: the 802.1Q tag's TCI (PCP << 13 | VID) */
+  vlanPush?: number;
+  /** --vlan-pop */
+  vlanPop?: boolean;
   progressMs?: number;
   drainTimeoutMs?: number;
   /** after the last packet: give up waiting once nothing has left for this long (default: wait) */

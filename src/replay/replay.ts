@@ -49,6 +49,12 @@ export interface ReplayOptions extends LinkEmuOptions {
   /** rewrite every frame's destination / source MAC ("02:00:00:00:00:01"), natively */
   dmac?: string;
   smac?: string;
+  /** put an 802.1Q tag with this VLAN ID (0-4095) after the MACs of every frame, natively */
+  vlanPush?: number;
+  /** with vlanPush: the tag's priority (PCP, 0-7; default 0) */
+  vlanPcp?: number;
+  /** take the outer VLAN tag (802.1Q or 802.1ad) off every frame that has one, natively */
+  vlanPop?: boolean;
   /** SCHED_FIFO for the sending thread (where not permitted the run goes on, and result.sender says why) */
   realtime?: boolean;
   /** pin the sending thread to this CPU */
@@ -306,6 +312,8 @@ export class Replay {
     if (o.drainTimeout) c.drainIdleMs = c.drainTimeoutMs = o.drainTimeout * 1000;
     if (o.dmac !== undefined) c.dmac = parseMac('--dmac', o.dmac);
     if (o.smac !== undefined) c.smac = parseMac('--smac', o.smac);
+    const vlan = vlanEdit(o);
+    if (vlan) Object.assign(c, vlan);
     const emu = linkEmuConfig(o);
     if (emu) c.linkEmu = emu;
     if (o.realtime) c.realtime = true;
@@ -543,6 +551,24 @@ export function parseMac(option: string, text: string): Uint8Array {
   const m = /^([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})$/i.exec(text.trim());
   if (!m) throw new NmcapError('ERR_USAGE', `${option} needs a MAC address like 02:00:00:00:00:01, got '${text}'`);
   return Uint8Array.from(m.slice(1).map((h) => parseInt(h, 16)));
+}
+
+/**
+ * --vlan-push VID [--vlan-pcp P] / --vlan-pop, checked, as the native config takes them (the tag's
+ * TCI: PCP in its top 3 bits, DEI 0, the VID in the low 12). Errors are usage errors (ERR_USAGE).
+ */
+export function vlanEdit(o: { vlanPush?: number; vlanPcp?: number; vlanPop?: boolean }): { vlanPush: number } | { vlanPop: true } | undefined {
+  const usage = (m: string) => new NmcapError('ERR_USAGE', m);
+  if (o.vlanPush !== undefined && o.vlanPop) throw usage('--vlan-push and --vlan-pop: use one of them');
+  if (o.vlanPcp !== undefined && o.vlanPush === undefined) throw usage('--vlan-pcp is the priority of a pushed tag: add --vlan-push VID');
+  if (o.vlanPush !== undefined) {
+    const vid = o.vlanPush;
+    if (!Number.isInteger(vid) || vid < 0 || vid > 4095) throw usage(`--vlan-push needs a VLAN ID from 0 to 4095, got ${String(vid)}`);
+    const pcp = o.vlanPcp ?? 0;
+    if (!Number.isInteger(pcp) || pcp < 0 || pcp > 7) throw usage(`--vlan-pcp needs a priority from 0 to 7, got ${String(pcp)}`);
+    return { vlanPush: (pcp << 13) | vid };
+  }
+  return o.vlanPop ? { vlanPop: true } : undefined;
 }
 
 /** Bytes of all the trace files (0 for those that cannot be stat'ed: they fail later, clearly). */

@@ -24,8 +24,18 @@ describe('Replay options', () => {
     [{ port: 'pipe:x{0', files: [demo], topspeed: 'yes' }, 'ERR_OPTION_TYPE', /'topspeed' must be true or false/],
     [{ port: 'pipe:x{0', files: [demo], portOptions: { txslots: 64 } }, 'ERR_OPTION_UNKNOWN', /Replay options.portOptions: unknown option 'txslots'/],
     [{ files: [demo] }, 'ERR_OPTION_TYPE', /'port' is required/],
+    [{ port: 'pipe:x{0', files: [demo], vlanPush: '5' }, 'ERR_OPTION_TYPE', /'vlanPush' must be a non-negative whole number, got the string '5'/],
   ])('%j', (opts, code, re) => {
     expect(() => new Replay(js(opts))).toThrow(expect.objectContaining({ code, message: expect.stringMatching(re) }));
+  });
+
+  it.each([
+    [{ vlanPush: 4096 }, /VLAN ID from 0 to 4095, got 4096/],
+    [{ vlanPush: 1, vlanPcp: 8 }, /priority from 0 to 7, got 8/],
+    [{ vlanPcp: 1 }, /priority of a pushed tag/],
+    [{ vlanPush: 1, vlanPop: true }, /use one of them/],
+  ])('VLAN edits %j: ERR_USAGE before anything is opened', async (vlan, re) => {
+    await expect(new Replay({ port: 'pipe:x{0', files: [demo], topspeed: true, ...vlan }).run()).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringMatching(re) });
   });
 
   it('takes a well-formed options object and runs', async () => {

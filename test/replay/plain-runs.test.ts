@@ -3,8 +3,8 @@
 // path. A trace that mixes both, at topspeed and at fixed packet rates (runs of due packets), must
 // arrive as the general path alone would send it: every packet's bytes in order, the empty records
 // failed, the cut ones counted as truncated, the large ones (two pipe slots) whole, and with
-// --dmac/--smac the MACs replaced and the records too short for an Ethernet header refused. Real
-// pipe, real receiver.
+// --dmac/--smac/--vlan-push/--vlan-pop each frame edited and the records too short for an
+// Ethernet header refused. Real pipe, real receiver.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePcapHeader, encodePcapRecord, readPacketsSync } from '../../src/pcap/index.js';
@@ -22,15 +22,25 @@ const frame = (i: number): Buffer => {
   const len = kind(i) === 'empty' ? 0 : kind(i) === 'runt' ? 10 : kind(i) === 'large' ? 3000 : 60 + (i % 7) * 8;
   const d = Buffer.alloc(len, i & 0xff);
   if (len >= 18) d.writeUInt32BE(i, 14);
+  if (len >= 18 && i % 3 === 1) d.writeUInt32BE((0x81000000 | (i & 0xfff)) >>> 0, 12); // an 802.1Q tag (every third)
   return d;
 };
 const DMAC = Buffer.from([0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01]);
 const SMAC = Buffer.from([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]);
-/** What record i becomes on the wire: --dmac/--smac write over bytes 0-5 and 6-11. */
-const sent = (i: number, macs: { dmac?: boolean; smac?: boolean }): Buffer => {
-  const d = Buffer.from(frame(i));
-  if (macs.dmac) DMAC.copy(d, 0);
-  if (macs.smac) SMAC.copy(d, 6);
+interface Edits {
+  dmac?: boolean;
+  smac?: boolean;
+  push?: number; // the tag's TCI
+  pop?: boolean;
+}
+/** What record i becomes on the wire: a tag pushed or popped after the MACs, then --dmac/--smac over bytes 0-5 and 6-11. */
+const sent = (i: number, e: Edits): Buffer => {
+  let d = Buffer.from(frame(i));
+  const tagged = d.length >= 18 && (d.readUInt16BE(12) === 0x8100 || d.readUInt16BE(12) === 0x88a8);
+  if (e.pop && tagged) d = Buffer.concat([d.subarray(0, 12), d.subarray(16)]);
+  if (e.push !== undefined) d = Buffer.concat([d.subarray(0, 12), Buffer.from([0x81, 0x00, e.push >> 8, e.push & 0xff]), d.subarray(12)]);
+  if (e.dmac) DMAC.copy(d, 0);
+  if (e.smac) SMAC.copy(d, 6);
   return d;
 };
 
@@ -52,17 +62,19 @@ const RATES: [string, string[]][] = [
   ['10 Mpps (quanta)', ['--rate', '10Mpps']],
   ['200 kpps (packet by packet)', ['--rate', '200kpps']],
 ];
-const MACS: [string, string[], { dmac?: boolean; smac?: boolean }][] = [
+const EDITS: [string, string[], Edits][] = [
   ['as they are', [], {}],
   ['--dmac', ['--dmac', '02:aa:bb:cc:dd:01'], { dmac: true }],
   ['--dmac --smac', ['--dmac', '02:aa:bb:cc:dd:01', '--smac', '02:11:22:33:44:55'], { dmac: true, smac: true }],
+  ['--vlan-push --smac', ['--vlan-push', '300', '--vlan-pcp', '6', '--smac', '02:11:22:33:44:55'], { push: (6 << 13) | 300, smac: true }],
+  ['--vlan-pop', ['--vlan-pop'], { pop: true }],
 ];
 
 describe('runs of plain packets and the records between them', () => {
-  it.each(MACS.flatMap(([m, macArgs, macs]) => RATES.map(([what, args]) => [`${what}, ${m}`, [...args, ...macArgs], macs] as const)))(
+  it.each(EDITS.flatMap(([m, editArgs, edits]) => RATES.map(([what, args]) => [`${what}, ${m}`, [...args, ...editArgs], edits] as const)))(
     '%s: every packet in order, byte for byte, and the counts',
-    async (_what, args, macs) => {
-      const rewriting = Boolean(macs.dmac || macs.smac);
+    async (_what, args, edits) => {
+      const rewriting = Object.keys(edits).length > 0;
       const refused = (i: number) => kind(i) === 'empty' || (rewriting && kind(i) === 'runt');
       const expected = Array.from({ length: RECORDS }, (_, i) => i).filter((i) => !refused(i));
       const name = pipeName('runs');
@@ -80,12 +92,12 @@ describe('runs of plain packets and the records between them', () => {
         failed: RECORDS - expected.length,
         unconvertible: rewriting ? RECORDS - expected.length : 0, // no Ethernet header to write over (the empty ones too)
         truncated: expected.filter((i) => kind(i) === 'cut').length,
-        queuedBytes: expected.reduce((n, i) => n + frame(i).length, 0),
+        queuedBytes: expected.reduce((n, i) => n + sent(i, edits).length, 0),
       });
       if (args[0] === '--rate') expect(rep.departure.count).toBe(expected.length);
       const got = readPacketsSync(readFileSync(out));
       expect(got.length).toBe(expected.length);
-      const wrong = got.findIndex((p, k) => !Buffer.from(p.data).equals(sent(expected[k]!, macs)));
+      const wrong = got.findIndex((p, k) => !Buffer.from(p.data).equals(sent(expected[k]!, edits)));
       expect(wrong).toBe(-1);
     },
   );

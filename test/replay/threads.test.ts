@@ -42,9 +42,9 @@ async function flowTrace(path: string, perFlow = PER_FLOW, padTo?: number): Prom
   return path;
 }
 
-/** (flow, seq) of every captured frame of the trace, in capture order. */
-async function captured(path: string): Promise<{ flow: number; seq: number }[]> {
-  const out: { flow: number; seq: number }[] = [];
+/** (flow, seq) of every captured frame of the trace, in capture order, and whether it came tagged. */
+async function captured(path: string): Promise<{ flow: number; seq: number; tagged: boolean }[]> {
+  const out: { flow: number; seq: number; tagged: boolean }[] = [];
   const r = openTrace(path);
   for await (const b of r.batches()) {
     for (let i = 0; i < b.count; i++) {
@@ -52,7 +52,7 @@ async function captured(path: string): Promise<{ flow: number; seq: number }[]> 
       const tagged = d.readUInt16BE(12) === 0x8100;
       const at = 14 + (tagged ? 4 : 0) + 20 + 8;
       if (d.length < at + 8) continue;
-      out.push({ flow: d.readUInt32BE(at), seq: d.readUInt32BE(at + 4) });
+      out.push({ flow: d.readUInt32BE(at), seq: d.readUInt32BE(at + 4), tagged });
     }
   }
   await r.close();
@@ -117,6 +117,14 @@ describe.skipIf(noNetns !== null)(`--threads on a veth pair with 2 queues${noNet
     expect(json.pacedRate).toBeGreaterThan(40000 * 0.3);
     expect(json.departure.count).toBe(TOTAL);
     expect(json.pps).toBeCloseTo(json.packets / json.seconds, 3);
+  });
+
+  it('--vlan-pop over both rings: flow 7 leaves untagged, every packet once, each flow in order', async () => {
+    const { json, got } = await replayCaptured('af_packet:va', ['-t', '--vlan-pop']);
+    expectEveryPacketOnceInFlowOrder(got);
+    expectRingsAddUp(json);
+    expect(got.filter((p) => p.tagged)).toEqual([]);
+    expect(json.queuedBytes).toBe(TOTAL * 60 - PER_FLOW * 4); // 60 bytes each (padded), but flow 7's: 56 once its tag is off
   });
 
   it('af_packet, preloaded and looped: every packet once per pass, each flow in order', async () => {
