@@ -44,6 +44,13 @@ struct VlanEdit {
   static bool tagged(const uint8_t* frame, uint32_t len) {
     return len >= 18 && ((frame[12] == 0x81 && frame[13] == 0x00) || (frame[12] == 0x88 && frame[13] == 0xa8));
   }
+  // The pushed tag's 4 bytes (TPID 0x8100, then the TCI) at `at`.
+  void write_tag(uint8_t* at) const {
+    at[0] = 0x81;
+    at[1] = 0x00;
+    at[2] = uint8_t(tci >> 8);
+    at[3] = uint8_t(tci);
+  }
 };
 
 // What is done to every Ethernet frame on its way out (--dmac/--smac, --vlan-push/--vlan-pop),
@@ -66,10 +73,7 @@ struct EthernetEdits {
     uint32_t out = len;
     if (vlan.op == VlanEdit::kPush) {
       std::memcpy(dst, src, 12);
-      dst[12] = 0x81;
-      dst[13] = 0x00;
-      dst[14] = uint8_t(vlan.tci >> 8);
-      dst[15] = uint8_t(vlan.tci);
+      vlan.write_tag(dst + 12);
       copy_frame_bytes(dst + 16, src + 12, len - 12);
       out = len + VlanEdit::kTag;
     } else if (vlan.op == VlanEdit::kPop && VlanEdit::tagged(src, len)) {
@@ -121,12 +125,7 @@ class FrameRewrite {
     uint8_t* f = scratch_.data();
     std::memcpy(f, mac.dmac, 6);
     std::memcpy(f + 6, mac.smac, 6);
-    if (push) {
-      f[12] = 0x81;
-      f[13] = 0x00;
-      f[14] = uint8_t(edits_.vlan.tci >> 8);
-      f[15] = uint8_t(edits_.vlan.tci);
-    }
+    if (push) edits_.vlan.write_tag(f + 12);
     f[hdr - 2] = uint8_t(ethertype >> 8);
     f[hdr - 1] = uint8_t(ethertype);
     std::memcpy(f + hdr, data + skip, body);

@@ -30,10 +30,10 @@ interface ReplayArgs {
   burst?: number;
   truncate?: boolean;
   dmac?: string;
+  smac?: string;
   vlanPush?: number;
   vlanPcp?: number;
   vlanPop?: boolean;
-  smac?: string;
   delay?: string;
   loss?: string;
   bandwidth?: string;
