@@ -1,5 +1,5 @@
-// The replay loop puts runs of plain packets (one slot each, no link emulation, nothing rewritten
-// but --dmac/--smac) in a loop of their own (put_run) and hands every other record to its general
+// The replay loop puts runs of plain packets (one slot each, no link emulation, no edit but the
+// Ethernet ones: MACs, VLAN tag) in a loop of their own (put_run) and hands every other record to its general
 // path. A trace that mixes both, at topspeed and at fixed packet rates (runs of due packets), must
 // arrive as the general path alone would send it: every packet's bytes in order, the empty records
 // failed, the cut ones counted as truncated, the large ones (two pipe slots) whole, and with
@@ -15,14 +15,14 @@ let trace: string;
 const RECORDS = 3000;
 // What the loop must do with record i: 0 bytes (failed), cut by the snaplen (truncated), larger
 // than a 2048-byte slot (general path, two slots), shorter than an Ethernet header (sent as it is;
-// refused when MACs are to be replaced), or plain.
+// refused when frames are edited), or plain (every third of them 802.1Q-tagged).
 const kind = (i: number) =>
   i % 97 === 5 ? 'empty' : i % 89 === 3 ? 'runt' : i % 13 === 0 ? 'cut' : i % 211 === 7 ? 'large' : 'plain';
 const frame = (i: number): Buffer => {
   const len = kind(i) === 'empty' ? 0 : kind(i) === 'runt' ? 10 : kind(i) === 'large' ? 3000 : 60 + (i % 7) * 8;
   const d = Buffer.alloc(len, i & 0xff);
   if (len >= 18) d.writeUInt32BE(i, 14);
-  if (len >= 18 && i % 3 === 1) d.writeUInt32BE((0x81000000 | (i & 0xfff)) >>> 0, 12); // an 802.1Q tag (every third)
+  if (len >= 18 && i % 3 === 1) d.writeUInt32BE((0x81000000 | (i & 0xfff)) >>> 0, 12); // TPID 0x8100, VID i & 0xfff
   return d;
 };
 const DMAC = Buffer.from([0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01]);
