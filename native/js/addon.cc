@@ -47,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ReplaySession", JsReplaySession::Init(env));
   exports.Set("TraceFeed", JsTraceFeed::Init(env));  // streamed classic pcap, read natively
   exports.Set("PcapRecordWalker", JsPcapRecordWalker::Init(env));  // the reader's classic pcap records
+  exports.Set("pageOffset", Napi::Function::New(env, PageOffset, "pageOffset"));  // where the reader's reads land
   exports.Set("encodeEpbs", Napi::Function::New(env, EncodeEpbs, "encodeEpbs"));  // the pcapng writer's EPBs
   // The byte order of the EPBs the capture loop writes: the SHB of their section must say the same.
   exports.Set("epbByteOrder", kEpbByteOrder);

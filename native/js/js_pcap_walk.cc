@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "loops/trace_feed.h"
+
 namespace nmc {
 
 namespace {
@@ -18,6 +20,13 @@ T* data_of(const Napi::Value& v) {
 }
 
 }  // namespace
+
+Napi::Value PageOffset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "pageOffset(buffer)");
+  const uintptr_t at = reinterpret_cast<uintptr_t>(data_of<uint8_t>(info[0]));
+  return Napi::Number::New(env, double(at % FeedChunk::kPage));
+}
 
 Napi::Function JsPcapRecordWalker::Init(Napi::Env env) {
   return DefineClass(env, "PcapRecordWalker", {InstanceMethod<&JsPcapRecordWalker::Walk>("walk", napi_default_method)});

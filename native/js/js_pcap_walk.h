@@ -12,6 +12,11 @@
 
 namespace nmc {
 
+// pageOffset(buffer): where the buffer's first byte sits in its page (0 to 4095). The reader
+// (src/pcap/sources.ts) places each read page-congruent to its file offset, for the reason
+// FeedChunk gives (loops/trace_feed.h): a JS Buffer's address cannot be seen from JS.
+Napi::Value PageOffset(const Napi::CallbackInfo& info);
+
 class JsPcapRecordWalker : public Napi::ObjectWrap<JsPcapRecordWalker> {
  public:
   static Napi::Function Init(Napi::Env env);

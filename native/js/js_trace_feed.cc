@@ -161,7 +161,7 @@ Napi::Value TraceWalkForTest(const Napi::CallbackInfo& info) {
       sec.push_back(c.sec[i]);
       nsec.push_back(c.nsec[i]);
       lt.push_back(c.link_type);
-      bytes.insert(bytes.end(), c.data.begin() + c.off[i], c.data.begin() + c.off[i] + c.caplen[i]);
+      bytes.insert(bytes.end(), c.bytes() + c.off[i], c.bytes() + c.off[i] + c.caplen[i]);
     }
   });
   auto u32s = [&](const std::vector<uint32_t>& v) {

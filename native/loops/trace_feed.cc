@@ -89,7 +89,7 @@ void TraceFeed::emit(FeedChunk* c) {
   }
   ReplayBatch b;
   b.id = kIdBit | uint32_t(std::find_if(chunks_.begin(), chunks_.end(), [&](auto& p) { return p.get() == c; }) - chunks_.begin());
-  b.data = c->data.data();
+  b.data = c->bytes();
   b.data_len = c->len;
   b.off = c->off.data();
   b.caplen = c->caplen.data();
@@ -150,13 +150,13 @@ bool TraceFeed::read_file(const File& f) {
     if (!c) return false;
     c->count = 0;
     const size_t want = std::max(chunk_bytes_, std::max(carry.size(), pcapng ? ng.need() : w.need()));
-    if (c->data.size() < want) c->data.resize(want);
-    if (!carry.empty()) std::memcpy(c->data.data(), carry.data(), carry.size());
+    c->place(want, carry.size(), file_len);
+    if (!carry.empty()) std::memcpy(c->bytes(), carry.data(), carry.size());
     c->len = carry.size();
     // Arrays for 64-byte packets to start with; grown (and kept) when a chunk holds more.
-    c->reserve(std::max<size_t>(1024, c->data.size() / 80));
+    c->reserve(std::max<size_t>(1024, c->capacity() / 80));
     const uint64_t base = carry_at;
-    const uint8_t* d = c->data.data();
+    const uint8_t* d = c->bytes();
     size_t pos = 0;
     bool failed = false, split = false;
     uint32_t n = 0;
@@ -186,9 +186,9 @@ bool TraceFeed::read_file(const File& f) {
         }
         if (w.started()) n = walk_pcap(w, *c, base, pos, n, f.token, failed);
       }
-      if (failed || split || eof || c->len == c->data.size()) break;
-      const size_t piece = std::min(kReadBytes, c->data.size() - c->len);
-      ssize_t got = ::read(f.fd, c->data.data() + c->len, piece);
+      if (failed || split || eof || c->len == c->capacity()) break;
+      const size_t piece = std::min(kReadBytes, c->capacity() - c->len);
+      ssize_t got = ::read(f.fd, c->bytes() + c->len, piece);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) {
         int e = errno;
@@ -233,7 +233,7 @@ uint32_t TraceFeed::walk_pcap(PcapWalker& w, FeedChunk& c, uint64_t base, size_t
   c.link_type = w.link_type();
   PcapWalker::Step s;
   // kFull: the arrays grow (and stay grown) and the walk goes on.
-  while ((s = w.walk(c.data.data(), pos, c.len, base, c.arrays(), n, uint32_t(c.off.size()))) == PcapWalker::Step::kFull)
+  while ((s = w.walk(c.bytes(), pos, c.len, base, c.arrays(), n, uint32_t(c.off.size()))) == PcapWalker::Step::kFull)
     c.reserve(std::max<size_t>(1024, 2 * size_t(n)));
   TraceProblem p;
   if (w.take_warning(p)) events_.problem(token, false, p);
@@ -245,7 +245,7 @@ uint32_t TraceFeed::walk_pcap(PcapWalker& w, FeedChunk& c, uint64_t base, size_t
 // one link type; `split` when the chunk stops before a packet of another link type.
 uint32_t TraceFeed::walk_pcapng(PcapngWalker& w, FeedChunk& c, uint64_t base, size_t& pos, uint32_t n, uint32_t token,
                                 int& announced, bool& failed, bool& split) {
-  const uint8_t* d = c.data.data();
+  const uint8_t* d = c.bytes();
   for (;;) {
     TraceRecord r;
     uint16_t lt = 0;

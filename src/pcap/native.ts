@@ -1,5 +1,5 @@
-// The addon's two helpers of src/pcap's hot loops, one call per chunk or batch so that nothing
-// waits for the JIT to warm a per-packet JS loop:
+// The addon's helpers of src/pcap's hot loops, one call per chunk or batch so that nothing
+// waits for the JIT to warm a per-packet JS loop (and pageOffset, for where reads land):
 //  - the walker of classic pcap records (native/js/js_pcap_walk.h) behind the reader's default
 //    mode; the parser keeps its own loop as the reference (hosts without the addon, or
 //    NMCAP_JS_READER=1) and composes every error and warning text itself
@@ -63,6 +63,7 @@ export type EncodeEpbs = (
 interface PcapHelpers {
   PcapRecordWalker?: WalkerClass;
   encodeEpbs?: EncodeEpbs;
+  pageOffset?: (b: Uint8Array) => number;
 }
 
 let helpers: PcapHelpers | undefined;
@@ -85,6 +86,12 @@ export function nativePcapWalker(fileHeader: Buffer, maxBlockLength: number, sta
   if (process.env.NMCAP_JS_READER === '1') return undefined;
   const W = addon().PcapRecordWalker;
   return typeof W === 'function' ? new W(fileHeader, maxBlockLength, state) : undefined;
+}
+
+/** Where b's first byte sits in its page (0-4095), or undefined without the addon (see sources.ts). */
+export function pageOffset(b: Uint8Array): number | undefined {
+  const f = addon().pageOffset;
+  return typeof f === 'function' ? f(b) : undefined;
 }
 
 /** The native EPB encoder, or undefined (no addon, or NMCAP_JS_WRITER=1). */

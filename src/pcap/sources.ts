@@ -5,6 +5,7 @@
 // larger than that, which the parser has already checked against maxBlockLength.
 
 import { open, type FileHandle } from 'node:fs/promises';
+import { pageOffset } from './native.js';
 
 export interface Chunk {
   chunk: Buffer;
@@ -38,9 +39,24 @@ export class BufferSource implements ChunkSource {
 
 /** Room kept in front of each read so a short tail can be placed before the new data without a copy of the data. */
 const TAIL_ROOM = 256 * 1024;
+const PAGE = 4096;
+
+/**
+ * Where in buf a read from file offset `at` goes: TAIL_ROOM on, up to a page further, at the same
+ * place in its page as `at` is in the file's. The kernel copies page by page, and a destination a
+ * few bytes past the source's place in the page (4K aliasing) made read() 3-4x slower here; a large
+ * Buffer starts 16 bytes into a page (malloc's header), exactly there. (native/loops/trace_feed.h
+ * places the native reader's chunks the same way.) Without the addon: TAIL_ROOM.
+ */
+function readOffset(buf: Buffer, at: number): number {
+  const p = pageOffset(buf);
+  return p === undefined ? TAIL_ROOM : TAIL_ROOM + ((((at - p) % PAGE) + PAGE) % PAGE);
+}
 
 interface PendingRead {
   buf: Buffer;
+  /** where in buf the read went (readOffset) */
+  off: number;
   bytes: number;
 }
 
@@ -78,10 +94,11 @@ export class FileSource implements ChunkSource {
   /** Keeps READ_AHEAD reads of consecutive chunks in flight. */
   private readAhead(fh: FileHandle): void {
     while (!this.eof && this.ahead.length < READ_AHEAD) {
-      const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_ROOM + this.chunkSize);
+      const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_ROOM + PAGE + this.chunkSize);
       const at = this.issuePos;
       this.issuePos += this.chunkSize;
-      const read = fh.read(buf, TAIL_ROOM, this.chunkSize, at).then((r) => ({ buf, bytes: r.bytesRead }));
+      const off = readOffset(buf, at);
+      const read = fh.read(buf, off, this.chunkSize, at).then((r) => ({ buf, off, bytes: r.bytesRead }));
       // A read ahead that fails (EISDIR, EIO) is reported by the refill that awaits it; one still in
       // flight when an earlier read's error ended the reader is never awaited, and must not bring
       // the process down as an unhandled rejection.
@@ -104,7 +121,7 @@ export class FileSource implements ChunkSource {
     if (this.closed || this.eof) return { chunk: tail, base: tailBase, eof: true };
     const fh = (this.fh ??= await this.opening);
     this.readAhead(fh);
-    const { buf, bytes } = await this.ahead.shift()!;
+    const { buf, off, bytes } = await this.ahead.shift()!;
     if (this.closed) return { chunk: tail, base: tailBase, eof: true };
     this.filePos += bytes;
     if (bytes < this.chunkSize) {
@@ -114,13 +131,13 @@ export class FileSource implements ChunkSource {
     }
     const t = tail.length;
     let chunk: Buffer;
-    if (t <= TAIL_ROOM) {
-      tail.copy(buf, TAIL_ROOM - t);
-      chunk = buf.subarray(TAIL_ROOM - t, TAIL_ROOM + bytes);
+    if (t <= off) {
+      tail.copy(buf, off - t);
+      chunk = buf.subarray(off - t, off + bytes);
     } else {
       chunk = Buffer.allocUnsafeSlow(t + bytes);
       tail.copy(chunk, 0);
-      buf.copy(chunk, t, TAIL_ROOM, TAIL_ROOM + bytes);
+      buf.copy(chunk, t, off, off + bytes);
     }
     if (chunk.length < need && !this.eof) {
       await this.discardAhead();
