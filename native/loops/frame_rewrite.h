@@ -100,9 +100,6 @@ class FrameRewrite {
   }
   // Whether a record of this link type is changed on its way (false: send it as it is).
   bool needed(uint16_t link) const { return link != kLinkEthernet || edits_.any(); }
-  // Whether the change can be written straight into its slot (an Ethernet record: edits().write)
-  // instead of through scratch (other link types get a new header).
-  static bool in_slot(uint16_t link) { return link == kLinkEthernet; }
   const EthernetEdits& edits() const { return edits_; }
 
   // The frame to send for record [data, len) of link type `link`; nullptr if it cannot be made

@@ -112,6 +112,9 @@ class ReplayRun {
     // Runs of plain packets need the source's schedule (or none) to be the loop's own, and frames
     // of one slot each.
     const bool runs = !emu_.active() && !scheduled;
+    // Ethernet records are edited in their slots (put_run<true>) when there are edits to make;
+    // records of another link type get a new header, through scratch: the general path.
+    const bool edits = rewrite_on_ && rewrite_.edits().any();
     const uint32_t whole_max = std::min(max_frame, tx_slot_capacity(r));
 
     ReplayEnd end = ReplayEnd::kDone;
@@ -148,15 +151,13 @@ class ReplayRun {
       // A run of plain packets (put_run): due by the last clock reading or at topspeed, nothing
       // between the record and its slot but the Ethernet edits (MACs, VLAN tag). The loop meets
       // them again at the run's end.
-      const uint16_t link = src_.batch().link_type;
-      const bool rewritten = rewrite_on_ && rewrite_.needed(link);
       if (runs && started_ && (counts_due ? pacer_.packets() < due_end_ : !paced) &&
-          (!rewritten || FrameRewrite::in_slot(link))) {
+          !(rewrite_on_ && src_.batch().link_type != kLinkEthernet)) {
         uint64_t most = std::min<uint64_t>(ring_space(r), pacer_.burst_cap() - std::min(burst_n_, pacer_.burst_cap()));
         most = std::min<uint64_t>(most, kCheckEvery - since_check);
         if (counts_due) most = std::min(most, due_end_ - pacer_.packets());
         if (cfg_.limit) most = std::min(most, cfg_.limit - (st_.queued + st_.failed + st_.emu_dropped));
-        const uint32_t n = !most ? 0 : rewritten ? put_run<true>(r, whole_max, uint32_t(most)) : put_run<false>(r, whole_max, uint32_t(most));
+        const uint32_t n = !most ? 0 : edits ? put_run<true>(r, whole_max, uint32_t(most)) : put_run<false>(r, whole_max, uint32_t(most));
         if (n) {
           if (burst_n_ >= pacer_.burst_cap() && !flush()) return finish(ReplayEnd::kError);
           since_check += n;
