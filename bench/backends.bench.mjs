@@ -14,9 +14,9 @@
 // Every sender and receiver is measured the same way: the kernel's interface counters, sampled
 // every 5 ms inside the namespace (bench/netdev-sampler.mjs), over the steady middle of each run.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 
-import { ROOT, fmt, have, measuredPid, median, perfStat, scratch, startTimed, table, timed, udpFrame, udpTrace, verdict, waitForThread } from './harness.mjs';
+import { DISK_DIR, ROOT, diskScratch, fmt, have, measuredPid, median, perfStat, scratch, startTimed, table, timed, udpFrame, udpTrace, verdict, waitForThread } from './harness.mjs';
 
 if (process.getuid?.() !== 0) {
   console.log('\n== backends: skipped (needs root for a network namespace and veth) ==');
@@ -162,7 +162,7 @@ try {
     const capRuns = Number(process.env.BENCH_CAPTURE_RUNS ?? 5);
     const targets = (process.env.BENCH_CAPTURE_TARGETS ?? 'tmpfs,null,disk').split(',');
     // The disk target's files (deleted after each run, the directory at the end).
-    diskDir = targets.includes('disk') ? mkdtempSync('/var/tmp/nmcap-bench-backends-') : null;
+    diskDir = targets.includes('disk') ? diskScratch('backends').dir : null;
     console.log(
       `\n3. capturing the topspeed stream from nmreplay (af_xdp:va, ${passes * PACKETS} frames per run) on vb: nmcap and tcpdump at once on the same frames, ` +
         `${capRuns} runs per output; CPU = perf stat (task-clock of every thread) while the traffic runs, per packet each tool captured`,
@@ -247,7 +247,7 @@ try {
       target === 'null' || t.startsWith('nmcap-floor') ? '/dev/null' : `${dirOf[target]}/cap-${i}-${t}.${t === 'tcpdump' ? 'pcap' : 'pcapng'}`;
     const floors = process.env.BENCH_CAPTURE_FLOOR === '0' ? [] : ['nmcap-floor', 'nmcap-floor-read'];
     const sideBySide = [...(before ? ['nmcap', 'nmcap-before', 'tcpdump'] : ['nmcap', 'tcpdump']), ...floors];
-    const labelOf = { null: '/dev/null', tmpfs: 'tmpfs file', disk: 'disk file (/var/tmp)' };
+    const labelOf = { null: '/dev/null', tmpfs: 'tmpfs file', disk: `disk file (${DISK_DIR})` };
     const crow = [['output', 'captor', 'captured', 'vb received', 'drops', 'CPU/pkt', 'busiest thread/pkt', 'cycles/pkt', 'insn/pkt', 'runs (CPU ns/pkt)']];
     const verdicts = [];
     const cell = (runs, k, digits = 0) => (runs.some((r) => r[k] === null) ? 'n/a (no PMU)' : median(runs.map((r) => r[k])).toFixed(digits));

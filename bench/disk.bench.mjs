@@ -7,16 +7,15 @@
 // traffic ran. Files are deleted after each run.
 // Targets: >= 10 Mpps sustained with zero loss, and >= 90% of dd oflag=direct's throughput.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { fmt, have, measuredPid, perfStat, scratch, startTimed, table, tcpreplayReport, timed, udpTrace, verdict, waitForThread } from './harness.mjs';
+import { DISK_DIR, diskScratch, fmt, have, measuredPid, perfStat, scratch, startTimed, table, tcpreplayReport, timed, udpTrace, verdict, waitForThread } from './harness.mjs';
 
 const SECONDS = Number(process.env.BENCH_DISK_SECONDS ?? 20);
-const DISK_DIR = process.env.BENCH_DISK_DIR ?? '/var/tmp';
 const EPB = 96; // bytes of pcapng per 64-byte packet
 const tmp = scratch('disk'); // the trace, on tmpfs: reading it must not compete with the disk
-const disk = mkdtempSync(join(DISK_DIR, 'nmcap-bench-disk-'));
+const disk = diskScratch('disk').dir;
 let seq = 0;
 
 function freeBytes(dir) {

@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: traces, timed processes (wall, user, sys, max RSS through
 // /usr/bin/time), and printing results with ratios against the peer tools run in the same session.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
@@ -12,6 +12,16 @@ export function scratch(tag) {
   const base = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
   const dir = mkdtempSync(join(base, `nmcap-bench-${tag}-`));
   return { dir, path: (n) => join(dir, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The file system the disk rows write to: BENCH_DISK_DIR, else /var/tmp. */
+export const DISK_DIR = process.env.BENCH_DISK_DIR ?? '/var/tmp';
+
+/** A scratch directory in DISK_DIR; `tmpfs` says whether that is a tmpfs after all (no disk there). */
+export function diskScratch(tag) {
+  const dir = mkdtempSync(join(DISK_DIR, `nmcap-bench-${tag}-`));
+  const tmpfs = statfsSync(dir).type === 0x01021994; // TMPFS_MAGIC
+  return { dir, tmpfs, path: (n) => join(dir, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A 64-byte (or `size`) Ethernet/IPv4/UDP frame with a valid IP header checksum, numbered `seq`. */

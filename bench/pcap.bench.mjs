@@ -13,10 +13,11 @@
 // real one-shot run), "warm" the best of the following passes. `--read-only`: section 1 alone.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DISK_DIR, diskScratch } from './harness.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -238,20 +239,14 @@ function hyperfine(cmds, dir) {
   return Object.fromEntries(out.results.map((x) => [x.command, { median: x.median * 1000, min: x.min * 1000 }]));
 }
 
-/** A scratch directory on /var/tmp when that is a disk file system (not tmpfs), else null. */
-function diskDir() {
-  try {
-    accessSync('/var/tmp', constants.W_OK);
-  } catch {
-    return null;
-  }
-  if (fsType('/var/tmp') === 'tmpfs') return null;
-  return mkdtempSync(join('/var/tmp', 'nmcap-bench-convert-'));
-}
-
-function fsType(path) {
-  const r = spawnSync('stat', ['-f', '-c', '%T', path], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
+/** nmcap -r -w and editcap -F pcapng converting `input` into `dir` (names with `suffix`). */
+function conversionCmds(bin, input, dir, suffix = '') {
+  const ng = join(dir, 'out.pcapng');
+  const ed = join(dir, 'out2.pcapng');
+  return [
+    { name: `nmcap -r -w${suffix}`, cmd: `${process.execPath} ${bin} -q -r ${input} -w ${ng}`, prepare: `rm -f ${ng}`, out: ng },
+    { name: `editcap -F pcapng${suffix}`, cmd: `editcap -F pcapng ${input} ${ed}`, prepare: `rm -f ${ed}`, out: ed },
+  ];
 }
 
 function manualTiming(cmds) {
@@ -328,11 +323,12 @@ try {
     const big = join(dir, 'in5m.pcap');
     makeTrace(big, CONVERT_PACKETS);
     const bin = join(ROOT, 'bin', 'nmcap');
-    const ng = join(dir, 'out.pcapng');
-    const ed = join(dir, 'out2.pcapng');
+    const [nmcapCmd, editcapCmd] = conversionCmds(bin, big, dir);
+    const ng = nmcapCmd.out;
+    const ed = editcapCmd.out;
     const cmds = [
-      { name: 'nmcap -r -w', cmd: `${process.execPath} ${bin} -q -r ${big} -w ${ng}`, prepare: `rm -f ${ng}` },
-      { name: 'editcap -F pcapng', cmd: `editcap -F pcapng ${big} ${ed}`, prepare: `rm -f ${ed}` },
+      nmcapCmd,
+      editcapCmd,
       {
         name: 'nmcap -r -w, JS loops only',
         cmd: `env NMCAP_JS_READER=1 NMCAP_JS_WRITER=1 ${process.execPath} ${bin} -q -r ${big} -w ${join(dir, 'js.pcapng')}`,
@@ -366,25 +362,20 @@ try {
 
       // The same on a disk file system (/var/tmp), where the page cache takes large folios: the
       // tmpfs above (no THP for shmem here) gives every output page fresh, at 4-9 us each on this VM.
-      const disk = diskDir();
-      if (disk) {
-        try {
-          const din = join(disk, 'in5m.pcap');
-          writeFileSync(din, readFileSync(big));
-          const dng = join(disk, 'out.pcapng');
-          const ded = join(disk, 'out2.pcapng');
-          const dcmds = [
-            { name: 'nmcap -r -w (disk)', cmd: `${process.execPath} ${bin} -q -r ${din} -w ${dng}`, prepare: `rm -f ${dng}` },
-            { name: 'editcap -F pcapng (disk)', cmd: `editcap -F pcapng ${din} ${ded}`, prepare: `rm -f ${ded}` },
-          ];
-          const d = have('hyperfine') ? hyperfine(dcmds, disk) : manualTiming(dcmds);
-          console.log(`   the same with input and output on /var/tmp (${fsType(disk)}):`);
+      const disk = diskScratch('convert');
+      try {
+        if (!disk.tmpfs) {
+          const din = disk.path('in5m.pcap');
+          copyFileSync(big, din);
+          const dcmds = conversionCmds(bin, din, disk.dir, ' (disk)');
+          const d = have('hyperfine') ? hyperfine(dcmds, disk.dir) : manualTiming(dcmds);
+          console.log(`   the same with input and output on ${DISK_DIR}:`);
           for (const c of dcmds) console.log(`   ${c.name.padEnd(36)} ${fmt(d[c.name].median)} ms (min ${fmt(d[c.name].min)})`);
-          const dr = d['editcap -F pcapng (disk)'].median / d['nmcap -r -w (disk)'].median;
-          console.log(`   ratio editcap/nmcap on /var/tmp: ${fmt(dr, 2)}x   target >= 3x: ${dr >= 3 ? 'MET' : 'MISSED'}`);
-        } finally {
-          rmSync(disk, { recursive: true, force: true });
+          const dr = d[dcmds[1].name].median / d[dcmds[0].name].median;
+          console.log(`   ratio editcap/nmcap on ${DISK_DIR}: ${fmt(dr, 2)}x   target >= 3x: ${dr >= 3 ? 'MET' : 'MISSED'}`);
         }
+      } finally {
+        disk.cleanup();
       }
     } else {
       console.log('   editcap not installed: no ratio');
