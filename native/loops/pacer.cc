@@ -44,8 +44,12 @@ Pacer::Step Pacer::step(uint64_t due, uint32_t burst_n, uint64_t burst_first_due
   Step s;
   if (!paced_) return s;
   const uint64_t now = now_;
-  if (due > now && quantum_ns_) {
-    // Sleep until a quantum's worth of packets is due; they then leave as one burst.
+  if (quantum_ns_ && due + quantum_ns_ / kJustDueParts > now) {
+    // Sleep until a quantum's worth of packets is due; they then leave as one burst. So does a
+    // packet that has only just fallen due (while the last burst went out): sending those at once
+    // would chase the schedule a few packets and one clock reading at a time, and the sender would
+    // seldom sleep. (Lateness is acted on above kLateNs, so a packet due by the last clock reading
+    // never comes here this early.)
     s.flush = true;
     s.wait_until = due + quantum_ns_;
     s.coarse = true;
