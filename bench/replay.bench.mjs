@@ -137,7 +137,7 @@ try {
     for (const [label, p, t] of [['streamed', paced, top], ['-K', pacedK, topK]]) {
       verdict(`paced costs about what topspeed costs per packet (${label}, sending thread's work, within 25%)`, workPerPacket(p.r) <= workPerPacket(t.r) * 1.25, `${workPerPacket(p.r).toFixed(1)} vs ${workPerPacket(t.r).toFixed(1)} ns (the paced thread's sleeps between quanta: ${sleepPerPacket(p.r).toFixed(1)} ns per packet more)`);
     }
-    console.log(`  the paced path's own bookkeeping (-K, above reach, against topspeed): ${workPerPacket(aboveK.r).toFixed(1)} vs ${workPerPacket(topK.r).toFixed(1)} ns per packet (${fmt.ratio(workPerPacket(aboveK.r), workPerPacket(topK.r))}); at 10 Mpps the same put_run loop costs more per packet, in its stores into the slots and buffers (perf; this VM has no PMU to say which misses)`);
+    console.log(`  the paced path's own bookkeeping (-K, above reach, against topspeed): ${workPerPacket(aboveK.r).toFixed(1)} vs ${workPerPacket(topK.r).toFixed(1)} ns per packet (${fmt.ratio(workPerPacket(aboveK.r), workPerPacket(topK.r))}); at 10 Mpps the rest is per quantum (one per 50 us): waking the sleeping receiver (a system call that wakes the other vCPU), the sleep, the two thread-CPU clock reads that measure it, and each packet's departure error (perf, -K: put_run itself costs the same paced and at topspeed)`);
   }
 
   if (!SKIP.has(2)) {

@@ -116,7 +116,7 @@ describe('pacer', () => {
     expect(r.minErr).toBeGreaterThanOrEqual(0);
   });
 
-  it('above 4 Mpps: what falls due while a burst goes out waits for the next quantum, once only just due', () => {
+  it('above 4 Mpps: what fell due while a burst went out is sent on, except what is only just due: that waits for the next quantum', () => {
     // At 30-60 ns a packet, a 500-packet burst takes 15-30 us, and 150-300 more fall due meanwhile.
     // Those are sent on; the few due less than 3 us (kQuantumNs / 16) wait for the next quantum,
     // where chasing them a few at a time cost a clock reading (and a trip through the general
