@@ -147,3 +147,33 @@ describe("the ring model's sync prologue, on a pipe", () => {
     expect(() => m.txsync()).toThrow(protocolError(/txsync: tx ring 0: cur 0 is outside \[head 1, tail 7\]/));
   });
 });
+
+describe('a hostile first end, at the handshake', () => {
+  // A first end that answers the handshake as ours does, but hands over two pipe fds where the
+  // wake-up eventfds belong: we would write into and sleep on them. The joining end refuses.
+  const fakeFirstEnd = String.raw`
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(b"\0nmcap/pipe/" + sys.argv[1].encode() + b"/0")
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+magic, version, role = struct.unpack("<IIB", c.recv(64)[:9])
+mem = os.memfd_create("fake")
+os.ftruncate(mem, 1 << 20)
+r, w = os.pipe()
+socket.send_fds(c, [struct.pack("<IIB3xi", magic, version, 0, os.getpid())], [mem, r, w])
+c.recv(64)
+`;
+
+  it('wake-up fds that are not eventfds: a clear error, nothing mapped', async () => {
+    const name = uniq();
+    const child = spawn('python3', ['-c', fakeFirstEnd, name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      child.on('exit', (code) => reject(new Error(`the fake first end exited (${code})`)));
+    });
+    expect(() => open(`pipe:${name}}0`)).toThrow(/the other end sent a wake-up fd that is not an eventfd/);
+  });
+});

@@ -14,9 +14,11 @@
 // stays empty), receiver tail = prod. Buffers are written in place: zero copies between the two.
 //
 // Wake-ups: a side about to sleep sets a waiting flag in shared memory and re-checks; the other
-// side sends one byte on the socket only if that flag is set. Busy periods cost no syscalls.
-// The socket also tells us about the peer: a 'B' (bye) message before an orderly close, a hang-up
-// without one when the peer died.
+// side writes the sleeper's eventfd only if that flag is set. Busy periods cost no syscalls. The
+// first end makes both ends' eventfds and hands them over with the memory. (A one-byte send on the
+// socket cost the waker 6 us here, an eventfd write 4: most of it the wake of the other CPU.)
+// The socket tells us about the peer: a 'B' (bye) message before an orderly close, a hang-up
+// without one when the peer died. Our pollable fd is an epoll set of our eventfd and the socket.
 //
 // Files: pipe_port.h (this: the shared layout and the port's state), port_pipe.cc (the rings:
 // syncs, waiting, counters), pipe_rendezvous.cc (finding the other end, the shared memory, the
@@ -25,6 +27,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -47,7 +50,7 @@
 namespace nmc::pipe {
 
 inline constexpr uint32_t kShmMagic = 0x504d4e4e;  // "NNMP"
-inline constexpr uint32_t kShmVersion = 1;
+inline constexpr uint32_t kShmVersion = 2;  // 2: wake-ups on eventfds
 inline constexpr uint32_t kDefaultSlots = 4096;
 inline constexpr uint32_t kDefaultBufSize = 2048;
 inline constexpr uint32_t kMaxSlots = 1u << 20;
@@ -95,14 +98,16 @@ struct Welcome {
   int32_t pid;
 };
 enum : uint8_t { kWelcomeOk = 0, kWelcomeSameEnd = 1, kWelcomePaired = 2 };
-inline constexpr uint8_t kMsgWake = 'W';
 inline constexpr uint8_t kMsgBye = 'B';
 
-// A Welcome and room for the one fd (SCM_RIGHTS) that travels with it, ready for sendmsg or
-// recvmsg: the handshake message as both ends build it.
+// The fds (SCM_RIGHTS) that travel with a Welcome: the memory, then each end's wake eventfd.
+enum : int { kFdMemory = 0, kFdWake = 1, kWelcomeFds = 3 };
+
+// A Welcome and room for its fds, ready for sendmsg or recvmsg: the handshake message as both
+// ends build it.
 struct WelcomeMsg {
   Welcome w{};
-  char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  char cbuf[CMSG_SPACE(kWelcomeFds * sizeof(int))] = {};
   iovec iov{&w, sizeof w};
   msghdr msg{};
   WelcomeMsg() {
@@ -133,7 +138,7 @@ class PipePort final : public Port {
 
   int wait(unsigned events, int timeout_ms, int wake_fd) override;
 
-  int fd() const override { return connected_.load(std::memory_order_acquire) ? sock_ : conn_efd_; }
+  int fd() const override { return connected_.load(std::memory_order_acquire) ? poll_epfd_ : conn_efd_; }
 
   PortCounters counters() override;
 
@@ -173,8 +178,14 @@ class PipePort final : public Port {
 
   // --- talking to the peer ------------------------------------------------------------------
 
-  // Read whatever the peer sent: wake-ups, a goodbye; or notice a hang-up.
+  // Read whatever the peer sent (a goodbye), or notice a hang-up.
   void service_socket();
+
+  // Once connected (both ends): the epoll set fd() returns, of our wake eventfd and the socket.
+  // 0, or the errno.
+  int make_poll_set();
+
+  static bool is_eventfd(int fd);
 
   void mark_peer(PortEnd e);
 
@@ -212,6 +223,8 @@ class PipePort final : public Port {
   int listen_sock_ = -1;  // first end only, owned by the acceptor thread
   int memfd_ = -1;        // first end only, handed to the peer
   int conn_efd_ = -1;     // signalled by the acceptor when the peer arrives
+  int wake_efd_[2] = {-1, -1};  // indexed by Role: ours we sleep on, the peer's we write
+  int poll_epfd_ = -1;          // fd(): our wake eventfd and sock_
   int stop_efd_ = -1;     // stops the acceptor
   std::thread acceptor_;
   std::atomic<bool> connected_{false};

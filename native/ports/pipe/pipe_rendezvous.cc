@@ -65,6 +65,10 @@ void PipePort::create_shm() {
   int fd = ::memfd_create(("nmcap-pipe-" + pn_.base).c_str(), MFD_CLOEXEC);
   if (fd < 0) throw sys_error("memfd_create", errno);
   memfd_ = fd;
+  for (int& e : wake_efd_) {
+    e = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (e < 0) throw sys_error("eventfd", errno);
+  }
   if (::ftruncate(fd, off_t(total)) < 0) throw sys_error("cannot size the shared memory", errno);
   map(fd, total);
   PipeShmHeader* h = shm_;
@@ -94,11 +98,22 @@ void PipePort::join_shm() {
   if (::poll(&pfd, 1, 5000) <= 0)
     throw PortError(errc::kIo, "pipe:" + pn_.text() + ": the other end did not answer the handshake");
   ssize_t got = ::recvmsg(sock_, &msg, MSG_CMSG_CLOEXEC);
-  int fd = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  int fds[kWelcomeFds] = {-1, -1, -1};
+  size_t nfds = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; ++i) {
+      int f;
+      std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+      if (nfds < kWelcomeFds) fds[nfds++] = f;
+      else ::close(f);  // more than a Welcome carries: not ours to keep
+    }
+  }
+  const int fd = fds[kFdMemory];
   auto drop_fd = [&] {
-    if (fd >= 0) ::close(fd);
+    for (int& f : fds)
+      if (f >= 0) ::close(f), f = -1;
   };
   if (got != ssize_t(sizeof w) || w.magic != kShmMagic || w.version != kShmVersion) {
     drop_fd();
@@ -109,7 +124,7 @@ void PipePort::join_shm() {
     throw PortError(errc::kBusy, "pipe:" + pn_.text() + " is already open in process " + std::to_string(w.pid) +
                                      "; each end of a pipe can be opened once");
   }
-  if (w.status != kWelcomeOk || fd < 0) {
+  if (w.status != kWelcomeOk || nfds != kWelcomeFds) {
     drop_fd();
     throw PortError(errc::kBusy, "pipe:" + pn_.text() + ": both ends are already open (process " +
                                      std::to_string(w.pid) + " and its peer)");
@@ -119,8 +134,19 @@ void PipePort::join_shm() {
     drop_fd();
     throw PortError(errc::kIo, "pipe: the shared memory from the other end has a bad size");
   }
+  // The wake-up fds are written and slept on: they must be eventfds, not whatever the peer sent.
+  for (int i = kFdWake; i < kWelcomeFds; ++i) {
+    if (!is_eventfd(fds[i])) {
+      drop_fd();
+      throw PortError(errc::kIo, "pipe:" + pn_.text() + ": the other end sent a wake-up fd that is not an eventfd");
+    }
+    ::fcntl(fds[i], F_SETFL, ::fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    wake_efd_[i - kFdWake] = fds[i];
+    fds[i] = -1;
+  }
   map(fd, size_t(st.st_size));
-  ::close(fd);  // the mapping keeps the memory alive; only the creator hands the fd out
+  ::close(fds[kFdMemory]);  // the mapping keeps the memory alive; only the creator hands the fd out
+  fds[kFdMemory] = -1;
   const PipeShmHeader* h = shm_;
   size_t n = h->num_slots, bs = h->buf_size;
   if (h->magic != kShmMagic || h->version != kShmVersion || n < 2 || n > kMaxSlots || bs < 64 || bs > kMaxBufSize ||
@@ -128,6 +154,7 @@ void PipePort::join_shm() {
       h->slots_ofs[0] + n * sizeof(Slot) > shm_size_ || h->slots_ofs[1] + n * sizeof(Slot) > shm_size_)
     throw PortError(errc::kIo, "pipe: the shared memory from the other end is malformed");
   peer_pid_ = w.pid;
+  if (int e = make_poll_set(); e) throw sys_error("epoll", e);
   connected_ = true;
   setup_rings();
 }
@@ -225,8 +252,9 @@ void PipePort::accept_loop() {
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &memfd_, sizeof(int));
+    c->cmsg_len = CMSG_LEN(kWelcomeFds * sizeof(int));
+    const int fds[kWelcomeFds] = {memfd_, wake_efd_[0], wake_efd_[1]};
+    std::memcpy(CMSG_DATA(c), fds, sizeof fds);
     if (::sendmsg(s, &msg, MSG_NOSIGNAL) != ssize_t(sizeof w)) {
       ::close(s);
       continue;
@@ -234,13 +262,18 @@ void PipePort::accept_loop() {
     ::fcntl(s, F_SETFL, ::fcntl(s, F_GETFL) | O_NONBLOCK);
     peer_pid_ = hello.pid;
     sock_ = s;
+    if (make_poll_set() != 0) {  // the peer then sees us hang up; a latecomer may try again
+      ::close(s);
+      sock_ = -1;
+      continue;
+    }
     connected_.store(true, std::memory_order_release);
     uint64_t one = 1;
     (void)!::write(conn_efd_, &one, sizeof one);
   }
 }
 
-// Read whatever the peer sent: wake-ups, a goodbye; or notice a hang-up.
+// Read whatever the peer sent (a goodbye), or notice a hang-up.
 void PipePort::service_socket() {
   if (!connected_.load(std::memory_order_acquire)) return;
   uint64_t v;
@@ -264,9 +297,31 @@ void PipePort::mark_peer(PortEnd e) {
 
 void PipePort::notify() {
   if (!connected_.load(std::memory_order_acquire) || peer_gone()) return;
-  uint8_t m = kMsgWake;
-  // EAGAIN means the peer already has unread wake-ups: nothing is lost.
-  ::send(sock_, &m, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  uint64_t one = 1;
+  (void)!::write(wake_efd_[1 - role_], &one, sizeof one);  // never blocks: the counter only saturates
+}
+
+int PipePort::make_poll_set() {
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return errno;
+  for (int f : {wake_efd_[role_], sock_}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = f;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, f, &ev) < 0) {
+      int e = errno;
+      ::close(ep);
+      return e;
+    }
+  }
+  poll_epfd_ = ep;
+  return 0;
+}
+
+bool PipePort::is_eventfd(int fd) {
+  char link[64];
+  ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), link, sizeof link - 1);
+  return n > 0 && std::string(link, size_t(n)) == "anon_inode:[eventfd]";
 }
 
 }  // namespace nmc::pipe

@@ -102,8 +102,10 @@ void PipePort::close() {
     sock_ = -1;
   }
   connected_ = false;
-  if (conn_efd_ >= 0) ::close(conn_efd_);
-  conn_efd_ = -1;
+  for (int* f : {&conn_efd_, &wake_efd_[0], &wake_efd_[1], &poll_epfd_}) {
+    if (*f >= 0) ::close(*f);
+    *f = -1;
+  }
   if (memfd_ >= 0) ::close(memfd_);
   memfd_ = -1;
   if (shm_) {
@@ -131,16 +133,25 @@ int PipePort::block(unsigned events, uint64_t timeout_ns, int wake_fd) {
     return 0;
   }
   int ms = timeout_ns == UINT64_MAX ? -1 : int(std::min<uint64_t>((timeout_ns + 999999) / 1000000, INT32_MAX));
-  pollfd pfd[2];
+  // Before a peer arrives, the acceptor thread signals conn_efd_; after, the peer wakes us on our
+  // eventfd and says goodbye (or hangs up) on sock_.
+  const bool connected = connected_.load(std::memory_order_acquire);
+  pollfd pfd[3];
   nfds_t n = 0;
-  // Before a peer arrives, the acceptor thread signals conn_efd_; after, the peer talks on sock_.
-  pfd[n++] = {connected_.load(std::memory_order_acquire) ? sock_ : conn_efd_, POLLIN, 0};
-  if (wake_fd >= 0) pfd[n++] = {wake_fd, POLLIN, 0};
+  pfd[n++] = {connected ? sock_ : conn_efd_, POLLIN, 0};
+  const nfds_t at_wake = connected ? n++ : 0;
+  if (connected) pfd[at_wake] = {wake_efd_[role_], POLLIN, 0};
+  const nfds_t at_stop = wake_fd >= 0 ? n++ : 0;
+  if (wake_fd >= 0) pfd[at_stop] = {wake_fd, POLLIN, 0};
   int pr = ::poll(pfd, n, ms);
   set_waiting(events, 0);
   if (pr < 0) return errno == EINTR ? 0 : -errno;
   if (pr > 0 && pfd[0].revents) service_socket();
-  if (wake_fd >= 0 && pr > 0 && (pfd[1].revents & POLLIN)) return kWaitWoken;
+  if (at_wake && pfd[at_wake].revents) {
+    uint64_t v;
+    (void)!::read(wake_efd_[role_], &v, sizeof v);
+  }
+  if (at_stop && (pfd[at_stop].revents & POLLIN)) return kWaitWoken;
   return 0;
 }
 
