@@ -44,7 +44,7 @@ Pacer::Step Pacer::step(uint64_t due, uint32_t burst_n, uint64_t burst_first_due
   Step s;
   if (!paced_) return s;
   const uint64_t now = now_;
-  if (quantum_ns_ && due + quantum_ns_ / kJustDueParts > now) {
+  if (quantum_ns_ && due + kJustDueNs > now) {
     // Sleep until a quantum's worth of packets is due; they then leave as one burst. So does a
     // packet that has only just fallen due (while the last burst went out): sending those at once
     // would chase the schedule a few packets and one clock reading at a time, and the sender would

@@ -135,9 +135,9 @@ class Pacer {
   // whole core from the receiver).
   static constexpr uint64_t kQuantumRatePps = 4000000;
   static constexpr uint64_t kQuantumNs = 50000;
-  // In quanta, a packet due less than kQuantumNs / kJustDueParts ago (3 us: 31 packets at 10 Mpps)
-  // waits for the next quantum with those that fall due after it.
-  static constexpr uint64_t kJustDueParts = 16;
+  // In quanta, a packet due less than this long ago (31 packets at 10 Mpps) waits for the next
+  // quantum with those that fall due after it.
+  static constexpr uint64_t kJustDueNs = kQuantumNs / 16;
   // How long after running late a sender may hold packets for a shared sync.
   static constexpr uint64_t kHoldWindowNs = 1000000;
   // Automatic bursts: small while on time, the topspeed size once late.

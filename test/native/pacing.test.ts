@@ -118,7 +118,7 @@ describe('pacer', () => {
 
   it('above 4 Mpps: what fell due while a burst went out is sent on, except what is only just due: that waits for the next quantum', () => {
     // At 30-60 ns a packet, a 500-packet burst takes 15-30 us, and 150-300 more fall due meanwhile.
-    // Those are sent on; the few due less than 3 us (kQuantumNs / 16) wait for the next quantum,
+    // Those are sent on; the few due less than 3 us (kJustDueNs) wait for the next quantum,
     // where chasing them a few at a time cost a clock reading (and a trip through the general
     // path) per handful: 4.5-5.6 readings a sync before, under 3.5 now.
     const n = 200_000;
