@@ -13,11 +13,10 @@
 // real one-shot run), "warm" the best of the following passes. `--read-only`: section 1 alone.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DISK_DIR, diskScratch } from './harness.mjs';
+import { DISK_DIR, diskScratch, have, scratch } from './harness.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -159,16 +158,6 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const fmt = (x, d = 1) => x.toFixed(d);
-const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-
-function workDir() {
-  try {
-    accessSync('/dev/shm', constants.W_OK);
-    return mkdtempSync('/dev/shm/nmcap-bench-');
-  } catch {
-    return mkdtempSync(join(tmpdir(), 'nmcap-bench-'));
-  }
-}
 
 /** `packets` Ethernet/IPv4/UDP frames of 64 bytes, microsecond pcap, timestamps 1 µs apart. */
 function makeTrace(path, packets = PACKETS) {
@@ -269,7 +258,8 @@ function manualTiming(cmds) {
 // ------------------------------------------------------------------------------------------------
 // Main.
 
-const dir = workDir();
+const work = scratch('pcap');
+const dir = work.dir;
 try {
   const input = join(dir, 'in.pcap');
   makeTrace(input);
@@ -382,5 +372,5 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  work.cleanup();
 }
